@@ -1,0 +1,38 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { createDocumentClient } from '#shared/clients';
+import { env, loadConfig } from '#shared/config';
+import { logger, METRIC, metrics } from '#shared/powertools';
+import { stepFunctionsTask } from '#shared/task-handler';
+import { videoGenClientProvider } from '#shared/videogen-api';
+import { poll } from './poll.ts';
+
+const config = loadConfig({
+  TABLE_NAME: env.tableName,
+  VIDEOGEN_API_URL: env.url,
+  VIDEOGEN_API_KEY_SECRET: env.secretArn,
+  MAX_WAIT_SECONDS: env.positiveInt,
+});
+const deps = {
+  store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
+  videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),
+  maxWaitSeconds: config.MAX_WAIT_SECONDS,
+  now: () => new Date(),
+};
+
+const inputSchema = z.object({
+  pk: z.string().min(1),
+  fileId: z.string().min(1),
+  startedAt: z.string().min(1),
+});
+
+export const handler = stepFunctionsTask(inputSchema, async (input, context) => {
+  logger.appendKeys({ fileId: input.fileId });
+  const result = await poll(
+    { ...deps, retry: { budgetMs: () => context.getRemainingTimeInMillis() - 3000 } },
+    input,
+  );
+  logger.info('polled', { outcome: result.outcome, status: result.status });
+  if (result.outcome === 'TIMED_OUT') metrics.addMetric(METRIC.filesTimedOut, MetricUnit.Count, 1);
+  return result;
+});

@@ -1,0 +1,36 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { createDocumentClient, createS3Client } from '#shared/clients';
+import { env, loadConfig } from '#shared/config';
+import { METRIC, metrics } from '#shared/powertools';
+import { stepFunctionsTask } from '#shared/task-handler';
+import { prepare } from './prepare.ts';
+
+const config = loadConfig({
+  TABLE_NAME: env.tableName,
+  READINESS: env.readiness,
+  MAX_FILE_BYTES: env.positiveInt,
+});
+const deps = {
+  s3: createS3Client(),
+  store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
+  readiness: config.READINESS,
+  maxFileBytes: config.MAX_FILE_BYTES,
+  now: () => new Date().toISOString(),
+};
+
+const inputSchema = z.object({
+  source: z.object({
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    versionId: z.string().nullable(),
+    etag: z.string().nullable(),
+  }),
+  executionArn: z.string().min(1),
+});
+
+export const handler = stepFunctionsTask(inputSchema, async (input) => {
+  const output = await prepare(deps, input);
+  if (output.outcome === 'REJECTED') metrics.addMetric(METRIC.filesRejected, MetricUnit.Count, 1);
+  return output;
+});

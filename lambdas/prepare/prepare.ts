@@ -1,0 +1,224 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { fileTypeFromBuffer } from 'file-type';
+import type { Readiness } from '#shared/config';
+import { claimSource, type IngestStore } from '#shared/ingest/store';
+import { newIngestRecord } from '#shared/ingest/new-record';
+import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
+import type { FileType } from '#shared/videogen/contract';
+
+/** How many leading bytes identify a format (what `file-type` reads at most). */
+export const SNIFF_BYTES = 4100;
+export const MAX_DISPLAY_NAME_LENGTH = 512;
+/** Per-object options, as S3 user metadata (`x-amz-meta-videogen-display-name` and so on). */
+export const METADATA = { displayName: 'videogen-display-name', temporary: 'videogen-temporary' } as const;
+
+export interface PrepareInput {
+  readonly source: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly versionId: string | null;
+    readonly etag: string | null;
+  };
+  readonly executionArn: string;
+}
+
+export type PrepareOutput =
+  | { readonly outcome: 'ACCEPTED'; readonly pk: string }
+  | { readonly outcome: 'REJECTED'; readonly pk: string; readonly error: IngestError }
+  | { readonly outcome: 'DUPLICATE'; readonly pk: string };
+
+export interface PrepareDeps {
+  readonly s3: S3Client;
+  readonly store: IngestStore;
+  readonly readiness: Readiness;
+  readonly maxFileBytes: number;
+  readonly now: () => string;
+}
+
+function reject(code: string, message: string): IngestError {
+  return { code, message };
+}
+
+/** S3 answers a missing object (or version) with 404, and a failed `If-Match` with 412. */
+function httpStatusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** Decodes an RFC 2047 `=?UTF-8?B?…?=` word, the form S3 metadata takes for non-ASCII text. */
+export function decodeMetadataText(value: string): string {
+  const match = /^=\?utf-8\?([bq])\?(.*)\?=$/i.exec(value.trim());
+  if (!match?.[1] || match[2] === undefined) return value;
+  if (match[1].toLowerCase() === 'b') return Buffer.from(match[2], 'base64').toString('utf8');
+  const bytes = match[2]
+    .replace(/_/g, ' ')
+    .replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
+/** Reads the per-object options, or says which one is malformed. */
+export function readOptions(
+  key: string,
+  metadata: Record<string, string> | undefined,
+): { displayName: string; isTemporary: boolean } | IngestError {
+  const rawName = metadata?.[METADATA.displayName];
+  const displayName =
+    rawName === undefined ? (key.split('/').pop() ?? key) : decodeMetadataText(rawName).trim();
+  if (displayName === '' || displayName.length > MAX_DISPLAY_NAME_LENGTH) {
+    return reject(
+      'INVALID_OPTIONS',
+      `${METADATA.displayName} must be 1 to ${MAX_DISPLAY_NAME_LENGTH} characters`,
+    );
+  }
+  const rawTemporary = metadata?.[METADATA.temporary]?.trim().toLowerCase();
+  if (rawTemporary !== undefined && rawTemporary !== 'true' && rawTemporary !== 'false') {
+    return reject(
+      'INVALID_OPTIONS',
+      `${METADATA.temporary} must be "true" or "false", got "${rawTemporary}"`,
+    );
+  }
+  return { displayName, isTemporary: rawTemporary === 'true' };
+}
+
+/** The VideoGen type of a MIME type, or undefined when it is not image, video or audio. */
+export function fileTypeOfMime(mime: string | undefined): FileType | undefined {
+  const major = mime?.split('/')[0];
+  return major === 'image' ? 'IMAGE' : major === 'video' ? 'VIDEO' : major === 'audio' ? 'AUDIO' : undefined;
+}
+
+async function sniff(deps: PrepareDeps, ref: SourceRef): Promise<string | undefined> {
+  const { Body } = await deps.s3.send(
+    new GetObjectCommand({
+      Bucket: ref.bucket,
+      Key: ref.key,
+      Range: `bytes=0-${SNIFF_BYTES - 1}`,
+      ...(ref.versionId ? { VersionId: ref.versionId } : { IfMatch: `"${ref.etag}"` }),
+    }),
+  );
+  const bytes = Body ? await Body.transformToByteArray() : new Uint8Array();
+  return (await fileTypeFromBuffer(bytes))?.mime;
+}
+
+/**
+ * Heads the object, reads its options, validates it, and claims it in the table with a
+ * conditional write. What must not be sent is recorded `REJECTED` with its reason;
+ * a source claimed before (a duplicate event that got past the execution name) stops.
+ */
+export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<PrepareOutput> {
+  const { bucket, key } = input.source;
+  const at = deps.now();
+  let head: HeadObjectCommandOutput;
+  try {
+    head = await deps.s3.send(
+      new HeadObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ...(input.source.versionId
+          ? { VersionId: input.source.versionId }
+          : input.source.etag
+            ? { IfMatch: `"${input.source.etag}"` }
+            : {}),
+      }),
+    );
+  } catch (error) {
+    const status = httpStatusOf(error);
+    if (status !== 404 && status !== 412) throw error;
+    const ref: SourceRef = {
+      bucket,
+      key,
+      versionId: input.source.versionId,
+      etag: input.source.etag ?? 'unknown',
+    };
+    const rejection =
+      status === 404
+        ? reject('SOURCE_GONE', 'the object was deleted before it could be ingested')
+        : reject(
+            'SOURCE_CHANGED',
+            'the object was overwritten before it could be ingested; the new content is ingested on its own',
+          );
+    return claimRejected(deps, ref, 0, null, rejection, input.executionArn, at);
+  }
+
+  const versionId = head.VersionId && head.VersionId !== 'null' ? head.VersionId : null;
+  const ref: SourceRef = {
+    bucket,
+    key,
+    versionId,
+    etag: (head.ETag ?? input.source.etag ?? '').replaceAll('"', ''),
+  };
+  const size = head.ContentLength ?? 0;
+  if (size === 0)
+    return claimRejected(
+      deps,
+      ref,
+      size,
+      null,
+      reject('EMPTY', 'the object is empty (0 bytes)'),
+      input.executionArn,
+      at,
+    );
+  if (size > deps.maxFileBytes) {
+    const rejection = reject(
+      'TOO_LARGE',
+      `the object is ${size} bytes, over the ${deps.maxFileBytes}-byte limit`,
+    );
+    return claimRejected(deps, ref, size, null, rejection, input.executionArn, at);
+  }
+  const options = readOptions(key, head.Metadata);
+  if ('code' in options) return claimRejected(deps, ref, size, null, options, input.executionArn, at);
+  const mime = await sniff(deps, ref);
+  const type = fileTypeOfMime(mime);
+  if (!type) {
+    const rejection = reject(
+      'NOT_MEDIA',
+      `the bytes are ${mime ? `${mime}, not` : 'not'} an image, video or audio file`,
+    );
+    return claimRejected(deps, ref, size, mime ?? null, rejection, input.executionArn, at, options);
+  }
+
+  const record = newIngestRecord({
+    source: ref,
+    size,
+    contentType: mime ?? null,
+    displayName: options.displayName,
+    type,
+    isTemporary: options.isTemporary,
+    readiness: deps.readiness,
+    executionArn: input.executionArn,
+    at,
+  });
+  const claimed = await claimSource(deps.store, record);
+  return claimed ? { outcome: 'ACCEPTED', pk: record.pk } : { outcome: 'DUPLICATE', pk: record.pk };
+}
+
+async function claimRejected(
+  deps: PrepareDeps,
+  source: SourceRef,
+  size: number,
+  contentType: string | null,
+  rejection: IngestError,
+  executionArn: string,
+  at: string,
+  options?: { displayName: string; isTemporary: boolean },
+): Promise<PrepareOutput> {
+  const record = newIngestRecord({
+    source,
+    size,
+    contentType,
+    displayName: options?.displayName ?? null,
+    type: null,
+    isTemporary: options?.isTemporary ?? false,
+    readiness: deps.readiness,
+    executionArn,
+    at,
+    rejection,
+  });
+  const claimed = await claimSource(deps.store, record);
+  return claimed
+    ? { outcome: 'REJECTED', pk: sourcePk(source), error: rejection }
+    : { outcome: 'DUPLICATE', pk: record.pk };
+}

@@ -1,0 +1,33 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { createDocumentClient } from '#shared/clients';
+import { env, loadConfig } from '#shared/config';
+import { logger, METRIC, metrics } from '#shared/powertools';
+import { stepFunctionsTask } from '#shared/task-handler';
+import { recordFailure } from './record-failure.ts';
+
+const config = loadConfig({ TABLE_NAME: env.tableName, READINESS: env.readiness });
+const deps = {
+  store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
+  readiness: config.READINESS,
+  now: () => new Date().toISOString(),
+};
+
+const inputSchema = z.object({
+  source: z.object({
+    bucket: z.string(),
+    key: z.string(),
+    versionId: z.string().nullable(),
+    etag: z.string().nullable(),
+  }),
+  pk: z.string().nullish(),
+  error: z.object({ Error: z.string(), Cause: z.string().nullish() }),
+  executionArn: z.string(),
+});
+
+export const handler = stepFunctionsTask(inputSchema, async (input) => {
+  const result = await recordFailure(deps, input);
+  logger.warn('ingest failed', { errorCode: input.error.Error, status: result.status });
+  if (result.status === 'FAILED') metrics.addMetric(METRIC.filesFailed, MetricUnit.Count, 1);
+  return result;
+});

@@ -1,0 +1,26 @@
+/** Ingest errors the workflow routes on by `name`. None is retried: each is final for its source. */
+
+/** The ingest record the workflow works on is not there: a bug or a manual deletion. */
+export class IngestRecordMissingError extends Error {
+  override readonly name = 'IngestRecordMissingError';
+}
+
+/** The record is in a state this step cannot act on (for example, another file was created since). */
+export class UnexpectedIngestStateError extends Error {
+  override readonly name = 'UnexpectedIngestStateError';
+}
+
+/** Every upload URL created for this source expired before its bytes could be sent. */
+export class UploadAttemptsExhaustedError extends Error {
+  override readonly name = 'UploadAttemptsExhaustedError';
+}
+
+/** The source object was deleted or overwritten between Prepare and Transfer. */
+export class SourceGoneError extends Error {
+  override readonly name = 'SourceGoneError';
+}
+
+/** The transfer could not finish within the Lambda's time limit. */
+export class TransferTimeoutError extends Error {
+  override readonly name = 'TransferTimeoutError';
+}

@@ -1,0 +1,133 @@
+/**
+ * The ingest record: one DynamoDB item per source object version, and the contract that
+ * downstream stream consumers read (README, "Ingest record"). `schemaVersion` changes only
+ * for a breaking change; new optional fields may appear at any time.
+ */
+import { z } from 'zod';
+import { FILE_STATUSES, FILE_TYPES, ANALYSIS_STATUSES } from '../videogen/contract.ts';
+import { READINESS_LEVELS } from '../config.ts';
+
+export const INGEST_SCHEMA_VERSION = 1;
+
+export const INGEST_STATUSES = [
+  'RECEIVED',
+  'CREATED',
+  'UPLOADING',
+  'UPLOADED',
+  'READY',
+  'ANALYZED',
+  'ANALYSIS_FAILED',
+  'REJECTED',
+  'FAILED',
+  'TIMED_OUT',
+] as const;
+export type IngestStatus = (typeof INGEST_STATUSES)[number];
+
+/** Statuses that end the workflow without a VideoGen file ready to use. */
+export const FAILURE_STATUSES: readonly IngestStatus[] = ['REJECTED', 'FAILED', 'TIMED_OUT'];
+/** Statuses at or past the configured readiness. */
+export const READY_STATUSES: readonly IngestStatus[] = ['READY', 'ANALYZED', 'ANALYSIS_FAILED'];
+/** Statuses before the bytes reached VideoGen: the only ones a new upload URL may be created in. */
+export const PRE_UPLOAD_STATUSES: readonly IngestStatus[] = ['RECEIVED', 'CREATED', 'UPLOADING'];
+
+/** While the record is in one of these, the workflow has something to wait for. */
+export const WAITING_STATUSES: readonly IngestStatus[] = ['CREATED', 'UPLOADING', 'UPLOADED'];
+
+/** Forward order; statuses only ever move to a higher rank (failures are terminal). */
+export const STATUS_RANK: Readonly<Record<IngestStatus, number>> = {
+  RECEIVED: 0,
+  CREATED: 1,
+  UPLOADING: 2,
+  UPLOADED: 3,
+  READY: 4,
+  ANALYZED: 5,
+  ANALYSIS_FAILED: 5,
+  REJECTED: 9,
+  FAILED: 9,
+  TIMED_OUT: 9,
+};
+
+/** Why a source was rejected or a file failed; `code` is stable, `message` is for people. */
+export const ingestErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type IngestError = z.infer<typeof ingestErrorSchema>;
+
+/**
+ * The latest VideoGen file object, with large free-text fields (transcript, long
+ * descriptions) left out to keep the item small; `omitted` names what was left out.
+ */
+export const fileSnapshotSchema = z.looseObject({
+  fileId: z.string(),
+  status: z.enum(FILE_STATUSES),
+  type: z.enum(FILE_TYPES).nullish(),
+  sources: z.looseObject({ hlsSource: z.string().nullish(), downloadUrl: z.string().nullish() }).nullish(),
+  analysis: z
+    .looseObject({ status: z.enum(ANALYSIS_STATUSES).nullish(), description: z.string().nullish() })
+    .nullish(),
+  updatedAt: z.string().nullish(),
+  omitted: z.array(z.string()).optional(),
+});
+export type FileSnapshot = z.infer<typeof fileSnapshotSchema>;
+
+export const ingestRecordSchema = z.looseObject({
+  pk: z.string().startsWith('SRC#'),
+  kind: z.literal('ingest'),
+  schemaVersion: z.literal(INGEST_SCHEMA_VERSION),
+  status: z.enum(INGEST_STATUSES),
+  bucket: z.string(),
+  key: z.string(),
+  versionId: z.string().nullable(),
+  etag: z.string(),
+  size: z.number().int().nonnegative(),
+  /** MIME type sniffed from the first bytes; null when they are not a known format. */
+  contentType: z.string().nullable(),
+  displayName: z.string().nullable(),
+  type: z.enum(FILE_TYPES).nullable(),
+  isTemporary: z.boolean(),
+  /** The readiness this record was ingested with. */
+  readiness: z.enum(READINESS_LEVELS),
+  fileId: z.string().nullable(),
+  /** VideoGen files created for this source and then abandoned (their upload URL expired first). */
+  abandonedFileIds: z.array(z.string()),
+  /** How many VideoGen files were created for this source. */
+  attempts: z.number().int().nonnegative(),
+  /** Lifecycle event type -> when it was first seen (ISO 8601). */
+  events: z.record(z.string(), z.string()),
+  file: fileSnapshotSchema.nullable(),
+  executionArn: z.string().nullable(),
+  error: ingestErrorSchema.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  readyAt: z.string().nullable(),
+  /** Optimistic-lock counter; every write bumps it. */
+  version: z.number().int().nonnegative(),
+  /** The Step Functions task token of a workflow waiting for readiness (internal; absent when none). */
+  taskToken: z.string().optional(),
+});
+export type IngestRecord = z.infer<typeof ingestRecordSchema>;
+
+/** `FILE#<fileId>` -> the source's `pk`, so a webhook finds its ingest. */
+export const filePointerSchema = z.object({
+  pk: z.string().startsWith('FILE#'),
+  kind: z.literal('file-pointer'),
+  sourcePk: z.string(),
+  createdAt: z.string(),
+});
+export type FilePointer = z.infer<typeof filePointerSchema>;
+
+/** Where a source object lives; the unit of ingest. */
+export interface SourceRef {
+  readonly bucket: string;
+  readonly key: string;
+  /** Null in a bucket without versioning. */
+  readonly versionId: string | null;
+  readonly etag: string;
+}
+
+/** `SRC#<bucket>/<key>#<versionId or etag>`: one ingest per object version. */
+export function sourcePk(source: SourceRef): string {
+  return `SRC#${source.bucket}/${source.key}#${source.versionId ?? source.etag}`;
+}
+
+export function filePk(fileId: string): string {
+  return `FILE#${fileId}`;
+}

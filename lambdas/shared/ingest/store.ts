@@ -1,0 +1,260 @@
+/**
+ * The ingest table: every read and write of ingest records and file pointers. Each write
+ * is conditional, so concurrent handlers (a webhook, a poll, the workflow) never lose
+ * each other's updates and statuses never move backwards.
+ */
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  filePk,
+  filePointerSchema,
+  ingestRecordSchema,
+  PRE_UPLOAD_STATUSES,
+  type IngestError,
+  type IngestRecord,
+  type IngestStatus,
+} from './record.ts';
+
+export interface IngestStore {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/** The conditional write lost to a concurrent one; re-read and try again. */
+export class ConcurrentUpdateError extends Error {
+  override readonly name = 'ConcurrentUpdateError';
+}
+
+function isConditionFailure(error: unknown): boolean {
+  if (error instanceof ConditionalCheckFailedException) return true;
+  if (error instanceof TransactionCanceledException) {
+    return (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed');
+  }
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function statusList(
+  statuses: readonly IngestStatus[],
+  prefix: string,
+): { expression: string; values: Record<string, IngestStatus> } {
+  const values = Object.fromEntries(statuses.map((status, index) => [`:${prefix}${index}`, status]));
+  return { expression: `#status IN (${Object.keys(values).join(', ')})`, values };
+}
+
+export async function getRecord(store: IngestStore, pk: string): Promise<IngestRecord | undefined> {
+  const { Item } = await store.client.send(
+    new GetCommand({ TableName: store.tableName, Key: { pk }, ConsistentRead: true }),
+  );
+  return Item ? ingestRecordSchema.parse(Item) : undefined;
+}
+
+/** The source `pk` a VideoGen file belongs to, or undefined for a file this deployment did not create. */
+export async function findSourceOfFile(store: IngestStore, fileId: string): Promise<string | undefined> {
+  const { Item } = await store.client.send(
+    new GetCommand({ TableName: store.tableName, Key: { pk: filePk(fileId) }, ConsistentRead: true }),
+  );
+  return Item ? filePointerSchema.parse(Item).sourcePk : undefined;
+}
+
+/** Writes a new record only if none exists for its source: `false` means a duplicate. */
+export async function claimSource(store: IngestStore, record: IngestRecord): Promise<boolean> {
+  try {
+    await store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: ingestRecordSchema.parse(record),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Records a created VideoGen file and its `FILE#` pointer in one transaction, before any
+ * byte moves. Conditional on the attempts read before the create call, so two racing
+ * Create invocations cannot both win.
+ */
+export async function recordCreatedFile(
+  store: IngestStore,
+  record: Pick<IngestRecord, 'pk' | 'attempts' | 'fileId'>,
+  created: { fileId: string; displayName: string; at: string },
+): Promise<void> {
+  const pre = statusList(PRE_UPLOAD_STATUSES, 's');
+  const abandon = record.fileId !== null;
+  try {
+    await store.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: store.tableName,
+              Key: { pk: record.pk },
+              UpdateExpression: `SET #status = :created, fileId = :fileId, displayName = :displayName, attempts = :attempts, updatedAt = :at, #version = #version + :one, events = :noEvents, #file = :noFile${
+                abandon ? ', abandonedFileIds = list_append(abandonedFileIds, :abandoned)' : ''
+              }`,
+              ConditionExpression: `attempts = :expectedAttempts AND ${pre.expression}`,
+              ExpressionAttributeNames: { '#status': 'status', '#version': 'version', '#file': 'file' },
+              ExpressionAttributeValues: {
+                ':created': 'CREATED',
+                ':fileId': created.fileId,
+                ':displayName': created.displayName,
+                ':attempts': record.attempts + 1,
+                ':expectedAttempts': record.attempts,
+                ':at': created.at,
+                ':one': 1,
+                ':noEvents': {},
+                ':noFile': null,
+                ...(abandon ? { ':abandoned': [record.fileId] } : {}),
+                ...pre.values,
+              },
+            },
+          },
+          {
+            Put: {
+              TableName: store.tableName,
+              Item: filePointerSchema.parse({
+                pk: filePk(created.fileId),
+                kind: 'file-pointer',
+                sourcePk: record.pk,
+                createdAt: created.at,
+              }),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error))
+      throw new ConcurrentUpdateError(`${record.pk} changed while its file was created`);
+    throw error;
+  }
+}
+
+/**
+ * Moves the status forward to `to` if it is one of `from`; answers whether it did. A
+ * record already further along (a webhook got there first) is left as it is.
+ */
+export async function advanceStatus(
+  store: IngestStore,
+  pk: string,
+  from: readonly IngestStatus[],
+  to: IngestStatus,
+  at: string,
+  error?: IngestError,
+): Promise<boolean> {
+  const allowed = statusList(from, 'from');
+  try {
+    await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk },
+        UpdateExpression: `SET #status = :to, updatedAt = :at, #version = #version + :one${error ? ', #error = :error' : ''}`,
+        ConditionExpression: allowed.expression,
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#version': 'version',
+          ...(error ? { '#error': 'error' } : {}),
+        },
+        ExpressionAttributeValues: {
+          ':to': to,
+          ':at': at,
+          ':one': 1,
+          ...(error ? { ':error': error } : {}),
+          ...allowed.values,
+        },
+      }),
+    );
+    return true;
+  } catch (caught) {
+    if (isConditionFailure(caught)) return false;
+    throw caught;
+  }
+}
+
+/** Replaces a record with `next` if nobody wrote it since `previous` was read. */
+export async function saveRecord(
+  store: IngestStore,
+  previous: IngestRecord,
+  next: IngestRecord,
+): Promise<void> {
+  const { taskToken: _dropped, ...withoutToken } = next;
+  const item = ingestRecordSchema.parse({
+    ...withoutToken,
+    ...(previous.taskToken === undefined ? {} : { taskToken: previous.taskToken }),
+    version: previous.version + 1,
+  });
+  try {
+    await store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: item,
+        ConditionExpression: '#version = :expected',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':expected': previous.version },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) throw new ConcurrentUpdateError(`${previous.pk} changed concurrently`);
+    throw error;
+  }
+}
+
+/**
+ * Stores the waiting workflow's task token, only while the file is not yet ready and
+ * has not failed. `false` means it already is: the caller resumes the workflow itself,
+ * so a webhook that came first is never lost.
+ */
+export async function storeTaskToken(
+  store: IngestStore,
+  pk: string,
+  taskToken: string,
+  waitingStatuses: readonly IngestStatus[],
+  at: string,
+): Promise<boolean> {
+  const waiting = statusList(waitingStatuses, 'w');
+  try {
+    await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk },
+        UpdateExpression: 'SET taskToken = :token, updatedAt = :at, #version = #version + :one',
+        ConditionExpression: waiting.expression,
+        ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+        ExpressionAttributeValues: { ':token': taskToken, ':at': at, ':one': 1, ...waiting.values },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** Removes a task token once answered, unless a newer wait already replaced it. */
+export async function clearTaskToken(store: IngestStore, pk: string, taskToken: string): Promise<void> {
+  try {
+    await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk },
+        UpdateExpression: 'REMOVE taskToken SET #version = #version + :one',
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':token': taskToken, ':one': 1 },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}

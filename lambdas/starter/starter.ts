@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { matchesDropFilter, type DropFilter } from '#shared/drop-filter';
+
+/** The EventBridge "Object Created" event from S3, as the SQS message body carries it. Keys are not URL-encoded here. */
+export const objectCreatedEventSchema = z.object({
+  'detail-type': z.literal('Object Created'),
+  source: z.literal('aws.s3'),
+  time: z.string(),
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({
+      key: z.string().min(1),
+      size: z.number().int().nonnegative().optional(),
+      etag: z.string().optional(),
+      'version-id': z.string().optional(),
+      sequencer: z.string().min(1),
+    }),
+  }),
+});
+export type ObjectCreatedEvent = z.infer<typeof objectCreatedEventSchema>;
+
+/** The workflow's input: where the object is, as the event saw it. */
+export interface WorkflowInput {
+  readonly source: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly versionId: string | null;
+    readonly etag: string | null;
+    readonly size: number | null;
+    readonly sequencer: string;
+    readonly eventTime: string;
+  };
+}
+
+export function toWorkflowInput(event: ObjectCreatedEvent): WorkflowInput {
+  const { bucket, object } = event.detail;
+  return {
+    source: {
+      bucket: bucket.name,
+      key: object.key,
+      versionId: object['version-id'] ?? null,
+      etag: object.etag ?? null,
+      size: object.size ?? null,
+      sequencer: object.sequencer,
+      eventTime: event.time,
+    },
+  };
+}
+
+/**
+ * A Step Functions execution name (≤ 80 of `[A-Za-z0-9_-]`) derived from bucket, key,
+ * version and sequencer: a redelivered S3 event maps to the same name, and Step
+ * Functions refuses a second execution of it, so the redelivery is a no-op.
+ */
+export function executionName(source: WorkflowInput['source']): string {
+  const hash = createHash('sha256')
+    .update([source.bucket, source.key, source.versionId ?? '', source.sequencer].join('\u0000'))
+    .digest('hex')
+    .slice(0, 40);
+  const baseName = source.key.split('/').pop() ?? '';
+  const readable = baseName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 38);
+  return readable ? `${readable}-${hash}` : hash;
+}
+
+export interface StarterDeps {
+  readonly sfn: SFNClient;
+  readonly stateMachineArn: string;
+  readonly filter: DropFilter;
+}
+
+export type StartOutcome = 'started' | 'duplicate' | 'filtered';
+
+/** Starts the ingest workflow for one S3 event; `duplicate` when its execution already exists. */
+export async function startIngest(deps: StarterDeps, event: ObjectCreatedEvent): Promise<StartOutcome> {
+  const input = toWorkflowInput(event);
+  if (!matchesDropFilter(input.source.key, deps.filter)) return 'filtered';
+  try {
+    await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: executionName(input.source),
+        input: JSON.stringify(input),
+      }),
+    );
+    return 'started';
+  } catch (error) {
+    if (error instanceof ExecutionAlreadyExists) return 'duplicate';
+    throw error;
+  }
+}

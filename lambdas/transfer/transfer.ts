@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { withRetries, type RetryOptions } from '#shared/retry';
+import {
+  IngestRecordMissingError,
+  SourceGoneError,
+  TransferTimeoutError,
+  UnexpectedIngestStateError,
+} from '#shared/ingest/errors';
+import { STATUS_RANK } from '#shared/ingest/record';
+import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
+import type { uploadToPresignedUrl } from '#shared/videogen/upload';
+
+export interface TransferDeps {
+  readonly s3: S3Client;
+  readonly store: IngestStore;
+  readonly upload: typeof uploadToPresignedUrl;
+  readonly now: () => string;
+  /** Aborted shortly before the Lambda's own time runs out. */
+  readonly signal?: AbortSignal;
+  readonly retry?: RetryOptions;
+}
+
+export interface TransferInput {
+  readonly pk: string;
+  readonly fileId: string;
+  readonly uploadUrl: string;
+}
+
+export interface TransferOutput {
+  readonly fileId: string;
+  readonly bytes: number;
+  /** False when an earlier attempt had already delivered the bytes. */
+  readonly sent: boolean;
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/**
+ * Streams the source object from S3 to the presigned URL: one GetObject body piped into
+ * one PUT with `Content-Length`, so memory stays constant whatever the size. Each retry
+ * opens a fresh GetObject stream. Errors keep their names for the workflow: an expired
+ * URL goes back to Create, transient ones are retried, the rest fail the ingest.
+ */
+export async function transfer(deps: TransferDeps, input: TransferInput): Promise<TransferOutput> {
+  const record = await getRecord(deps.store, input.pk);
+  if (!record) throw new IngestRecordMissingError(`no ingest record ${input.pk}`);
+  if (record.fileId !== input.fileId) {
+    throw new UnexpectedIngestStateError(
+      `${input.pk} now belongs to file ${record.fileId ?? 'none'}, not ${input.fileId}`,
+    );
+  }
+  if (STATUS_RANK[record.status] >= STATUS_RANK.UPLOADED) {
+    // A previous attempt's PUT went through (VideoGen said so) before that attempt could answer.
+    return { fileId: input.fileId, bytes: record.size, sent: false };
+  }
+  await advanceStatus(deps.store, input.pk, ['CREATED'], 'UPLOADING', deps.now());
+
+  const openSource = async (): Promise<Readable> => {
+    try {
+      const { Body } = await deps.s3.send(
+        new GetObjectCommand({
+          Bucket: record.bucket,
+          Key: record.key,
+          ...(record.versionId ? { VersionId: record.versionId } : { IfMatch: `"${record.etag}"` }),
+        }),
+        deps.signal ? { abortSignal: deps.signal } : {},
+      );
+      if (!Body) throw new SourceGoneError(`s3://${record.bucket}/${record.key} has no body`);
+      return Body as Readable;
+    } catch (error) {
+      const status = httpStatusOf(error);
+      if (status === 404 || status === 412) {
+        throw new SourceGoneError(
+          `s3://${record.bucket}/${record.key} was deleted or overwritten before its transfer`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  };
+
+  try {
+    const result = await withRetries(
+      async () =>
+        deps.upload({
+          url: input.uploadUrl,
+          body: await openSource(),
+          contentLength: record.size,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        }),
+      deps.retry,
+    );
+    await advanceStatus(deps.store, input.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', deps.now());
+    return { fileId: input.fileId, bytes: result.bytesSent, sent: true };
+  } catch (error) {
+    if (deps.signal?.aborted) {
+      throw new TransferTimeoutError(
+        `the transfer of ${record.size} bytes did not finish within the Lambda's time limit`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { createDocumentClient, createSfnClient } from '#shared/clients';
+import { env, loadConfig } from '#shared/config';
+import { logger, METRIC, metrics, tracer } from '#shared/powertools';
+import { readSecret } from '#shared/videogen-api';
+import {
+  createWebhookVerifier,
+  WebhookSignatureError,
+  type RawWebhookRequest,
+} from '#shared/videogen/webhooks';
+import { handleDelivery, respond } from './webhook.ts';
+
+const config = loadConfig({ TABLE_NAME: env.tableName, WEBHOOK_SECRET: env.secretArn });
+const deps = {
+  store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
+  sfn: createSfnClient(),
+};
+
+/** One `webhook-id` is processed once: later copies get the stored answer (Powertools Idempotency). */
+const idempotencyConfig = new IdempotencyConfig({
+  eventKeyJmesPath: 'webhookId',
+  expiresAfterSeconds: 7 * 24 * 3600,
+});
+const processOnce = makeIdempotent(
+  (delivery: Parameters<typeof handleDelivery>[1]) => handleDelivery(deps, delivery),
+  {
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: config.TABLE_NAME,
+      awsSdkV3Client: tracer.captureAWSv3Client(new DynamoDBClient({})),
+      keyAttr: 'pk',
+      expiryAttr: 'expiresAt',
+      // `status` is the ingest records' attribute (and a GSI key): keep dedupe items out of it.
+      statusAttr: 'deliveryStatus',
+    }),
+    config: idempotencyConfig,
+  },
+);
+
+/**
+ * Verifies with the secret in Secrets Manager (cached). After a signature failure it
+ * re-reads the secret once a minute at most, so a re-registration's new secret is picked
+ * up at once while forged requests cannot make every call hit Secrets Manager.
+ */
+let verifier: { secret: string; verify: ReturnType<typeof createWebhookVerifier> } | undefined;
+let lastForcedRefresh = 0;
+async function verify(request: RawWebhookRequest) {
+  const secret = await readSecret(config.WEBHOOK_SECRET, 'secret');
+  if (verifier?.secret !== secret) verifier = { secret, verify: createWebhookVerifier(secret) };
+  try {
+    return verifier.verify(request);
+  } catch (error) {
+    if (!(error instanceof WebhookSignatureError) || Date.now() - lastForcedRefresh < 60_000) throw error;
+    lastForcedRefresh = Date.now();
+    await getSecret(config.WEBHOOK_SECRET, { forceFetch: true });
+    const fresh = await readSecret(config.WEBHOOK_SECRET, 'secret');
+    if (fresh === secret) throw error;
+    verifier = { secret: fresh, verify: createWebhookVerifier(fresh) };
+    return verifier.verify(request);
+  }
+}
+
+export const handler = async (
+  event: LambdaFunctionURLEvent,
+  context: Context,
+): Promise<LambdaFunctionURLResult> => {
+  logger.addContext(context);
+  idempotencyConfig.registerLambdaContext(context);
+  try {
+    return await respond(
+      {
+        verify,
+        process: processOnce,
+        now: () => new Date().toISOString(),
+        onResult: ({ statusCode, reason, error }) => {
+          metrics.addMetric(METRIC.webhookDeliveries, MetricUnit.Count, 1);
+          if (reason === 'signature') metrics.addMetric(METRIC.webhookSignatureFailures, MetricUnit.Count, 1);
+          if (reason === 'unknown-file') metrics.addMetric(METRIC.webhookUnknownFiles, MetricUnit.Count, 1);
+          const log =
+            statusCode >= 500
+              ? logger.error.bind(logger)
+              : statusCode >= 400
+                ? logger.warn.bind(logger)
+                : logger.info.bind(logger);
+          log('webhook answered', { statusCode, reason, ...(error === undefined ? {} : { error }) });
+        },
+      },
+      {
+        method: event.requestContext.http.method,
+        headers: event.headers,
+        body: event.body,
+        isBase64Encoded: event.isBase64Encoded,
+      },
+    );
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,60 @@
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { z } from 'zod';
+import { READINESS_LEVELS } from '../lambdas/shared/config.ts';
+import { parseSuffixes } from '../lambdas/shared/drop-filter.ts';
+import type { VideoGenIngestStackProps } from './videogen-ingest-stack.ts';
+
+/** The CDK context keys `bin/app.ts` reads (`npx cdk deploy -c key=value`), with their defaults. */
+export const contextSchema = z.object({
+  stackName: z.string().min(1).default('VideoGenIngest'),
+  apiKeySecretName: z.string().min(1).default('videogen/api-key'),
+  videoGenApiUrl: z.string().optional(),
+  existingBucketName: z.string().min(3).optional(),
+  webhookSecretName: z.string().min(1).optional(),
+  keyPrefix: z.string().optional(),
+  keySuffixes: z.string().optional(),
+  readiness: z.enum(READINESS_LEVELS).optional(),
+  maxFileSizeMiB: z.coerce.number().int().positive().optional(),
+  maxConcurrentTransfers: z.coerce.number().int().positive().optional(),
+  pollAfterSeconds: z.coerce.number().int().positive().optional(),
+  maxWaitSeconds: z.coerce.number().int().positive().optional(),
+  removalPolicy: z.enum(['retain', 'destroy']).optional(),
+});
+export type AppContext = z.infer<typeof contextSchema>;
+
+/** Turns context values (strings on the command line) into the stack's props; a bad value fails with its key. */
+export function stackPropsFromContext(
+  read: (key: string) => unknown,
+): VideoGenIngestStackProps & { stackName: string } {
+  const raw: Record<string, unknown> = Object.fromEntries(
+    Object.keys(contextSchema.shape)
+      .map((key) => [key, read(key)])
+      .filter(([, value]) => value !== undefined),
+  );
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid CDK context: ${parsed.error.issues.map((issue) => `-c ${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  }
+  const c = parsed.data;
+  return {
+    stackName: c.stackName,
+    apiKeySecretName: c.apiKeySecretName,
+    ...(c.existingBucketName ? { existingBucketName: c.existingBucketName } : {}),
+    ...(c.webhookSecretName ? { webhookSecretName: c.webhookSecretName } : {}),
+    ingest: {
+      ...(c.videoGenApiUrl ? { videoGenApiUrl: c.videoGenApiUrl } : {}),
+      ...(c.keyPrefix ? { keyPrefix: c.keyPrefix } : {}),
+      ...(c.keySuffixes ? { keySuffixes: parseSuffixes(c.keySuffixes) } : {}),
+      ...(c.readiness ? { readiness: c.readiness } : {}),
+      ...(c.maxFileSizeMiB ? { maxFileSize: Size.mebibytes(c.maxFileSizeMiB) } : {}),
+      ...(c.maxConcurrentTransfers ? { maxConcurrentTransfers: c.maxConcurrentTransfers } : {}),
+      ...(c.pollAfterSeconds ? { pollAfter: Duration.seconds(c.pollAfterSeconds) } : {}),
+      ...(c.maxWaitSeconds ? { maxWait: Duration.seconds(c.maxWaitSeconds) } : {}),
+      ...(c.removalPolicy
+        ? { removalPolicy: c.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN }
+        : {}),
+    },
+  };
+}

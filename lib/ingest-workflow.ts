@@ -1,0 +1,274 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Fail,
+  IntegrationPattern,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  Timeout,
+  type IChainable,
+  type INextable,
+  type State,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+
+/** Errors that the same call will raise again: straight to the failure record, never retried. */
+export const PERMANENT_ERRORS = [
+  'InvalidTaskInputError',
+  'ConfigError',
+  'IngestRecordMissingError',
+  'UnexpectedIngestStateError',
+  'UploadAttemptsExhaustedError',
+  'SourceGoneError',
+  'TransferTimeoutError',
+  'VideoGenValidationError',
+  'VideoGenAuthError',
+  'VideoGenNotFoundError',
+  'VideoGenResponseError',
+  'Sandbox.Timedout',
+] as const;
+
+/** State names: the local runtime overrides tasks by these, and tests and docs name them. */
+export const STATE = {
+  prepare: 'Prepare',
+  prepared: 'Prepared?',
+  duplicate: 'Duplicate',
+  rejected: 'Rejected',
+  create: 'Create',
+  transfer: 'Transfer',
+  waitForFile: 'WaitForFile',
+  poll: 'Poll',
+  readiness: 'Ready?',
+  ready: 'Ready',
+  processingFailed: 'ProcessingFailed',
+  timedOut: 'TimedOut',
+  recordFailureBeforeClaim: 'RecordFailureBeforeClaim',
+  recordFailure: 'RecordFailure',
+  failed: 'Failed',
+} as const;
+
+export interface IngestWorkflowFunctions {
+  readonly prepare: IFunction;
+  readonly create: IFunction;
+  readonly transfer: IFunction;
+  readonly awaitFile: IFunction;
+  readonly poll: IFunction;
+  readonly recordFailure: IFunction;
+}
+
+export interface IngestWorkflowProps {
+  readonly functions: IngestWorkflowFunctions;
+  /** How long one wait for a webhook lasts before a poll. */
+  readonly pollAfter: Duration;
+  /** The longest an ingest waits for readiness; the state machine's own timeout adds an hour to it. */
+  readonly maxWait: Duration;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The ingest workflow, in JSONPath (not JSONata, no `Assign`) so the deployed definition
+ * and the one the local runtime runs are the same text:
+ *
+ * Prepare → Prepared? → Create → Transfer → WaitForFile ⇄ Poll → Ready? → Ready
+ * with Duplicate / Rejected (succeed, already recorded), expired URL → Create again,
+ * errors → RecordFailure → Failed, ProcessingFailed and TimedOut (recorded by who saw them).
+ */
+export class IngestWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: IngestWorkflowProps) {
+    super(scope, id);
+    const { functions } = props;
+    const pk = JsonPath.stringAt('$.prepared.pk');
+    const source = JsonPath.objectAt('$.source');
+    const executionArn = JsonPath.stringAt('$$.Execution.Id');
+
+    const failed = new Fail(this, STATE.failed, {
+      error: 'IngestFailed',
+      cause: 'see the ingest record for the error',
+    });
+    const recordFailure = this.task(
+      STATE.recordFailure,
+      functions.recordFailure,
+      {
+        source,
+        pk,
+        error: JsonPath.objectAt('$.error'),
+        executionArn,
+      },
+      '$.recorded',
+    );
+    recordFailure.next(failed);
+    const recordFailureBeforeClaim = this.task(
+      STATE.recordFailureBeforeClaim,
+      functions.recordFailure,
+      {
+        source,
+        error: JsonPath.objectAt('$.error'),
+        executionArn,
+      },
+      '$.recorded',
+    );
+    recordFailureBeforeClaim.next(failed);
+    for (const recorder of [recordFailure, recordFailureBeforeClaim]) {
+      recorder.addRetry({
+        errors: ['States.ALL'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 5,
+        jitterStrategy: JitterType.FULL,
+      });
+    }
+
+    const prepare = this.task(STATE.prepare, functions.prepare, { source, executionArn }, '$.prepared');
+    this.retryTransient(prepare);
+    prepare.addCatch(recordFailureBeforeClaim, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const create = this.task(STATE.create, functions.create, { pk }, '$.upload');
+    this.retryTransient(create);
+    create.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const transfer = this.task(
+      STATE.transfer,
+      functions.transfer,
+      {
+        pk,
+        fileId: JsonPath.stringAt('$.upload.fileId'),
+        uploadUrl: JsonPath.stringAt('$.upload.uploadUrl'),
+      },
+      // Overwrites `$.upload`: the presigned URL (a credential) leaves the state here.
+      '$.upload',
+    );
+    // Transfers are capped by reserved concurrency: a throttled one waits its turn.
+    transfer.addRetry({
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(10),
+      backoffRate: 1.5,
+      maxDelay: Duration.minutes(5),
+      maxAttempts: 50,
+      jitterStrategy: JitterType.FULL,
+    });
+    this.retryTransient(transfer);
+    transfer.addCatch(create, { errors: ['UploadUrlExpiredError'], resultPath: '$.lastError' });
+    transfer.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const waitForFile = new LambdaInvoke(this, STATE.waitForFile, {
+      lambdaFunction: functions.awaitFile,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({ pk, taskToken: JsonPath.taskToken }),
+      resultPath: '$.readiness',
+      taskTimeout: Timeout.duration(props.pollAfter),
+      retryOnServiceExceptions: true,
+    });
+    const poll = this.task(
+      STATE.poll,
+      functions.poll,
+      {
+        pk,
+        fileId: JsonPath.stringAt('$.upload.fileId'),
+        startedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+      },
+      '$.readiness',
+    );
+    this.retryTransient(poll);
+    poll.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    waitForFile.addCatch(poll, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+    waitForFile.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const readiness = new Choice(this, STATE.readiness)
+      .when(Condition.stringEquals('$.readiness.outcome', 'READY'), new Succeed(this, STATE.ready))
+      .when(Condition.stringEquals('$.readiness.outcome', 'WAITING'), waitForFile)
+      .when(
+        Condition.stringEquals('$.readiness.outcome', 'TIMED_OUT'),
+        new Fail(this, STATE.timedOut, {
+          error: 'IngestTimedOut',
+          cause: 'VideoGen did not report the file ready within the max wait',
+        }),
+      )
+      .otherwise(
+        new Fail(this, STATE.processingFailed, {
+          error: 'VideoGenProcessingFailed',
+          cause: 'VideoGen reported the file as FAILED',
+        }),
+      );
+    waitForFile.next(readiness);
+    poll.next(readiness);
+
+    const definition: IChainable = prepare.next(
+      new Choice(this, STATE.prepared)
+        .when(
+          Condition.stringEquals('$.prepared.outcome', 'DUPLICATE'),
+          new Succeed(this, STATE.duplicate, { comment: 'this object version was ingested already' }),
+        )
+        .when(
+          Condition.stringEquals('$.prepared.outcome', 'REJECTED'),
+          new Succeed(this, STATE.rejected, { comment: 'recorded REJECTED with its reason' }),
+        )
+        .otherwise(create.next(transfer).next(waitForFile)),
+    );
+
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      timeout: props.maxWait.plus(Duration.hours(1)),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'Logs', {
+          retention: props.logRetention,
+          removalPolicy: props.removalPolicy,
+        }),
+        level: LogLevel.ALL,
+        // Execution data holds presigned upload URLs: keep it out of the logs.
+        includeExecutionData: false,
+      },
+    });
+  }
+
+  /** A Lambda task whose result is the function's answer (no `Payload` wrapper). */
+  private task(
+    name: string,
+    fn: IFunction,
+    payload: Record<string, unknown>,
+    resultPath: string,
+  ): LambdaInvoke {
+    return new LambdaInvoke(this, name, {
+      lambdaFunction: fn,
+      payload: TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      resultPath,
+      retryOnServiceExceptions: true,
+    });
+  }
+
+  /** Permanent errors go straight to Catch; a 429 backs off longer; anything else transient is retried. */
+  private retryTransient(task: State & INextable & { addRetry: LambdaInvoke['addRetry'] }): void {
+    task.addRetry({ errors: [...PERMANENT_ERRORS, 'UploadUrlExpiredError'], maxAttempts: 0 });
+    task.addRetry({
+      errors: ['VideoGenRateLimitedError'],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxDelay: Duration.minutes(1),
+      maxAttempts: 6,
+      jitterStrategy: JitterType.FULL,
+    });
+    task.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      maxAttempts: 4,
+      jitterStrategy: JitterType.FULL,
+    });
+  }
+}

@@ -1,0 +1,47 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { VideoGenIngest, type VideoGenIngestProps } from './videogen-ingest.ts';
+
+export interface VideoGenIngestStackProps extends StackProps {
+  /** The name of the Secrets Manager secret holding the VideoGen API key. */
+  readonly apiKeySecretName: string;
+  /** Ingest from this existing bucket instead of creating one. */
+  readonly existingBucketName?: string;
+  /** Verify webhooks with this existing secret instead of registering automatically. */
+  readonly webhookSecretName?: string;
+  readonly ingest?: Omit<VideoGenIngestProps, 'apiKeySecret' | 'bucket' | 'webhookSecret'>;
+}
+
+/** The deployable app: one VideoGenIngest and the outputs a user needs. */
+export class VideoGenIngestStack extends Stack {
+  readonly ingest: VideoGenIngest;
+
+  constructor(scope: Construct, id: string, props: VideoGenIngestStackProps) {
+    super(scope, id, props);
+    this.ingest = new VideoGenIngest(this, 'Ingest', {
+      ...props.ingest,
+      apiKeySecret: Secret.fromSecretNameV2(this, 'ApiKey', props.apiKeySecretName),
+      ...(props.existingBucketName
+        ? { bucket: Bucket.fromBucketName(this, 'DropBucket', props.existingBucketName) }
+        : {}),
+      ...(props.webhookSecretName
+        ? { webhookSecret: Secret.fromSecretNameV2(this, 'WebhookSecret', props.webhookSecretName) }
+        : {}),
+    });
+    const outputs: Record<string, [string, string]> = {
+      BucketName: [this.ingest.bucket.bucketName, 'Drop files here: aws s3 cp FILE s3://BUCKET/'],
+      WebhookUrl: [
+        this.ingest.webhookUrl,
+        'The VideoGen webhook endpoint (registered automatically unless you brought a secret)',
+      ],
+      TableName: [this.ingest.table.tableName, 'Ingest records'],
+      TableStreamArn: [this.ingest.table.tableStreamArn ?? '', 'Subscribe downstream systems to this stream'],
+      StateMachineArn: [this.ingest.stateMachine.stateMachineArn, 'One execution per dropped object version'],
+      DeadLetterQueueUrl: [this.ingest.deadLetterQueue.queueUrl, 'S3 events that could not be started'],
+    };
+    for (const [id, [value, description]] of Object.entries(outputs))
+      new CfnOutput(this, id, { value, description });
+  }
+}

@@ -1,0 +1,479 @@
+import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, InvokeMode, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectOwnership,
+  type IBucket,
+} from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { READINESS_LEVELS, type Readiness } from '../lambdas/shared/config.ts';
+import { dropKeyPattern, type DropFilter } from '../lambdas/shared/drop-filter.ts';
+import { DEFAULT_VIDEOGEN_API_URL, MAX_SINGLE_PUT_BYTES } from '../lambdas/shared/videogen/contract.ts';
+import { IngestFunction } from './ingest-function.ts';
+import { IngestWorkflow } from './ingest-workflow.ts';
+import { applyNagSuppressions } from './nag-suppressions.ts';
+import { WebhookRegistration } from './webhook-registration.ts';
+
+export interface VideoGenIngestProps {
+  /**
+   * The API key, as a Secrets Manager secret holding the key itself or `{"apiKey": "…"}`.
+   */
+  readonly apiKeySecret: ISecret;
+  /**
+   * The drop bucket. An existing bucket must have "Send notifications to Amazon
+   * EventBridge" turned on (its other notifications are left alone).
+   * @default a new bucket: private, encrypted, TLS only, versioned, with EventBridge notifications
+   */
+  readonly bucket?: IBucket;
+  /**
+   * Only keys under this prefix are ingested.
+   * @default '' (every key)
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Only keys ending in one of these, compared without case (`.mp4` matches `CLIP.MP4`).
+   * @default [] (every key)
+   */
+  readonly keySuffixes?: readonly string[];
+  /**
+   * The VideoGen API's base URL.
+   * @default https://api.videogen.io
+   */
+  readonly videoGenApiUrl?: string;
+  /**
+   * The webhook signing secret (`{"secret": "whsec_…"}` or the value itself), for when you
+   * register the webhook URL with VideoGen yourself. When absent, a custom resource
+   * registers it on deploy, keeps the secret in a new secret, and deletes it on stack deletion.
+   * @default registered automatically
+   */
+  readonly webhookSecret?: ISecret;
+  /**
+   * When a file counts as READY: `upload` (bytes stored), `playback` (HLS ready; images:
+   * download), `download` (static rendition ready), `analysis` (analysis finished;
+   * temporary files: download).
+   * @default 'download'
+   */
+  readonly readiness?: Readiness;
+  /**
+   * Larger objects are recorded REJECTED. At most 5 GiB, the single-PUT ceiling.
+   * @default Size.gibibytes(5)
+   */
+  readonly maxFileSize?: Size;
+  /**
+   * Transfers running at once (the Transfer function's reserved concurrency), so neither
+   * the account's Lambda concurrency nor VideoGen's rate limit is overrun.
+   * @default 10
+   */
+  readonly maxConcurrentTransfers?: number;
+  /**
+   * Webhook invocations at once (the webhook function's reserved concurrency); VideoGen
+   * retries what is throttled.
+   * @default 10
+   */
+  readonly maxConcurrentWebhooks?: number;
+  /**
+   * How long to wait for a webhook before polling `GET /v1/files/{id}` (and between polls).
+   * @default Duration.minutes(10)
+   */
+  readonly pollAfter?: Duration;
+  /**
+   * How long an ingest waits for readiness before it is recorded TIMED_OUT.
+   * @default Duration.hours(6)
+   */
+  readonly maxWait?: Duration;
+  /**
+   * VideoGen files one source may get, each after the previous upload URL expired.
+   * @default 3
+   */
+  readonly maxUploadUrlAttempts?: number;
+  /**
+   * Memory of the Transfer function; Lambda's network share grows with it.
+   * @default 1024
+   */
+  readonly transferMemoryMiB?: number;
+  /**
+   * What happens to the bucket (when created here), the table and the log groups on stack deletion.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/** Props after defaults, as the construct uses them. */
+interface ResolvedProps {
+  readonly filter: DropFilter;
+  readonly videoGenApiUrl: string;
+  readonly readiness: Readiness;
+  readonly maxFileBytes: number;
+  readonly maxConcurrentTransfers: number;
+  readonly maxConcurrentWebhooks: number;
+  readonly pollAfter: Duration;
+  readonly maxWait: Duration;
+  readonly maxUploadUrlAttempts: number;
+  readonly transferMemoryMiB: number;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: RetentionDays;
+}
+
+function wholeInRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** Applies defaults and checks every prop, with messages that say what to change. */
+export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
+  const readiness = props.readiness ?? 'download';
+  if (!READINESS_LEVELS.includes(readiness)) {
+    throw new Error(`readiness must be one of ${READINESS_LEVELS.join(', ')}, got "${readiness as string}"`);
+  }
+  const videoGenApiUrl = (props.videoGenApiUrl ?? DEFAULT_VIDEOGEN_API_URL).replace(/\/+$/, '');
+  if (!/^https:\/\/[^/\s]+/.test(videoGenApiUrl)) {
+    throw new Error(`videoGenApiUrl must be an https:// URL, got "${videoGenApiUrl}"`);
+  }
+  const keyPrefix = props.keyPrefix ?? '';
+  if (keyPrefix.startsWith('/')) throw new Error(`keyPrefix must not start with "/", got "${keyPrefix}"`);
+  const suffixes = [...(props.keySuffixes ?? [])];
+  for (const suffix of suffixes) {
+    if (suffix.trim() === '' || /[*?]/.test(suffix)) {
+      throw new Error(`keySuffixes must be plain endings such as ".mp4", got "${suffix}"`);
+    }
+  }
+  const maxFileBytes = props.maxFileSize?.toBytes() ?? MAX_SINGLE_PUT_BYTES;
+  if (maxFileBytes < 1 || maxFileBytes > MAX_SINGLE_PUT_BYTES) {
+    throw new Error(
+      `maxFileSize must be from 1 byte to 5 GiB (the single-PUT ceiling), got ${maxFileBytes} bytes`,
+    );
+  }
+  const pollAfter = props.pollAfter ?? Duration.minutes(10);
+  const maxWait = props.maxWait ?? Duration.hours(6);
+  if (pollAfter.toSeconds() < 1) throw new Error('pollAfter must be at least 1 second');
+  if (maxWait.toSeconds() < pollAfter.toSeconds()) {
+    throw new Error(
+      `maxWait (${maxWait.toHumanString()}) must be at least pollAfter (${pollAfter.toHumanString()})`,
+    );
+  }
+  if (maxWait.toDays({ integral: false }) > 364)
+    throw new Error('maxWait must be under 364 days (a Standard workflow lives at most a year)');
+  return {
+    filter: { prefix: keyPrefix, suffixes },
+    videoGenApiUrl,
+    readiness,
+    maxFileBytes,
+    maxConcurrentTransfers: wholeInRange(
+      'maxConcurrentTransfers',
+      props.maxConcurrentTransfers ?? 10,
+      1,
+      1000,
+    ),
+    maxConcurrentWebhooks: wholeInRange('maxConcurrentWebhooks', props.maxConcurrentWebhooks ?? 10, 1, 1000),
+    pollAfter,
+    maxWait,
+    maxUploadUrlAttempts: wholeInRange('maxUploadUrlAttempts', props.maxUploadUrlAttempts ?? 3, 1, 10),
+    transferMemoryMiB: wholeInRange('transferMemoryMiB', props.transferMemoryMiB ?? 1024, 128, 10240),
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+  };
+}
+
+/**
+ * Drop a file into S3; it becomes a VideoGen file, and its whole lifecycle lands in a
+ * DynamoDB table whose stream downstream systems subscribe to.
+ */
+export class VideoGenIngest extends Construct {
+  /** The drop bucket. */
+  readonly bucket: IBucket;
+  /** Ingest records (`kind = "ingest"`), file pointers and delivery-dedupe items; stream NEW_AND_OLD_IMAGES. */
+  readonly table: TableV2;
+  readonly stateMachine: StateMachine;
+  /** The webhook Lambda's Function URL, registered with VideoGen. */
+  readonly webhookUrl: string;
+  /** S3 events the starter could not handle after 5 tries. */
+  readonly deadLetterQueue: IQueue;
+  /** The queue that buffers S3 events for the starter. */
+  readonly ingestQueue: IQueue;
+  /** The secret webhook deliveries are verified with. */
+  readonly webhookSecret: ISecret;
+  readonly functions: Readonly<
+    Record<
+      'starter' | 'prepare' | 'create' | 'transfer' | 'awaitFile' | 'poll' | 'recordFailure' | 'webhook',
+      IFunction
+    >
+  >;
+  readonly alarms: readonly Alarm[];
+
+  constructor(scope: Construct, id: string, props: VideoGenIngestProps) {
+    super(scope, id);
+    const config = resolveProps(props);
+    const { removalPolicy, logRetention } = config;
+
+    this.bucket =
+      props.bucket ??
+      new Bucket(this, 'DropBucket', {
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        versioned: true,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        eventBridgeEnabled: true,
+        lifecycleRules: [
+          { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+          { noncurrentVersionExpiration: Duration.days(30) },
+        ],
+        removalPolicy,
+        autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      });
+
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      encryption: TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: 'expiresAt',
+      globalSecondaryIndexes: [
+        {
+          indexName: 'byStatus',
+          partitionKey: { name: 'status', type: AttributeType.STRING },
+          sortKey: { name: 'updatedAt', type: AttributeType.STRING },
+        },
+      ],
+      removalPolicy,
+    });
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const starterTimeout = Duration.seconds(30);
+    this.ingestQueue = new Queue(this, 'IngestQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(starterTimeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+    const keyPattern = dropKeyPattern(config.filter);
+    new Rule(this, 'ObjectCreatedRule', {
+      description: 'S3 Object Created events of the drop bucket, to the ingest queue',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [this.bucket.bucketName] },
+          ...(keyPattern ? { object: { key: keyPattern } } : {}),
+        },
+      },
+      targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.deadLetterQueue })],
+    });
+
+    const tableEnv = { TABLE_NAME: this.table.tableName };
+    const apiEnv = {
+      VIDEOGEN_API_URL: config.videoGenApiUrl,
+      VIDEOGEN_API_KEY_SECRET: props.apiKeySecret.secretArn,
+    };
+    const common = { logRetention, removalPolicy };
+    const prepare = new IngestFunction(this, 'Prepare', {
+      ...common,
+      handler: 'prepare',
+      environment: { ...tableEnv, READINESS: config.readiness, MAX_FILE_BYTES: String(config.maxFileBytes) },
+    });
+    const create = new IngestFunction(this, 'Create', {
+      ...common,
+      handler: 'create',
+      environment: { ...tableEnv, ...apiEnv, MAX_UPLOAD_URL_ATTEMPTS: String(config.maxUploadUrlAttempts) },
+    });
+    const transfer = new IngestFunction(this, 'Transfer', {
+      ...common,
+      handler: 'transfer',
+      environment: tableEnv,
+      memorySize: config.transferMemoryMiB,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: config.maxConcurrentTransfers,
+    });
+    const awaitFile = new IngestFunction(this, 'AwaitFile', {
+      ...common,
+      handler: 'await-file',
+      environment: tableEnv,
+      timeout: Duration.seconds(15),
+    });
+    const poll = new IngestFunction(this, 'Poll', {
+      ...common,
+      handler: 'poll',
+      environment: { ...tableEnv, ...apiEnv, MAX_WAIT_SECONDS: String(config.maxWait.toSeconds()) },
+    });
+    const recordFailure = new IngestFunction(this, 'RecordFailure', {
+      ...common,
+      handler: 'record-failure',
+      environment: { ...tableEnv, READINESS: config.readiness },
+      timeout: Duration.seconds(15),
+    });
+
+    const workflow = new IngestWorkflow(this, 'Workflow', {
+      functions: { prepare, create, transfer, awaitFile, poll, recordFailure },
+      pollAfter: config.pollAfter,
+      maxWait: config.maxWait,
+      logRetention,
+      removalPolicy,
+    });
+    this.stateMachine = workflow.stateMachine;
+
+    const starter = new IngestFunction(this, 'Starter', {
+      ...common,
+      handler: 'starter',
+      timeout: starterTimeout,
+      environment: {
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        DROP_PREFIX: config.filter.prefix,
+        DROP_SUFFIXES: config.filter.suffixes.join(','),
+      },
+    });
+    starter.addEventSource(
+      new SqsEventSource(this.ingestQueue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+        maxConcurrency: 5,
+      }),
+    );
+
+    // Least privilege: exact actions, on the drop prefix and this table only.
+    const readSource = new PolicyStatement({
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [this.bucket.arnForObjects(`${config.filter.prefix}*`)],
+    });
+    for (const fn of [prepare, transfer]) {
+      fn.addToRolePolicy(readSource);
+      this.bucket.encryptionKey?.grantDecrypt(fn);
+    }
+    this.table.grant(prepare, 'dynamodb:PutItem');
+    this.table.grant(
+      create,
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+      'dynamodb:ConditionCheckItem',
+    );
+    this.table.grant(transfer, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.table.grant(awaitFile, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.table.grant(poll, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.table.grant(recordFailure, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    props.apiKeySecret.grantRead(create);
+    props.apiKeySecret.grantRead(poll);
+    this.stateMachine.grantStartExecution(starter);
+    // A Policy of its own, not the role's default one: the function must not depend on the
+    // state machine that invokes it (a CloudFormation dependency cycle otherwise).
+    new Policy(this, 'AwaitFileTaskResponse', {
+      roles: awaitFile.role ? [awaitFile.role] : [],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:SendTaskSuccess'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+      ],
+    });
+
+    const webhook = new IngestFunction(this, 'Webhook', {
+      ...common,
+      handler: 'webhook',
+      environment: tableEnv,
+      timeout: Duration.seconds(10),
+      reservedConcurrentExecutions: config.maxConcurrentWebhooks,
+    });
+    // The Standard Webhooks signature is the authentication; VideoGen cannot sign AWS requests.
+    const functionUrl = webhook.addFunctionUrl({
+      authType: FunctionUrlAuthType.NONE,
+      invokeMode: InvokeMode.BUFFERED,
+    });
+    this.webhookUrl = functionUrl.url;
+    this.table.grant(
+      webhook,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    webhook.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess'],
+        resources: [this.stateMachine.stateMachineArn],
+      }),
+    );
+
+    if (props.webhookSecret) {
+      this.webhookSecret = props.webhookSecret;
+    } else {
+      const registration = new WebhookRegistration(this, 'WebhookRegistration', {
+        webhookUrl: functionUrl.url,
+        apiKeySecret: props.apiKeySecret,
+        videoGenApiUrl: config.videoGenApiUrl,
+        logRetention,
+        removalPolicy,
+      });
+      this.webhookSecret = registration.secret;
+    }
+    webhook.addEnvironment('WEBHOOK_SECRET', this.webhookSecret.secretArn);
+    this.webhookSecret.grantRead(webhook);
+
+    this.functions = { starter, prepare, create, transfer, awaitFile, poll, recordFailure, webhook };
+    this.alarms = this.createAlarms(config);
+    applyNagSuppressions(this);
+  }
+
+  private createAlarms(config: ResolvedProps): Alarm[] {
+    const period = Duration.minutes(5);
+    const alarm = (id: string, description: string, metric: Metric): Alarm =>
+      new Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    return [
+      alarm(
+        'FailedExecutionsAlarm',
+        'Ingest executions failed (FAILED or TIMED_OUT records; see the table)',
+        this.stateMachine.metricFailed({ period }),
+      ),
+      alarm(
+        'OverdueExecutionsAlarm',
+        `Ingest executions ran past the max wait (${config.maxWait.toHumanString()}) plus an hour and were stopped`,
+        this.stateMachine.metricTimedOut({ period }),
+      ),
+      alarm(
+        'TimedOutFilesAlarm',
+        `Files not ready within the max wait (${config.maxWait.toHumanString()})`,
+        new Metric({
+          namespace: 'VideoGenIngest',
+          metricName: 'FilesTimedOut',
+          dimensionsMap: { service: 'videogen-ingest-poll' },
+          statistic: 'Sum',
+          period,
+        }),
+      ),
+      alarm(
+        'DeadLetterQueueAlarm',
+        'S3 events the starter could not handle are waiting in the dead-letter queue',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      ),
+    ];
+  }
+}

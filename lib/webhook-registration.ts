@@ -1,0 +1,57 @@
+import { CustomResource, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Provider } from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { IngestFunction } from './ingest-function.ts';
+
+export interface WebhookRegistrationProps {
+  readonly webhookUrl: string;
+  readonly apiKeySecret: ISecret;
+  readonly videoGenApiUrl: string;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Registers the webhook URL with `POST /v1/webhooks/endpoints` on deploy, keeps the
+ * answered signing secret in Secrets Manager, and deletes the endpoint on stack deletion.
+ */
+export class WebhookRegistration extends Construct {
+  /** Holds `{"secret": "whsec_…", "endpointId": "vg_whep_…"}` once registered. */
+  readonly secret: Secret;
+  readonly endpointId: string;
+
+  constructor(scope: Construct, id: string, props: WebhookRegistrationProps) {
+    super(scope, id);
+    this.secret = new Secret(this, 'SigningSecret', {
+      description: 'VideoGen webhook signing secret, written by the webhook registration on deploy',
+      removalPolicy: props.removalPolicy,
+    });
+    const register = new IngestFunction(this, 'Register', {
+      handler: 'register-webhook',
+      timeout: Duration.minutes(1),
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      environment: {
+        VIDEOGEN_API_URL: props.videoGenApiUrl,
+        VIDEOGEN_API_KEY_SECRET: props.apiKeySecret.secretArn,
+      },
+    });
+    props.apiKeySecret.grantRead(register);
+    this.secret.grantWrite(register);
+    const provider = new Provider(this, 'Provider', {
+      onEventHandler: register,
+      logGroup: new LogGroup(this, 'ProviderLogs', {
+        retention: props.logRetention,
+        removalPolicy: props.removalPolicy,
+      }),
+    });
+    const resource = new CustomResource(this, 'Endpoint', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::VideoGenWebhookEndpoint',
+      properties: { WebhookUrl: props.webhookUrl, SecretId: this.secret.secretArn },
+    });
+    this.endpointId = resource.ref;
+  }
+}
