@@ -26,11 +26,11 @@ export type AppContext = z.infer<typeof contextSchema>;
 export function stackPropsFromContext(
   read: (key: string) => unknown,
 ): VideoGenIngestStackProps & { stackName: string } {
-  const raw: Record<string, unknown> = Object.fromEntries(
-    Object.keys(contextSchema.shape)
-      .map((key) => [key, read(key)])
-      .filter(([, value]) => value !== undefined),
-  );
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(contextSchema.shape)) {
+    const value = read(key);
+    if (value !== undefined) raw[key] = value;
+  }
   const parsed = contextSchema.safeParse(raw);
   if (!parsed.success) {
     throw new Error(
