@@ -1,0 +1,168 @@
+/**
+ * DynamoDB on loopback: dynalite, behind a thin front that adds the one API the ingest
+ * code needs and dynalite lacks, `TransactWriteItems`.
+ *
+ * Written by hand because no maintained JavaScript emulator implements transactions
+ * (DynamoDB Local needs a Java download from outside the npm registry). The front runs
+ * every item operation one at a time, so a transaction's writes are never interleaved
+ * with another request; on a failed condition it restores what it wrote and answers
+ * `TransactionCanceledException` with per-item reasons, as DynamoDB does.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type TransactWriteItem,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+
+export interface LocalDynamoDB {
+  /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB` or a client's `endpoint`. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+/** Serializes async work: one request at a time reaches the store. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(task, task);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+async function listen(server: http.Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function errorBody(type: string, message: string, extra: Json = {}): Json {
+  return { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message, ...extra };
+}
+
+export async function startDynamoDB(options: { port?: number } = {}): Promise<LocalDynamoDB> {
+  const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const backendPort = await listen(backend, 0);
+  const backendUrl = `http://127.0.0.1:${backendPort}`;
+  const direct = new DynamoDBClient({
+    endpoint: backendUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const keyNames = new Map<string, string[]>();
+  const mutex = new Mutex();
+
+  async function keyOf(tableName: string, item: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>> {
+    let names = keyNames.get(tableName);
+    if (!names) {
+      const { Table } = await direct.send(new DescribeTableCommand({ TableName: tableName }));
+      names = (Table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
+      keyNames.set(tableName, names);
+    }
+    return Object.fromEntries(names.map((name) => [name, item[name] as AttributeValue]));
+  }
+
+  /** Runs the writes in order; on a failure, undoes the ones done and says why, item by item. */
+  async function transactWrite(request: { TransactItems?: TransactWriteItem[] }): Promise<{ status: number; body: Json }> {
+    const items = request.TransactItems ?? [];
+    const undo: { tableName: string; key: Record<string, AttributeValue>; before: Record<string, AttributeValue> | undefined }[] = [];
+    for (const [index, entry] of items.entries()) {
+      try {
+        if (entry.ConditionCheck) throw Object.assign(new Error('ConditionCheck is not supported by the local emulator'), { name: 'ValidationException' });
+        const tableName = entry.Put?.TableName ?? entry.Update?.TableName ?? entry.Delete?.TableName ?? '';
+        const key = entry.Put ? await keyOf(tableName, entry.Put.Item ?? {}) : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
+        const { Item: before } = await direct.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+        if (entry.Put) await direct.send(new PutItemCommand(entry.Put));
+        else if (entry.Update) await direct.send(new UpdateItemCommand(entry.Update));
+        else if (entry.Delete) await direct.send(new DeleteItemCommand(entry.Delete));
+        undo.push({ tableName, key, before });
+      } catch (error) {
+        for (const done of undo.reverse()) {
+          if (done.before) await direct.send(new PutItemCommand({ TableName: done.tableName, Item: done.before }));
+          else await direct.send(new DeleteItemCommand({ TableName: done.tableName, Key: done.key }));
+        }
+        const name = error instanceof Error ? error.name : 'InternalServerError';
+        if (name !== 'ConditionalCheckFailedException') {
+          return { status: 400, body: errorBody(name, error instanceof Error ? error.message : String(error)) };
+        }
+        const reasons = items.map((_, position) =>
+          position === index ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' } : { Code: 'None' },
+        );
+        return {
+          status: 400,
+          body: errorBody(
+            'TransactionCanceledException',
+            `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((reason) => reason.Code).join(', ')}]`,
+            { CancellationReasons: reasons },
+          ),
+        };
+      }
+    }
+    return { status: 200, body: {} };
+  }
+
+  function forward(request: http.IncomingMessage, body: Buffer, response: http.ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const upstream = http.request(
+        `${backendUrl}${request.url ?? '/'}`,
+        { method: request.method, headers: { ...request.headers, host: `127.0.0.1:${backendPort}` } },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 500, answer.headers);
+          answer.pipe(response);
+          answer.on('end', resolve);
+          answer.on('error', () => resolve());
+        },
+      );
+      upstream.on('error', (error) => {
+        if (!response.headersSent) response.writeHead(500);
+        response.end(JSON.stringify(errorBody('InternalServerError', error.message)));
+        resolve();
+      });
+      upstream.end(body);
+    });
+  }
+
+  const front = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const target = String(request.headers['x-amz-target'] ?? '');
+      void mutex.run(async () => {
+        if (!target.endsWith('.TransactWriteItems')) return forward(request, body, response);
+        let result: { status: number; body: Json };
+        try {
+          result = await transactWrite(JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] });
+        } catch (error) {
+          result = { status: 500, body: errorBody('InternalServerError', error instanceof Error ? error.message : String(error)) };
+        }
+        const text = JSON.stringify(result.body);
+        response.writeHead(result.status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+        response.end(text);
+      });
+    });
+  });
+  const port = await listen(front, options.port ?? 0);
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: async () => {
+      direct.destroy();
+      front.closeAllConnections();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  advanceStatus,
+  claimSource,
+  clearTaskToken,
+  ConcurrentUpdateError,
+  findSourceOfFile,
+  getRecord,
+  recordCreatedFile,
+  saveRecord,
+  storeTaskToken,
+} from '#shared/ingest/store';
+import { WAITING_STATUSES } from '#shared/ingest/record';
+import { receivedRecord, AT } from '../../fixtures/records.ts';
+import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+
+let table: TestTable;
+beforeAll(async () => {
+  table = await startIngestTable();
+});
+afterAll(async () => {
+  await table.close();
+});
+
+let counter = 0;
+async function claimed(overrides = {}) {
+  counter += 1;
+  const record = receivedRecord(overrides, `store/${counter}.mp4`);
+  expect(await claimSource(table.store, record)).toBe(true);
+  return record;
+}
+
+describe('ingest store against the DynamoDB emulator', () => {
+  it('claims a source once: a second claim is a duplicate', async () => {
+    const record = await claimed();
+    expect(await claimSource(table.store, record)).toBe(false);
+    expect(await getRecord(table.store, record.pk)).toEqual(record);
+  });
+
+  it('records a created file and its pointer in one transaction', async () => {
+    const record = await claimed();
+
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_tx1', displayName: 'a.mp4', at: AT });
+
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'CREATED', fileId: 'vg_file_tx1', attempts: 1, version: 1 });
+    expect(await findSourceOfFile(table.store, 'vg_file_tx1')).toBe(record.pk);
+  });
+
+  it('writes neither item nor pointer when the record changed since it was read', async () => {
+    const record = await claimed();
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_tx2', displayName: 'a.mp4', at: AT });
+
+    // A racing Create that read attempts = 0 loses, and leaves no pointer behind.
+    await expect(recordCreatedFile(table.store, record, { fileId: 'vg_file_tx3', displayName: 'a.mp4', at: AT })).rejects.toBeInstanceOf(
+      ConcurrentUpdateError,
+    );
+    expect(await findSourceOfFile(table.store, 'vg_file_tx3')).toBeUndefined();
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ fileId: 'vg_file_tx2', attempts: 1 });
+  });
+
+  it('rolls the item back when the pointer already exists', async () => {
+    const first = await claimed();
+    const second = await claimed();
+    await recordCreatedFile(table.store, first, { fileId: 'vg_file_taken', displayName: 'a.mp4', at: AT });
+
+    await expect(recordCreatedFile(table.store, second, { fileId: 'vg_file_taken', displayName: 'b.mp4', at: AT })).rejects.toBeInstanceOf(
+      ConcurrentUpdateError,
+    );
+    expect(await getRecord(table.store, second.pk)).toEqual(second);
+    expect(await findSourceOfFile(table.store, 'vg_file_taken')).toBe(first.pk);
+  });
+
+  it('records the previous file as abandoned when a new one replaces it', async () => {
+    const record = await claimed();
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_old', displayName: 'a.mp4', at: AT });
+    const afterFirst = await getRecord(table.store, record.pk);
+    if (!afterFirst) throw new Error('record missing');
+
+    await recordCreatedFile(table.store, afterFirst, { fileId: 'vg_file_new', displayName: 'a.mp4', at: AT });
+
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ fileId: 'vg_file_new', abandonedFileIds: ['vg_file_old'], attempts: 2 });
+  });
+
+  it('advances a status only from the allowed ones', async () => {
+    const record = await claimed({ status: 'UPLOADED' });
+    expect(await advanceStatus(table.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', AT)).toBe(false);
+    expect(await advanceStatus(table.store, record.pk, WAITING_STATUSES, 'TIMED_OUT', AT, { code: 'TIMED_OUT', message: 'm' })).toBe(true);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'TIMED_OUT', error: { code: 'TIMED_OUT' }, version: 1 });
+  });
+
+  it('saves a record only if nobody wrote since it was read', async () => {
+    const record = await claimed();
+    await saveRecord(table.store, record, { ...record, status: 'UPLOADED' });
+    await expect(saveRecord(table.store, record, { ...record, status: 'READY' })).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'UPLOADED', version: 1 });
+  });
+
+  it('stores a task token only while waiting, keeps it across saves, and clears only its own', async () => {
+    const waiting = await claimed({ status: 'UPLOADED' });
+    const ready = await claimed({ status: 'READY' });
+    expect(await storeTaskToken(table.store, ready.pk, 'token-r', WAITING_STATUSES, AT)).toBe(false);
+    expect(await storeTaskToken(table.store, waiting.pk, 'token-1', WAITING_STATUSES, AT)).toBe(true);
+
+    const withToken = await getRecord(table.store, waiting.pk);
+    expect(withToken?.taskToken).toBe('token-1');
+    if (!withToken) throw new Error('record missing');
+    await saveRecord(table.store, withToken, { ...withToken, status: 'READY', taskToken: undefined });
+    expect((await getRecord(table.store, waiting.pk))?.taskToken).toBe('token-1');
+
+    await clearTaskToken(table.store, waiting.pk, 'token-0');
+    expect((await getRecord(table.store, waiting.pk))?.taskToken).toBe('token-1');
+    await clearTaskToken(table.store, waiting.pk, 'token-1');
+    expect((await getRecord(table.store, waiting.pk))?.taskToken).toBeUndefined();
+  });
+});
