@@ -7,5 +7,11 @@ export default defineConfig({
     hookTimeout: 30_000,
     // The simulator and emulators bind loopback ports; forks keep each file's servers in its own process.
     pool: 'forks',
+    // Handlers log JSON through Powertools; tests assert on behaviour, not on log noise.
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+    },
   },
 });

@@ -9,7 +9,10 @@ import { VideoGenIngestStack, type VideoGenIngestStackProps } from '../lib/video
 
 export const LOCAL_STACK_PROPS: VideoGenIngestStackProps = { apiKeySecretName: 'videogen/api-key' };
 
-export function synthesizeStack(props: VideoGenIngestStackProps = LOCAL_STACK_PROPS): { stack: VideoGenIngestStack; template: Template } {
+export function synthesizeStack(props: VideoGenIngestStackProps = LOCAL_STACK_PROPS): {
+  stack: VideoGenIngestStack;
+  template: Template;
+} {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new VideoGenIngestStack(app, 'VideoGenIngest', props);
   return { stack, template: Template.fromStack(stack) };

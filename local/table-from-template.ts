@@ -23,7 +23,8 @@ export interface TableSpec {
 /** The ingest table exactly as the synthesized template defines it: keys, indexes, TTL. */
 export function tableSpecFromTemplate(template: Template, tableName: string): TableSpec {
   const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
-  if (tables.length !== 1) throw new Error(`expected one DynamoDB table in the template, found ${tables.length}`);
+  if (tables.length !== 1)
+    throw new Error(`expected one DynamoDB table in the template, found ${tables.length}`);
   const properties = (tables[0] as { Properties: GlobalTableProperties }).Properties;
   return {
     create: {
@@ -41,7 +42,9 @@ export function tableSpecFromTemplate(template: Template, tableName: string): Ta
           }
         : {}),
     },
-    timeToLiveAttribute: properties.TimeToLiveSpecification?.Enabled ? properties.TimeToLiveSpecification.AttributeName : undefined,
+    timeToLiveAttribute: properties.TimeToLiveSpecification?.Enabled
+      ? properties.TimeToLiveSpecification.AttributeName
+      : undefined,
     streamViewType: properties.StreamSpecification?.StreamViewType,
   };
 }

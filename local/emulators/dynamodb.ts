@@ -64,7 +64,10 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
   const keyNames = new Map<string, string[]>();
   const mutex = new Mutex();
 
-  async function keyOf(tableName: string, item: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>> {
+  async function keyOf(
+    tableName: string,
+    item: Record<string, AttributeValue>,
+  ): Promise<Record<string, AttributeValue>> {
     let names = keyNames.get(tableName);
     if (!names) {
       const { Table } = await direct.send(new DescribeTableCommand({ TableName: tableName }));
@@ -75,30 +78,49 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
   }
 
   /** Runs the writes in order; on a failure, undoes the ones done and says why, item by item. */
-  async function transactWrite(request: { TransactItems?: TransactWriteItem[] }): Promise<{ status: number; body: Json }> {
+  async function transactWrite(request: {
+    TransactItems?: TransactWriteItem[];
+  }): Promise<{ status: number; body: Json }> {
     const items = request.TransactItems ?? [];
-    const undo: { tableName: string; key: Record<string, AttributeValue>; before: Record<string, AttributeValue> | undefined }[] = [];
+    const undo: {
+      tableName: string;
+      key: Record<string, AttributeValue>;
+      before: Record<string, AttributeValue> | undefined;
+    }[] = [];
     for (const [index, entry] of items.entries()) {
       try {
-        if (entry.ConditionCheck) throw Object.assign(new Error('ConditionCheck is not supported by the local emulator'), { name: 'ValidationException' });
+        if (entry.ConditionCheck)
+          throw Object.assign(new Error('ConditionCheck is not supported by the local emulator'), {
+            name: 'ValidationException',
+          });
         const tableName = entry.Put?.TableName ?? entry.Update?.TableName ?? entry.Delete?.TableName ?? '';
-        const key = entry.Put ? await keyOf(tableName, entry.Put.Item ?? {}) : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
-        const { Item: before } = await direct.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+        const key = entry.Put
+          ? await keyOf(tableName, entry.Put.Item ?? {})
+          : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
+        const { Item: before } = await direct.send(
+          new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+        );
         if (entry.Put) await direct.send(new PutItemCommand(entry.Put));
         else if (entry.Update) await direct.send(new UpdateItemCommand(entry.Update));
         else if (entry.Delete) await direct.send(new DeleteItemCommand(entry.Delete));
         undo.push({ tableName, key, before });
       } catch (error) {
         for (const done of undo.reverse()) {
-          if (done.before) await direct.send(new PutItemCommand({ TableName: done.tableName, Item: done.before }));
+          if (done.before)
+            await direct.send(new PutItemCommand({ TableName: done.tableName, Item: done.before }));
           else await direct.send(new DeleteItemCommand({ TableName: done.tableName, Key: done.key }));
         }
         const name = error instanceof Error ? error.name : 'InternalServerError';
         if (name !== 'ConditionalCheckFailedException') {
-          return { status: 400, body: errorBody(name, error instanceof Error ? error.message : String(error)) };
+          return {
+            status: 400,
+            body: errorBody(name, error instanceof Error ? error.message : String(error)),
+          };
         }
         const reasons = items.map((_, position) =>
-          position === index ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' } : { Code: 'None' },
+          position === index
+            ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
+            : { Code: 'None' },
         );
         return {
           status: 400,
@@ -113,7 +135,11 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
     return { status: 200, body: {} };
   }
 
-  function forward(request: http.IncomingMessage, body: Buffer, response: http.ServerResponse): Promise<void> {
+  function forward(
+    request: http.IncomingMessage,
+    body: Buffer,
+    response: http.ServerResponse,
+  ): Promise<void> {
     return new Promise((resolve) => {
       const upstream = http.request(
         `${backendUrl}${request.url ?? '/'}`,
@@ -144,12 +170,20 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
         if (!target.endsWith('.TransactWriteItems')) return forward(request, body, response);
         let result: { status: number; body: Json };
         try {
-          result = await transactWrite(JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] });
+          result = await transactWrite(
+            JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] },
+          );
         } catch (error) {
-          result = { status: 500, body: errorBody('InternalServerError', error instanceof Error ? error.message : String(error)) };
+          result = {
+            status: 500,
+            body: errorBody('InternalServerError', error instanceof Error ? error.message : String(error)),
+          };
         }
         const text = JSON.stringify(result.body);
-        response.writeHead(result.status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+        response.writeHead(result.status, {
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': Buffer.byteLength(text),
+        });
         response.end(text);
       });
     });

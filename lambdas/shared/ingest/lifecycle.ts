@@ -4,6 +4,7 @@
  * everything seen so far, never from the latest event alone, so duplicates and
  * out-of-order deliveries converge on the same record.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Readiness } from '../config.ts';
 import { isKnownEventType, type VideoGenFile, type WebhookEventType } from '../videogen/contract.ts';
 import {
@@ -166,7 +167,8 @@ export function applyObservation(
   const changed =
     status !== record.status ||
     Object.keys(events).length !== Object.keys(record.events).length ||
-    JSON.stringify(file) !== JSON.stringify(record.file);
+    // Key order differs after a DynamoDB round trip: compare structurally.
+    !isDeepStrictEqual(file, record.file);
   return {
     record: changed ? { ...next, updatedAt: observation.at } : record,
     changed,

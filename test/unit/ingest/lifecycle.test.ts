@@ -6,12 +6,19 @@ import { receivedRecord, videoGenFile } from '../../fixtures/records.ts';
 const FILE = 'vg_file_1';
 const created = receivedRecord({ status: 'UPLOADING', fileId: FILE, attempts: 1 });
 
-function observe(eventType: string | undefined, stage: Parameters<typeof videoGenFile>[1], at = '2026-11-24T10:01:00.000Z'): Observation {
+function observe(
+  eventType: string | undefined,
+  stage: Parameters<typeof videoGenFile>[1],
+  at = '2026-11-24T10:01:00.000Z',
+): Observation {
   return { ...(eventType ? { eventType } : {}), file: videoGenFile(FILE, stage), at };
 }
 
 function replay(observations: Observation[], readiness: Readiness = 'download', record = created) {
-  return observations.reduce((current, observation) => applyObservation(current, observation, readiness).record, record);
+  return observations.reduce(
+    (current, observation) => applyObservation(current, observation, readiness).record,
+    record,
+  );
 }
 
 describe('applyObservation', () => {
@@ -28,10 +35,18 @@ describe('applyObservation', () => {
   });
 
   it('is READY at download_ready by default, and keeps enriching after it', () => {
-    const ready = replay([observe('file.upload.completed', 'processing'), observe('file.playback_ready', 'playback'), observe('file.download_ready', 'ready', '2026-11-24T10:02:00.000Z')]);
+    const ready = replay([
+      observe('file.upload.completed', 'processing'),
+      observe('file.playback_ready', 'playback'),
+      observe('file.download_ready', 'ready', '2026-11-24T10:02:00.000Z'),
+    ]);
     expect(ready).toMatchObject({ status: 'READY', readyAt: '2026-11-24T10:02:00.000Z' });
 
-    const analyzed = applyObservation(ready, observe('file.analysis_completed', 'analyzed', '2026-11-24T10:03:00.000Z'), 'download');
+    const analyzed = applyObservation(
+      ready,
+      observe('file.analysis_completed', 'analyzed', '2026-11-24T10:03:00.000Z'),
+      'download',
+    );
     expect(analyzed.record).toMatchObject({ status: 'ANALYZED', readyAt: '2026-11-24T10:02:00.000Z' });
     expect(Object.keys(analyzed.record.events)).toHaveLength(4);
   });
@@ -51,7 +66,9 @@ describe('applyObservation', () => {
     let record = created;
     for (const [type, fileStage] of order) {
       const applied = applyObservation(record, observe(type, fileStage), readiness);
-      expect(applied.ready, `${type} under ${readiness}`).toBe(order.findIndex(([t]) => t === type) >= order.findIndex(([t]) => t === eventType));
+      expect(applied.ready, `${type} under ${readiness}`).toBe(
+        order.findIndex(([t]) => t === type) >= order.findIndex(([t]) => t === eventType),
+      );
       record = applied.record;
     }
   });
@@ -111,15 +128,29 @@ describe('applyObservation', () => {
   });
 
   it('ignores events of a file this source abandoned', () => {
-    const stale = applyObservation(created, { eventType: 'file.download_ready', file: videoGenFile('vg_file_old', 'ready'), at: 'x' }, 'download');
+    const stale = applyObservation(
+      created,
+      { eventType: 'file.download_ready', file: videoGenFile('vg_file_old', 'ready'), at: 'x' },
+      'download',
+    );
     expect(stale.changed).toBe(false);
   });
 
   it('keeps long text out of the stored file object, and says so', () => {
-    const snapshot = snapshotOf(videoGenFile(FILE, 'analyzed', { analysis: { status: 'COMPLETED', description: 'd'.repeat(MAX_INLINE_TEXT + 1), transcript: 't' } }));
+    const snapshot = snapshotOf(
+      videoGenFile(FILE, 'analyzed', {
+        analysis: { status: 'COMPLETED', description: 'd'.repeat(MAX_INLINE_TEXT + 1), transcript: 't' },
+      }),
+    );
     expect(snapshot.analysis).toEqual({ status: 'COMPLETED' });
     expect(snapshot.omitted).toEqual(['analysis.transcript', 'analysis.description']);
-    expect(snapshotOf(videoGenFile(FILE, 'analyzed', { analysis: { status: 'COMPLETED', description: 'short', transcript: null } })).analysis).toEqual({
+    expect(
+      snapshotOf(
+        videoGenFile(FILE, 'analyzed', {
+          analysis: { status: 'COMPLETED', description: 'short', transcript: null },
+        }),
+      ).analysis,
+    ).toEqual({
       status: 'COMPLETED',
       description: 'short',
       transcript: null,

@@ -42,7 +42,12 @@ describe('ingest store against the DynamoDB emulator', () => {
 
     await recordCreatedFile(table.store, record, { fileId: 'vg_file_tx1', displayName: 'a.mp4', at: AT });
 
-    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'CREATED', fileId: 'vg_file_tx1', attempts: 1, version: 1 });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'CREATED',
+      fileId: 'vg_file_tx1',
+      attempts: 1,
+      version: 1,
+    });
     expect(await findSourceOfFile(table.store, 'vg_file_tx1')).toBe(record.pk);
   });
 
@@ -51,9 +56,9 @@ describe('ingest store against the DynamoDB emulator', () => {
     await recordCreatedFile(table.store, record, { fileId: 'vg_file_tx2', displayName: 'a.mp4', at: AT });
 
     // A racing Create that read attempts = 0 loses, and leaves no pointer behind.
-    await expect(recordCreatedFile(table.store, record, { fileId: 'vg_file_tx3', displayName: 'a.mp4', at: AT })).rejects.toBeInstanceOf(
-      ConcurrentUpdateError,
-    );
+    await expect(
+      recordCreatedFile(table.store, record, { fileId: 'vg_file_tx3', displayName: 'a.mp4', at: AT }),
+    ).rejects.toBeInstanceOf(ConcurrentUpdateError);
     expect(await findSourceOfFile(table.store, 'vg_file_tx3')).toBeUndefined();
     expect(await getRecord(table.store, record.pk)).toMatchObject({ fileId: 'vg_file_tx2', attempts: 1 });
   });
@@ -63,9 +68,9 @@ describe('ingest store against the DynamoDB emulator', () => {
     const second = await claimed();
     await recordCreatedFile(table.store, first, { fileId: 'vg_file_taken', displayName: 'a.mp4', at: AT });
 
-    await expect(recordCreatedFile(table.store, second, { fileId: 'vg_file_taken', displayName: 'b.mp4', at: AT })).rejects.toBeInstanceOf(
-      ConcurrentUpdateError,
-    );
+    await expect(
+      recordCreatedFile(table.store, second, { fileId: 'vg_file_taken', displayName: 'b.mp4', at: AT }),
+    ).rejects.toBeInstanceOf(ConcurrentUpdateError);
     expect(await getRecord(table.store, second.pk)).toEqual(second);
     expect(await findSourceOfFile(table.store, 'vg_file_taken')).toBe(first.pk);
   });
@@ -78,20 +83,35 @@ describe('ingest store against the DynamoDB emulator', () => {
 
     await recordCreatedFile(table.store, afterFirst, { fileId: 'vg_file_new', displayName: 'a.mp4', at: AT });
 
-    expect(await getRecord(table.store, record.pk)).toMatchObject({ fileId: 'vg_file_new', abandonedFileIds: ['vg_file_old'], attempts: 2 });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      fileId: 'vg_file_new',
+      abandonedFileIds: ['vg_file_old'],
+      attempts: 2,
+    });
   });
 
   it('advances a status only from the allowed ones', async () => {
     const record = await claimed({ status: 'UPLOADED' });
     expect(await advanceStatus(table.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', AT)).toBe(false);
-    expect(await advanceStatus(table.store, record.pk, WAITING_STATUSES, 'TIMED_OUT', AT, { code: 'TIMED_OUT', message: 'm' })).toBe(true);
-    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'TIMED_OUT', error: { code: 'TIMED_OUT' }, version: 1 });
+    expect(
+      await advanceStatus(table.store, record.pk, WAITING_STATUSES, 'TIMED_OUT', AT, {
+        code: 'TIMED_OUT',
+        message: 'm',
+      }),
+    ).toBe(true);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'TIMED_OUT',
+      error: { code: 'TIMED_OUT' },
+      version: 1,
+    });
   });
 
   it('saves a record only if nobody wrote since it was read', async () => {
     const record = await claimed();
     await saveRecord(table.store, record, { ...record, status: 'UPLOADED' });
-    await expect(saveRecord(table.store, record, { ...record, status: 'READY' })).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    await expect(saveRecord(table.store, record, { ...record, status: 'READY' })).rejects.toBeInstanceOf(
+      ConcurrentUpdateError,
+    );
     expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'UPLOADED', version: 1 });
   });
 

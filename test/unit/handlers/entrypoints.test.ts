@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Context, LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { claimSource, getRecord, recordCreatedFile, storeTaskToken } from '#shared/ingest/store';
+import { WAITING_STATUSES } from '#shared/ingest/record';
+import { signWebhook } from '#shared/videogen/webhooks';
+import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
+import { objectCreated } from '../../fixtures/s3-events.ts';
+import type { WorkflowInput } from '../../../lambdas/starter/starter.ts';
+import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+
+const context = {
+  functionName: 'fn',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+describe('handlers fail their cold start on missing configuration, naming it', () => {
+  beforeEach(() => {
+    vi.resetModules();
+    vi.unstubAllEnvs();
+  });
+
+  it.each([
+    ['prepare', /TABLE_NAME/],
+    ['create', /VIDEOGEN_API_URL/],
+    ['transfer', /TABLE_NAME/],
+    ['await-file', /TABLE_NAME/],
+    ['poll', /MAX_WAIT_SECONDS/],
+    ['record-failure', /READINESS/],
+    ['starter', /STATE_MACHINE_ARN/],
+    ['webhook', /WEBHOOK_SECRET/],
+    ['register-webhook', /VIDEOGEN_API_KEY_SECRET/],
+  ])('%s', async (name, variable) => {
+    for (const key of [
+      'TABLE_NAME',
+      'VIDEOGEN_API_URL',
+      'VIDEOGEN_API_KEY_SECRET',
+      'MAX_WAIT_SECONDS',
+      'READINESS',
+      'STATE_MACHINE_ARN',
+      'WEBHOOK_SECRET',
+    ]) {
+      vi.stubEnv(key, undefined);
+    }
+    await expect(import(`../../../lambdas/${name}/handler.ts`)).rejects.toThrow(variable);
+  });
+});
+
+describe('webhook handler, end to end on the emulated table', () => {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const secrets = mockClient(SecretsManagerClient);
+  const sfn = mockClient(SFNClient);
+  let table: TestTable;
+  let handler: (event: LambdaFunctionURLEvent, context: Context) => Promise<{ statusCode?: number }>;
+
+  beforeAll(async () => {
+    table = await startIngestTable('webhook-handler');
+    vi.stubEnv('TABLE_NAME', table.tableName);
+    vi.stubEnv('WEBHOOK_SECRET', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook');
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', table.endpoint);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    vi.resetModules();
+    ({ handler } = (await import('../../../lambdas/webhook/handler.ts')) as unknown as {
+      handler: typeof handler;
+    });
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await table.close();
+  });
+  beforeEach(() => {
+    secrets.reset();
+    sfn.reset();
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ secret, endpointId: 'vg_whep_1' }) });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+  });
+
+  function urlEvent(body: string, headers: Record<string, string>, method = 'POST'): LambdaFunctionURLEvent {
+    return {
+      version: '2.0',
+      rawPath: '/',
+      rawQueryString: '',
+      headers,
+      body,
+      isBase64Encoded: false,
+      requestContext: {
+        http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      },
+    } as unknown as LambdaFunctionURLEvent;
+  }
+
+  it('records a delivery once and resumes the workflow once, however often it is delivered', async () => {
+    const record = receivedRecord({}, 'entry/clip.mp4');
+    await claimSource(table.store, record);
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_entry', displayName: 'a.mp4', at: AT });
+    await storeTaskToken(table.store, record.pk, 'token-entry', WAITING_STATUSES, AT);
+    const body = JSON.stringify({
+      id: 'evt_1',
+      type: 'file.download_ready',
+      createdAt: AT,
+      data: { file: videoGenFile('vg_file_entry', 'ready') },
+    });
+    const headers = signWebhook(secret, 'msg_entry', new Date(), body);
+
+    const answers = [];
+    for (let copy = 0; copy < 3; copy += 1)
+      answers.push((await handler(urlEvent(body, headers), context)).statusCode);
+
+    expect(answers).toEqual([200, 200, 200]);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'READY',
+      events: { 'file.download_ready': expect.any(String) },
+    });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+  });
+
+  it('answers 401 to a forged delivery and changes nothing', async () => {
+    const body = JSON.stringify({
+      id: 'evt_2',
+      type: 'file.download_ready',
+      createdAt: AT,
+      data: { file: videoGenFile('vg_file_entry', 'ready') },
+    });
+    const forged = signWebhook(`whsec_${randomBytes(24).toString('base64')}`, 'msg_forged', new Date(), body);
+    expect((await handler(urlEvent(body, forged), context)).statusCode).toBe(401);
+    expect((await handler(urlEvent(body, forged, 'GET'), context)).statusCode).toBe(405);
+  });
+});
+
+describe('starter handler', () => {
+  const sfn = mockClient(SFNClient);
+  beforeAll(() => {
+    vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:123456789012:stateMachine:sm');
+    vi.stubEnv('DROP_SUFFIXES', '.mp4');
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('starts every record of a batch and reports only the malformed one as failed', async () => {
+    sfn.reset();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec' });
+    vi.resetModules();
+    const { handler } = await import('../../../lambdas/starter/handler.ts');
+    const record = (messageId: string, body: string) => ({ messageId, body }) as SQSEvent['Records'][number];
+    const event = {
+      Records: [
+        record('m1', JSON.stringify(objectCreated('a.mp4'))),
+        record('m2', '{"not":"an event"}'),
+        record('m3', JSON.stringify(objectCreated('notes.txt'))),
+        record('m4', JSON.stringify(objectCreated('b.MP4'))),
+      ].map((entry) => ({ ...entry, eventSource: 'aws:sqs' })),
+    };
+
+    const response = await handler(event, context);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
+    expect(
+      sfn
+        .commandCalls(StartExecutionCommand)
+        .map((call) => (JSON.parse(call.args[0].input.input ?? '{}') as WorkflowInput).source.key),
+    ).toEqual(['a.mp4', 'b.MP4']);
+  });
+});
