@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -46,7 +47,12 @@ export class IngestFunction extends NodejsFunction {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
+    // A role of its own that may write to its own log group only, instead of the
+    // AWSLambdaBasicExecutionRole managed policy (logs on every log group of the account).
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
     super(scope, id, {
+      role,
       entry: handlerEntry(props.handler),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import { Duration, FeatureFlags, RemovalPolicy, type Size } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
@@ -163,7 +163,7 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
   }
   const pollAfter = props.pollAfter ?? Duration.minutes(10);
   const maxWait = props.maxWait ?? Duration.hours(6);
-  if (pollAfter.toSeconds() < 1) throw new Error('pollAfter must be at least 1 second');
+  if (pollAfter.toMilliseconds() < 1000) throw new Error('pollAfter must be at least 1 second');
   if (maxWait.toSeconds() < pollAfter.toSeconds()) {
     throw new Error(
       `maxWait (${maxWait.toHumanString()}) must be at least pollAfter (${pollAfter.toHumanString()})`,
@@ -223,22 +223,7 @@ export class VideoGenIngest extends Construct {
     const config = resolveProps(props);
     const { removalPolicy, logRetention } = config;
 
-    this.bucket =
-      props.bucket ??
-      new Bucket(this, 'DropBucket', {
-        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        encryption: BucketEncryption.S3_MANAGED,
-        enforceSSL: true,
-        versioned: true,
-        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        eventBridgeEnabled: true,
-        lifecycleRules: [
-          { abortIncompleteMultipartUploadAfter: Duration.days(1) },
-          { noncurrentVersionExpiration: Duration.days(30) },
-        ],
-        removalPolicy,
-        autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
-      });
+    this.bucket = props.bucket ?? this.createDropBucket(removalPolicy);
 
     this.table = new TableV2(this, 'Table', {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
@@ -362,18 +347,21 @@ export class VideoGenIngest extends Construct {
       fn.addToRolePolicy(readSource);
       this.bucket.encryptionKey?.grantDecrypt(fn);
     }
-    this.table.grant(prepare, 'dynamodb:PutItem');
-    this.table.grant(
-      create,
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:PutItem',
-      'dynamodb:ConditionCheckItem',
-    );
-    this.table.grant(transfer, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    this.table.grant(awaitFile, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    this.table.grant(poll, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    this.table.grant(recordFailure, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Item actions on the table itself: no handler queries an index (`table.grant` would add index/*).
+    const grantItems = (fn: IFunction, ...actions: string[]): void => {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: actions.map((action) => `dynamodb:${action}`),
+          resources: [this.table.tableArn],
+        }),
+      );
+    };
+    grantItems(prepare, 'PutItem');
+    grantItems(create, 'GetItem', 'UpdateItem', 'PutItem');
+    grantItems(transfer, 'GetItem', 'UpdateItem');
+    grantItems(awaitFile, 'GetItem', 'UpdateItem');
+    grantItems(poll, 'GetItem', 'PutItem', 'UpdateItem');
+    grantItems(recordFailure, 'GetItem', 'PutItem', 'UpdateItem');
     props.apiKeySecret.grantRead(create);
     props.apiKeySecret.grantRead(poll);
     this.stateMachine.grantStartExecution(starter);
@@ -402,13 +390,7 @@ export class VideoGenIngest extends Construct {
       invokeMode: InvokeMode.BUFFERED,
     });
     this.webhookUrl = functionUrl.url;
-    this.table.grant(
-      webhook,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
+    grantItems(webhook, 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem');
     webhook.addToRolePolicy(
       new PolicyStatement({
         actions: ['states:SendTaskSuccess'],
@@ -416,10 +398,11 @@ export class VideoGenIngest extends Construct {
       }),
     );
 
+    let registration: WebhookRegistration | undefined;
     if (props.webhookSecret) {
       this.webhookSecret = props.webhookSecret;
     } else {
-      const registration = new WebhookRegistration(this, 'WebhookRegistration', {
+      registration = new WebhookRegistration(this, 'WebhookRegistration', {
         webhookUrl: functionUrl.url,
         apiKeySecret: props.apiKeySecret,
         videoGenApiUrl: config.videoGenApiUrl,
@@ -433,7 +416,49 @@ export class VideoGenIngest extends Construct {
 
     this.functions = { starter, prepare, create, transfer, awaitFile, poll, recordFailure, webhook };
     this.alarms = this.createAlarms(config);
-    applyNagSuppressions(this);
+    applyNagSuppressions(this, {
+      functions: [...Object.values(this.functions), ...(registration ? [registration.registerFunction] : [])],
+      sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: readSource.resources[0] ?? '' },
+      workflow: {
+        role: this.stateMachine.role,
+        invokes: [prepare, create, transfer, awaitFile, poll, recordFailure],
+      },
+      registration: registration && {
+        providerFunction: registration.providerFunction,
+        registerFunction: registration.registerFunction,
+        secret: registration.secret,
+      },
+    });
+  }
+
+  private createDropBucket(removalPolicy: RemovalPolicy): Bucket {
+    const secure = {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    };
+    // Without this feature flag CDK grants log delivery through an ACL, which needs ObjectWriter ownership.
+    const logsByPolicy =
+      FeatureFlags.of(this).isEnabled('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy') ?? false;
+    const accessLogs = new Bucket(this, 'AccessLogsBucket', {
+      ...secure,
+      objectOwnership: logsByPolicy ? ObjectOwnership.BUCKET_OWNER_ENFORCED : ObjectOwnership.OBJECT_WRITER,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+    return new Bucket(this, 'DropBucket', {
+      ...secure,
+      versioned: true,
+      eventBridgeEnabled: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'drop-bucket/',
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { noncurrentVersionExpiration: Duration.days(30) },
+      ],
+    });
   }
 
   private createAlarms(config: ResolvedProps): Alarm[] {

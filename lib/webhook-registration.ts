@@ -1,8 +1,9 @@
 import { CustomResource, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { IngestFunction } from './ingest-function.ts';
 
 export interface WebhookRegistrationProps {
@@ -21,6 +22,9 @@ export class WebhookRegistration extends Construct {
   /** Holds `{"secret": "whsec_…", "endpointId": "vg_whep_…"}` once registered. */
   readonly secret: Secret;
   readonly endpointId: string;
+  readonly registerFunction: IngestFunction;
+  /** The CDK custom-resource framework's function (for cdk-nag acknowledgments). */
+  readonly providerFunction: IConstruct;
 
   constructor(scope: Construct, id: string, props: WebhookRegistrationProps) {
     super(scope, id);
@@ -38,8 +42,12 @@ export class WebhookRegistration extends Construct {
         VIDEOGEN_API_KEY_SECRET: props.apiKeySecret.secretArn,
       },
     });
+    this.registerFunction = register;
     props.apiKeySecret.grantRead(register);
-    this.secret.grantWrite(register);
+    // PutSecretValue only: `grantWrite` would add UpdateSecret and UpdateSecretVersionStage.
+    register.addToRolePolicy(
+      new PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [this.secret.secretArn] }),
+    );
     const provider = new Provider(this, 'Provider', {
       onEventHandler: register,
       logGroup: new LogGroup(this, 'ProviderLogs', {
@@ -53,5 +61,6 @@ export class WebhookRegistration extends Construct {
       properties: { WebhookUrl: props.webhookUrl, SecretId: this.secret.secretArn },
     });
     this.endpointId = resource.ref;
+    this.providerFunction = provider.node.findChild('framework-onEvent');
   }
 }

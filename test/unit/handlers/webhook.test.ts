@@ -113,16 +113,14 @@ describe('handleDelivery', () => {
     });
 
     const throttled = await waitingIngest('token-throttled');
-    sfn
-      .on(SendTaskSuccessCommand)
-      .rejects(
-        new SFNServiceException({
-          name: 'ThrottlingException',
-          $fault: 'client',
-          message: 'slow down',
-          $metadata: {},
-        }),
-      );
+    sfn.on(SendTaskSuccessCommand).rejects(
+      new SFNServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'slow down',
+        $metadata: {},
+      }),
+    );
     await expect(
       handleDelivery(deliveryDeps(), {
         webhookId: 'w',

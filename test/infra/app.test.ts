@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { stackPropsFromContext } from '../../lib/app-config.ts';
+import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
+
+describe('CDK context of bin/app.ts', () => {
+  it('defaults to a stack that needs only the API key secret', () => {
+    expect(stackPropsFromContext(() => undefined)).toEqual({
+      stackName: 'VideoGenIngest',
+      apiKeySecretName: 'videogen/api-key',
+      ingest: {},
+    });
+  });
+
+  it('reads every option, as strings from -c key=value', () => {
+    const context: Record<string, string> = {
+      stackName: 'Media',
+      apiKeySecretName: 'prod/videogen',
+      videoGenApiUrl: 'https://api.example.com',
+      existingBucketName: 'uploads',
+      webhookSecretName: 'prod/hook',
+      keyPrefix: 'in/',
+      keySuffixes: '.mp4, .mov',
+      readiness: 'playback',
+      maxFileSizeMiB: '2048',
+      maxConcurrentTransfers: '4',
+      pollAfterSeconds: '120',
+      maxWaitSeconds: '7200',
+      removalPolicy: 'destroy',
+    };
+    expect(stackPropsFromContext((key) => context[key])).toEqual({
+      stackName: 'Media',
+      apiKeySecretName: 'prod/videogen',
+      existingBucketName: 'uploads',
+      webhookSecretName: 'prod/hook',
+      ingest: {
+        videoGenApiUrl: 'https://api.example.com',
+        keyPrefix: 'in/',
+        keySuffixes: ['.mp4', '.mov'],
+        readiness: 'playback',
+        maxFileSize: Size.mebibytes(2048),
+        maxConcurrentTransfers: 4,
+        pollAfter: Duration.seconds(120),
+        maxWait: Duration.seconds(7200),
+        removalPolicy: RemovalPolicy.DESTROY,
+      },
+    });
+  });
+
+  it('names the bad key', () => {
+    expect(() =>
+      stackPropsFromContext((key) =>
+        key === 'readiness' ? 'soon' : key === 'maxWaitSeconds' ? 'forever' : undefined,
+      ),
+    ).toThrow(/-c readiness: .*-c maxWaitSeconds/);
+  });
+});
+
+/** What the construct sets, so every handler's configuration check passes at module init. */
+const LAMBDA_ENV = {
+  AWS_REGION: 'us-east-1',
+  TABLE_NAME: 'table',
+  READINESS: 'download',
+  MAX_FILE_BYTES: '1024',
+  VIDEOGEN_API_URL: 'https://api.videogen.io',
+  VIDEOGEN_API_KEY_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:key',
+  MAX_UPLOAD_URL_ATTEMPTS: '3',
+  MAX_WAIT_SECONDS: '3600',
+  STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm',
+  WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook',
+};
+
+describe('synthesis with bundling, as `npx cdk synth` does it', () => {
+  it('bundles every handler into one ESM file with the AWS SDK inside, offline and without credentials', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
+    try {
+      const app = new App({ outdir });
+      new VideoGenIngestStack(app, 'Bundled', { apiKeySecretName: 'videogen/api-key' });
+      app.synth();
+      const bundles = readdirSync(outdir)
+        .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(outdir, entry, 'index.mjs')))
+        .map((entry) => path.join(outdir, entry, 'index.mjs'));
+      expect(bundles).toHaveLength(9);
+      for (const bundle of bundles) {
+        const code = readFileSync(bundle, 'utf8');
+        expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+        expect(existsSync(`${bundle}.map`)).toBe(true);
+        expect(statSync(bundle).size).toBeGreaterThan(1000);
+        // The bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.
+        const loaded = spawnSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
+          ],
+          {
+            env: { ...LAMBDA_ENV, PATH: process.env.PATH },
+            encoding: 'utf8',
+          },
+        );
+        expect(loaded.stderr).toBe('');
+        expect(loaded.stdout.trim()).toBe('function');
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,0 +1,493 @@
+import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { VideoGenIngest, type VideoGenIngestProps } from '../../lib/videogen-ingest.ts';
+import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
+import { LOCAL_STACK_PROPS, synthesizeStack } from '#local/synth';
+import { definitionFromTemplate, placeholderFor, type AslDefinition } from '#local/definition-from-template';
+
+let template: Template;
+let definition: AslDefinition;
+beforeAll(() => {
+  template = synthesizeStack().template;
+  definition = definitionFromTemplate(template, placeholderFor);
+});
+
+function logicalIdOf(type: string, match: (properties: Record<string, unknown>) => boolean): string {
+  const found = Object.entries(template.findResources(type)).find(([, resource]) =>
+    match((resource as { Properties: Record<string, unknown> }).Properties),
+  );
+  if (!found) throw new Error(`no ${type} matched`);
+  return found[0];
+}
+
+/** Every IAM statement of a function's role, by the handler's environment name. */
+function statementsOf(serviceName: string): { Action: string | string[]; Resource: unknown }[] {
+  const fnId = logicalIdOf('AWS::Lambda::Function', (properties) =>
+    JSON.stringify(properties.Environment).includes(`"videogen-ingest-${serviceName}"`),
+  );
+  const fn = template.findResources('AWS::Lambda::Function')[fnId] as {
+    Properties: { Role: { 'Fn::GetAtt': [string, string] } };
+  };
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) =>
+      JSON.stringify((policy as { Properties: { Roles: unknown } }).Properties.Roles).includes(roleId),
+    )
+    .flatMap(
+      (policy) =>
+        (
+          policy as {
+            Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } };
+          }
+        ).Properties.PolicyDocument.Statement,
+    );
+}
+
+function actionsOf(serviceName: string): string[] {
+  return statementsOf(serviceName)
+    .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
+    .filter((action) => !action.startsWith('xray:') && !action.startsWith('logs:'))
+    .sort();
+}
+
+describe('the drop bucket', () => {
+  it('is private, encrypted, versioned, TLS-only, logged, and sends events to EventBridge', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'drop-bucket/' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('routes Object Created events of this bucket through EventBridge to the queue, with a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('DropBucket') }] } },
+      },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+});
+
+describe('the table', () => {
+  it('is on demand with PITR, encryption, a NEW_AND_OLD_IMAGES stream, TTL and a status index', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byStatus' })],
+    });
+  });
+});
+
+describe('the functions', () => {
+  it('all run Node 22 on arm64 with X-Ray, JSON logs and a log group of their own', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      JSON.stringify(fn).includes('videogen-ingest-'),
+    );
+    expect(functions).toHaveLength(9);
+    for (const fn of functions) {
+      expect((fn as { Properties: unknown }).Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: expect.anything() },
+      });
+    }
+    template.resourcePropertiesCountIs(
+      'AWS::IAM::Role',
+      {
+        ManagedPolicyArns: Match.anyValue(),
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+        }),
+      },
+      2,
+    );
+  });
+
+  it('caps transfers and webhooks with reserved concurrency; Transfer gets 15 minutes', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'videogen-ingest-transfer' }) },
+      ReservedConcurrentExecutions: 10,
+      Timeout: 900,
+      MemorySize: 1024,
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'videogen-ingest-webhook' }) },
+      ReservedConcurrentExecutions: 10,
+    });
+  });
+
+  it('serves the webhook from a Function URL authenticated by its signature (auth NONE)', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'BUFFERED' });
+  });
+});
+
+describe('least privilege', () => {
+  it.each([
+    [
+      'starter',
+      [
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'states:StartExecution',
+      ],
+    ],
+    ['prepare', ['dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion']],
+    [
+      'create',
+      [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ],
+    ],
+    ['transfer', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:GetObjectVersion']],
+    ['await-file', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'states:SendTaskSuccess']],
+    [
+      'poll',
+      [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ],
+    ],
+    ['record-failure', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    [
+      'webhook',
+      [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'states:SendTaskSuccess',
+      ],
+    ],
+    [
+      'register-webhook',
+      ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+    ],
+  ])('%s may do exactly its job', (name, expected) => {
+    expect(actionsOf(name)).toEqual(expected);
+  });
+
+  it('grants no wildcard action, and Resource "*" only for X-Ray and Step Functions log delivery', () => {
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of (
+        policy as {
+          Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } };
+        }
+      ).Properties.PolicyDocument.Statement) {
+        const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+        expect(actions.filter((action) => action.endsWith('*') || action === '*')).toEqual([]);
+        if (statement.Resource === '*') {
+          expect(
+            actions.every(
+              (action) =>
+                action.startsWith('xray:') ||
+                /^logs:(\w*LogDeliver\w*|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/.test(
+                  action,
+                ),
+            ),
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('reads source objects under the drop prefix only', () => {
+    const { template: prefixed } = synthesizeStack({
+      ...LOCAL_STACK_PROPS,
+      ingest: { keyPrefix: 'incoming/' },
+    });
+    prefixed.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['s3:GetObject', 's3:GetObjectVersion'],
+            Resource: { 'Fn::Join': ['', [Match.anyValue(), '/incoming/*']] },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('the workflow', () => {
+  it('is a Standard state machine with X-Ray, full logging without execution data, and a timeout past the max wait', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    expect(definition.TimeoutSeconds).toBe(Duration.hours(7).toSeconds());
+  });
+
+  it('runs Prepare → Create → Transfer → WaitForFile, and ends Ready, Duplicate or Rejected', () => {
+    expect(definition.StartAt).toBe(STATE.prepare);
+    expect(definition.States[STATE.prepare]?.Next).toBe(STATE.prepared);
+    expect(definition.States[STATE.prepared]?.Default).toBe(STATE.create);
+    expect(definition.States[STATE.create]?.Next).toBe(STATE.transfer);
+    expect(definition.States[STATE.transfer]?.Next).toBe(STATE.waitForFile);
+    expect(definition.States[STATE.transfer]?.ResultPath).toBe('$.upload');
+    for (const end of [STATE.ready, STATE.duplicate, STATE.rejected])
+      expect(definition.States[end]?.Type).toBe('Succeed');
+  });
+
+  it('goes back to Create on an expired URL and records every other failure', () => {
+    expect(definition.States[STATE.transfer]?.Catch).toEqual([
+      { ErrorEquals: ['UploadUrlExpiredError'], ResultPath: '$.lastError', Next: STATE.create },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.recordFailure },
+    ]);
+    expect(definition.States[STATE.prepare]?.Catch?.[0]?.Next).toBe(STATE.recordFailureBeforeClaim);
+    expect(definition.States[STATE.recordFailure]?.Next).toBe(STATE.failed);
+    expect(definition.States[STATE.failed]?.Type).toBe('Fail');
+  });
+
+  it('never retries a permanent error, backs a 429 off longer, and retries the rest with jitter', () => {
+    const retry = definition.States[STATE.create]?.Retry ?? [];
+    expect(retry.find((rule) => rule.MaxAttempts === 0)?.ErrorEquals).toEqual([
+      ...PERMANENT_ERRORS,
+      'UploadUrlExpiredError',
+    ]);
+    expect(retry.find((rule) => rule.ErrorEquals.includes('VideoGenRateLimitedError'))).toMatchObject({
+      JitterStrategy: 'FULL',
+      MaxDelaySeconds: 60,
+    });
+    expect(retry.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], JitterStrategy: 'FULL' });
+    expect(
+      definition.States[STATE.transfer]?.Retry?.some((rule) =>
+        rule.ErrorEquals.includes('Lambda.TooManyRequestsException'),
+      ),
+    ).toBe(true);
+  });
+
+  it('waits for a task token with the poll interval as timeout, then polls until ready or timed out', () => {
+    const wait = definition.States[STATE.waitForFile];
+    expect(wait).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::lambda:invoke.waitForTaskToken',
+      TimeoutSeconds: 600,
+      Parameters: { Payload: { 'pk.$': '$.prepared.pk', 'taskToken.$': '$$.Task.Token' } },
+    });
+    expect(wait?.Catch?.[0]).toEqual({ ErrorEquals: ['States.Timeout'], ResultPath: null, Next: STATE.poll });
+    const choices = definition.States[STATE.readiness]?.Choices?.map((choice) => [
+      choice.StringEquals,
+      choice.Next,
+    ]);
+    expect(choices).toEqual([
+      ['READY', STATE.ready],
+      ['WAITING', STATE.waitForFile],
+      ['TIMED_OUT', STATE.timedOut],
+    ]);
+    expect(definition.States[STATE.readiness]?.Default).toBe(STATE.processingFailed);
+  });
+
+  it('keeps the presigned URL out of every state after Transfer', () => {
+    const after = [STATE.waitForFile, STATE.poll, STATE.recordFailure].map((name) =>
+      JSON.stringify(definition.States[name]?.Parameters),
+    );
+    for (const parameters of after) expect(parameters).not.toContain('uploadUrl');
+  });
+});
+
+describe('webhook registration and alarms', () => {
+  it('registers the Function URL with a custom resource that keeps the secret', () => {
+    template.hasResourceProperties('Custom::VideoGenWebhookEndpoint', {
+      WebhookUrl: { 'Fn::GetAtt': [Match.stringLikeRegexp('WebhookFunctionUrl'), 'FunctionUrl'] },
+      SecretId: { Ref: Match.stringLikeRegexp('SigningSecret') },
+    });
+  });
+
+  it('alarms on failed and overdue executions, timed-out files and a non-empty DLQ', () => {
+    for (const metricName of [
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+      'FilesTimedOut',
+      'ApproximateNumberOfMessagesVisible',
+    ]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metricName,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+  });
+
+  it('outputs what a user needs', () => {
+    for (const output of [
+      'BucketName',
+      'WebhookUrl',
+      'TableName',
+      'TableStreamArn',
+      'StateMachineArn',
+      'DeadLetterQueueUrl',
+    ]) {
+      template.hasOutput(output, {});
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged in AwsSolutions, with or without an existing bucket and secret', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const { VideoGenIngestStack } = stackModule;
+    new VideoGenIngestStack(app, 'Default', LOCAL_STACK_PROPS);
+    new VideoGenIngestStack(app, 'BringYourOwn', {
+      ...LOCAL_STACK_PROPS,
+      existingBucketName: 'my-bucket',
+      webhookSecretName: 'my-hook',
+    });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('props', () => {
+  function build(props: Partial<VideoGenIngestProps>): Template {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Props');
+    new VideoGenIngest(stack, 'Ingest', {
+      apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
+      ...props,
+    });
+    return Template.fromStack(stack);
+  }
+
+  it.each<[string, Partial<VideoGenIngestProps>, string]>([
+    [
+      'readiness',
+      { readiness: 'soon' as never },
+      'readiness must be one of upload, playback, download, analysis, got "soon"',
+    ],
+    [
+      'an http URL',
+      { videoGenApiUrl: 'http://api.videogen.io' },
+      'videoGenApiUrl must be an https:// URL, got "http://api.videogen.io"',
+    ],
+    ['a prefix with a leading slash', { keyPrefix: '/in' }, 'keyPrefix must not start with "/", got "/in"'],
+    [
+      'a wildcard suffix',
+      { keySuffixes: ['*.mp4'] },
+      'keySuffixes must be plain endings such as ".mp4", got "*.mp4"',
+    ],
+    [
+      'a file size over 5 GiB',
+      { maxFileSize: Size.gibibytes(6) },
+      'maxFileSize must be from 1 byte to 5 GiB (the single-PUT ceiling), got 6442450944 bytes',
+    ],
+    [
+      'zero transfers',
+      { maxConcurrentTransfers: 0 },
+      'maxConcurrentTransfers must be a whole number from 1 to 1000, got 0',
+    ],
+    [
+      'a max wait under the poll interval',
+      { pollAfter: Duration.minutes(10), maxWait: Duration.minutes(5) },
+      'maxWait (5 minutes) must be at least pollAfter (10 minutes)',
+    ],
+    [
+      'a sub-second poll interval',
+      { pollAfter: Duration.millis(500) },
+      'pollAfter must be at least 1 second',
+    ],
+  ])('refuse %s with a clear message', (_what, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  it('use an existing bucket and a supplied secret without creating either', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Byo');
+    const { Bucket } = bucketModule;
+    new VideoGenIngest(stack, 'Ingest', {
+      apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
+      bucket: Bucket.fromBucketName(stack, 'Existing', 'my-drop'),
+      webhookSecret: Secret.fromSecretNameV2(stack, 'Hook', 'hook'),
+      keySuffixes: ['.mp4', '.MOV'],
+    });
+    const byo = Template.fromStack(stack);
+    byo.resourceCountIs('AWS::S3::Bucket', 0);
+    byo.resourceCountIs('Custom::VideoGenWebhookEndpoint', 0);
+    byo.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        detail: {
+          bucket: { name: ['my-drop'] },
+          object: {
+            key: [{ suffix: { 'equals-ignore-case': '.mp4' } }, { suffix: { 'equals-ignore-case': '.MOV' } }],
+          },
+        },
+      },
+    });
+  });
+
+  it('pass readiness, limits and timing to the handlers', () => {
+    const custom = build({
+      readiness: 'analysis',
+      maxFileSize: Size.mebibytes(100),
+      maxWait: Duration.hours(2),
+      maxUploadUrlAttempts: 5,
+    });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ READINESS: 'analysis', MAX_FILE_BYTES: String(100 * 1024 * 1024) }),
+      },
+    });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_WAIT_SECONDS: '7200' }) },
+    });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_UPLOAD_URL_ATTEMPTS: '5' }) },
+    });
+  });
+});
+
+const stackModule = await import('../../lib/videogen-ingest-stack.ts');
+const bucketModule = await import('aws-cdk-lib/aws-s3');
