@@ -20,6 +20,7 @@ import {
 } from '#shared/videogen/index';
 import { UsageError } from './simulator/cli.ts';
 import { VideoGenSimulator } from './simulator/simulator.ts';
+import { untilStopped } from './signals.ts';
 
 export const START_USAGE = `Usage: videogen-ingest start [--drop DIR]
 
@@ -125,15 +126,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
   scan();
   const interval = setInterval(scan, 1000);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   clearInterval(interval);
   await scanning;
   await client.deleteWebhookEndpoint(endpoint.id).catch(() => undefined);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { faultRuleSchema, parseFaultSpec, type FaultRule } from './faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from './simulator.ts';
+import { untilStopped } from '../signals.ts';
 
 export const SIM_USAGE = `Usage: videogen-ingest sim [options]
 
@@ -125,15 +126,7 @@ export async function runSimulator(args: readonly string[]): Promise<void> {
   console.log(`  inspect: ${sim.url}/_sim/state   faults: ${sim.url}/_sim/faults`);
   if (options.faults?.length)
     console.log(`  faults: ${options.faults.map((rule) => JSON.stringify(rule)).join(' ')}`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   await sim.close();
   console.error('VideoGen simulator stopped');
 }

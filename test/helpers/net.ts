@@ -71,6 +71,13 @@ export class WebhookReceiver {
     return this.received.flatMap((delivery) => (delivery.verified ? [delivery.verified.event] : []));
   }
 
+  /** The types of the verified events of one file, in arrival order. */
+  eventTypesOf(fileId: string): string[] {
+    return this.events()
+      .filter((event) => event.data.file.fileId === fileId)
+      .map((event) => event.type);
+  }
+
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));

@@ -102,13 +102,6 @@ describe('simulator faults end to end', () => {
     return fileId;
   }
 
-  function arrived(fileId: string): string[] {
-    return receiver
-      .events()
-      .filter((event) => event.data.file.fileId === fileId)
-      .map((event) => event.type);
-  }
-
   afterEach(async () => {
     await sim.close();
     await receiver.close();
@@ -148,7 +141,7 @@ describe('simulator faults end to end', () => {
     const fileId = await ingest(png(), 'dropped.png');
 
     expect(sim.file(fileId)?.events).toContain('file.download_ready');
-    expect(arrived(fileId)).toEqual(['file.upload.completed', 'file.analysis_completed']);
+    expect(receiver.eventTypesOf(fileId)).toEqual(['file.upload.completed', 'file.analysis_completed']);
     expect(sim.deliveries().find((delivery) => delivery.type === 'file.download_ready')).toMatchObject({
       outcome: 'dropped',
     });
@@ -163,14 +156,14 @@ describe('simulator faults end to end', () => {
     );
     expect(copies).toHaveLength(2);
     expect(new Set(copies.map((delivery) => delivery.verified?.webhookId)).size).toBe(1);
-    expect(arrived(fileId).filter((type) => type === 'file.upload.completed')).toHaveLength(2);
+    expect(receiver.eventTypesOf(fileId).filter((type) => type === 'file.upload.completed')).toHaveLength(2);
   });
 
   it('delay_delivery: the event arrives after later ones', async () => {
     await setUp([{ fault: 'delay_delivery', on: 'file.upload.completed', delayMs: 200 }]);
     const fileId = await ingest(mp4(), 'late.mp4');
 
-    expect(arrived(fileId)).toEqual([
+    expect(receiver.eventTypesOf(fileId)).toEqual([
       'file.playback_ready',
       'file.download_ready',
       'file.analysis_completed',
@@ -182,7 +175,7 @@ describe('simulator faults end to end', () => {
     await setUp([{ fault: 'reorder_delivery', on: 'file.playback_ready' }]);
     const fileId = await ingest(mp4(), 'swapped.mp4');
 
-    expect(arrived(fileId)).toEqual([
+    expect(receiver.eventTypesOf(fileId)).toEqual([
       'file.upload.completed',
       'file.download_ready',
       'file.playback_ready',
@@ -198,14 +191,18 @@ describe('simulator faults end to end', () => {
     const fileId = await ingest(mp4(), 'bad.mp4');
 
     expect((await client.getFile(fileId)).status).toBe('FAILED');
-    expect(arrived(fileId)).toEqual(['file.upload.completed']);
+    expect(receiver.eventTypesOf(fileId)).toEqual(['file.upload.completed']);
   });
 
   it('fail_analysis: the file is READY and analysis_failed fires', async () => {
     await setUp([{ fault: 'fail_analysis' }]);
     const fileId = await ingest(png(), 'unanalyzable.png');
 
-    expect(arrived(fileId)).toEqual(['file.upload.completed', 'file.download_ready', 'file.analysis_failed']);
+    expect(receiver.eventTypesOf(fileId)).toEqual([
+      'file.upload.completed',
+      'file.download_ready',
+      'file.analysis_failed',
+    ]);
     expect(await client.getFile(fileId)).toMatchObject({ status: 'READY', analysis: { status: 'FAILED' } });
   });
 

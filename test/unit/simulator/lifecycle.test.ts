@@ -41,13 +41,6 @@ async function ingest(bytes: Buffer, request: CreateFileRequest): Promise<string
   return fileId;
 }
 
-function eventTypes(fileId: string): string[] {
-  return receiver
-    .events()
-    .filter((event) => event.data.file.fileId === fileId)
-    .map((event) => event.type);
-}
-
 afterEach(async () => {
   await sim.close();
   await receiver.close();
@@ -64,7 +57,7 @@ describe('simulator lifecycle', () => {
 
     await sim.settled();
 
-    expect(eventTypes(fileId)).toEqual([
+    expect(receiver.eventTypesOf(fileId)).toEqual([
       'file.upload.completed',
       'file.download_ready',
       'file.analysis_completed',
@@ -83,7 +76,7 @@ describe('simulator lifecycle', () => {
     const fileId = await ingest(mp4(), { displayName: 'clip.mp4' });
     await sim.settled();
 
-    expect(eventTypes(fileId)).toEqual([
+    expect(receiver.eventTypesOf(fileId)).toEqual([
       'file.upload.completed',
       'file.playback_ready',
       'file.download_ready',
@@ -101,7 +94,7 @@ describe('simulator lifecycle', () => {
   it('fires playback_ready for audio too', async () => {
     const fileId = await ingest(wav(), { displayName: 'voice.wav' });
     await sim.settled();
-    expect(eventTypes(fileId)).toContain('file.playback_ready');
+    expect(receiver.eventTypesOf(fileId)).toContain('file.playback_ready');
     expect((await client.getFile(fileId)).type).toBe('AUDIO');
   });
 
@@ -109,7 +102,7 @@ describe('simulator lifecycle', () => {
     const fileId = await ingest(mp4(), { displayName: 'tmp.mp4', isTemporary: true });
     await sim.settled();
 
-    expect(eventTypes(fileId)).toEqual([
+    expect(receiver.eventTypesOf(fileId)).toEqual([
       'file.upload.completed',
       'file.playback_ready',
       'file.download_ready',
@@ -124,7 +117,7 @@ describe('simulator lifecycle', () => {
 
     expect((await client.getFile(declared)).status).toBe('READY');
     expect((await client.getFile(undeclared)).status).toBe('FAILED');
-    expect(eventTypes(undeclared)).toEqual(['file.upload.completed']);
+    expect(receiver.eventTypesOf(undeclared)).toEqual(['file.upload.completed']);
   });
 
   it('records every file with its bytes and hash, one PUT each', async () => {
@@ -137,7 +130,7 @@ describe('simulator lifecycle', () => {
       puts: 1,
       received: { bytes: bytes.length, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
-    expect(record?.events).toEqual(eventTypes(fileId));
+    expect(record?.events).toEqual(receiver.eventTypesOf(fileId));
     expect(
       sim
         .deliveries()
@@ -189,12 +182,12 @@ describe('simulator endpoints and the presigned PUT', () => {
     const endpointId = await setUp({}, ['file.download_ready']);
     const first = await ingest(png(), { displayName: 'one.png' });
     await sim.settled();
-    expect(eventTypes(first)).toEqual(['file.download_ready']);
+    expect(receiver.eventTypesOf(first)).toEqual(['file.download_ready']);
 
     await client.deleteWebhookEndpoint(endpointId);
     const second = await ingest(png(), { displayName: 'two.png' });
     await sim.settled();
-    expect(eventTypes(second)).toEqual([]);
+    expect(receiver.eventTypesOf(second)).toEqual([]);
   });
 
   it('signs with old and new secrets after a rotation', async () => {
