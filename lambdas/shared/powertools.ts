@@ -31,3 +31,8 @@ export const METRIC = {
   webhookUnknownFiles: 'WebhookUnknownFiles',
   videoGenErrors: 'VideoGenErrors',
 } as const;
+
+/** Publishes what the invocation recorded; nothing (and no warning) when it recorded nothing. */
+export function publishMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}

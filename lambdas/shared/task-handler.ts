@@ -5,7 +5,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { logger, metrics } from './powertools.ts';
+import { logger, publishMetrics } from './powertools.ts';
 
 /** The workflow passed input this task cannot use: a bug, never retried. */
 export class InvalidTaskInputError extends Error {
@@ -35,7 +35,7 @@ export function stepFunctionsTask<S extends z.ZodType, R>(
       logger.warn('task failed', { error });
       throw error;
     } finally {
-      metrics.publishStoredMetrics();
+      publishMetrics();
       logger.resetKeys();
     }
   };

@@ -1,13 +1,21 @@
 /**
- * The VideoGen client as handlers get it: the API key read from Secrets Manager through
- * Powertools Parameters (cached for `maxAge`, so a rotated key is picked up without a
- * redeploy), one client per key so connections stay warm.
+ * Secrets and the VideoGen client as handlers get them: secrets read from Secrets
+ * Manager through a Powertools Parameters provider (cached for `maxAge`, so a rotated key
+ * is picked up without a redeploy), one VideoGen client per key so connections stay warm.
+ * Each handler makes its provider at module scope (`createSecretsProvider`), so its SDK
+ * client is its own.
  */
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { VideoGenClient } from './videogen/client.ts';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from './config.ts';
+import { tracer } from './powertools.ts';
+import { VideoGenClient } from './videogen/client.ts';
 
 const SECRET_CACHE_SECONDS = 300;
+
+export function createSecretsProvider(): SecretsProvider {
+  return new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
+}
 
 /** A secret holds the value itself, or JSON with the value under `field`. */
 export function secretValue(raw: unknown, field: string, secretId: string): string {
@@ -24,17 +32,28 @@ export function secretValue(raw: unknown, field: string, secretId: string): stri
   throw new ConfigError(`secret ${secretId} is JSON without a non-empty "${field}"`);
 }
 
-export async function readSecret(secretId: string, field: string): Promise<string> {
-  return secretValue(await getSecret(secretId, { maxAge: SECRET_CACHE_SECONDS }), field, secretId);
+/** Reads `field` of a secret; `forceFetch` skips the cache (after a signature failure, say). */
+export async function readSecret(
+  provider: SecretsProvider,
+  secretId: string,
+  field: string,
+  options: { forceFetch?: boolean } = {},
+): Promise<string> {
+  const raw = await provider.get(secretId, {
+    maxAge: SECRET_CACHE_SECONDS,
+    ...(options.forceFetch ? { forceFetch: true } : {}),
+  });
+  return secretValue(raw, field, secretId);
 }
 
 export function videoGenClientProvider(
   apiUrl: string,
   apiKeySecretId: string,
+  secrets: SecretsProvider = createSecretsProvider(),
 ): () => Promise<VideoGenClient> {
   let cached: { key: string; client: VideoGenClient } | undefined;
   return async () => {
-    const key = await readSecret(apiKeySecretId, 'apiKey');
+    const key = await readSecret(secrets, apiKeySecretId, 'apiKey');
     if (cached?.key !== key) cached = { key, client: new VideoGenClient({ baseUrl: apiUrl, apiKey: key }) };
     return cached.client;
   };

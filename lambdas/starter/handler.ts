@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { createSfnClient } from '#shared/clients';
 import { loadConfig } from '#shared/config';
 import { parseSuffixes } from '#shared/drop-filter';
-import { logger, METRIC, metrics } from '#shared/powertools';
+import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { objectCreatedEventSchema, startIngest } from './starter.ts';
 
 const config = loadConfig({
@@ -38,6 +38,6 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     return await processPartialResponse(event, processRecord, processor, { context });
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 };

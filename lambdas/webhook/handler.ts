@@ -1,13 +1,12 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { createDocumentClient, createSfnClient } from '#shared/clients';
 import { env, loadConfig } from '#shared/config';
-import { logger, METRIC, metrics, tracer } from '#shared/powertools';
-import { readSecret } from '#shared/videogen-api';
+import { logger, METRIC, metrics, tracer, publishMetrics } from '#shared/powertools';
+import { createSecretsProvider, readSecret } from '#shared/videogen-api';
 import {
   createWebhookVerifier,
   WebhookSignatureError,
@@ -20,6 +19,7 @@ const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   sfn: createSfnClient(),
 };
+const secrets = createSecretsProvider();
 
 /** One `webhook-id` is processed once: later copies get the stored answer (Powertools Idempotency). */
 const idempotencyConfig = new IdempotencyConfig({
@@ -49,15 +49,14 @@ const processOnce = makeIdempotent(
 let verifier: { secret: string; verify: ReturnType<typeof createWebhookVerifier> } | undefined;
 let lastForcedRefresh = 0;
 async function verify(request: RawWebhookRequest) {
-  const secret = await readSecret(config.WEBHOOK_SECRET, 'secret');
+  const secret = await readSecret(secrets, config.WEBHOOK_SECRET, 'secret');
   if (verifier?.secret !== secret) verifier = { secret, verify: createWebhookVerifier(secret) };
   try {
     return verifier.verify(request);
   } catch (error) {
     if (!(error instanceof WebhookSignatureError) || Date.now() - lastForcedRefresh < 60_000) throw error;
     lastForcedRefresh = Date.now();
-    await getSecret(config.WEBHOOK_SECRET, { forceFetch: true });
-    const fresh = await readSecret(config.WEBHOOK_SECRET, 'secret');
+    const fresh = await readSecret(secrets, config.WEBHOOK_SECRET, 'secret', { forceFetch: true });
     if (fresh === secret) throw error;
     verifier = { secret: fresh, verify: createWebhookVerifier(fresh) };
     return verifier.verify(request);
@@ -97,6 +96,6 @@ export const handler = async (
       },
     );
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 };

@@ -1,0 +1,74 @@
+/**
+ * A loopback server for an AWS JSON-protocol API (`X-Amz-Target: Service.Operation`,
+ * JSON in and out, errors as `{ "__type", "message" }`), which is how the SDK talks to
+ * Step Functions and Secrets Manager. Each operation is a function of the parsed body.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Thrown by an operation: answered as the AWS error the SDK maps to its exception class. */
+export class AwsApiError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export type Operations = Record<string, (body: Record<string, unknown>) => unknown>;
+
+export interface JsonApiServer {
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+export async function startJsonApi(
+  operations: Operations,
+  contentType = 'application/x-amz-json-1.0',
+): Promise<JsonApiServer> {
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const send = (status: number, body: unknown): void => {
+        const text = JSON.stringify(body);
+        response.writeHead(status, {
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(text),
+        });
+        response.end(text);
+      };
+      const operation =
+        String(request.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
+      const handler = operations[operation];
+      if (!handler)
+        return send(400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
+      void (async () => {
+        try {
+          const text = Buffer.concat(chunks).toString('utf8');
+          send(200, (await handler(text ? (JSON.parse(text) as Record<string, unknown>) : {})) ?? {});
+        } catch (error) {
+          if (error instanceof AwsApiError)
+            send(error.status, { __type: error.type, message: error.message });
+          else
+            send(500, {
+              __type: 'InternalFailure',
+              message: error instanceof Error ? error.message : String(error),
+            });
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

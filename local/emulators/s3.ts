@@ -1,0 +1,68 @@
+/**
+ * S3 on loopback (s3rver) with the drop bucket, and its object-created notifications
+ * turned into what EventBridge delivers in AWS: "Object Created" events.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
+
+export interface LocalS3 {
+  /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
+  readonly endpoint: string;
+  readonly bucket: string;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  readonly bucket: string;
+  readonly port?: number;
+  /** Where objects live; a temporary folder, removed on close, by default. */
+  readonly directory?: string;
+  readonly onObjectCreated: (event: ObjectCreatedEvent) => void;
+}
+
+export async function startS3(options: LocalS3Options): Promise<LocalS3> {
+  const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), 'videogen-s3-')));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? 0,
+    silent: true,
+    directory,
+    allowMismatchedSignatures: true,
+    vhostBuckets: false,
+    configureBuckets: [{ name: options.bucket }],
+  });
+  // s3rver's sequencer is the clock in ms; S3's grows with every write to a key. A counter keeps two writes apart.
+  let sequence = 0;
+  server.on('event', ({ Records }) => {
+    for (const record of Records) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      sequence += 1;
+      options.onObjectCreated({
+        'detail-type': 'Object Created',
+        source: 'aws.s3',
+        time: record.eventTime,
+        detail: {
+          bucket: { name: record.s3.bucket.name },
+          object: {
+            key: record.s3.object.key,
+            ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
+            ...(record.s3.object.eTag === undefined ? {} : { etag: record.s3.object.eTag }),
+            sequencer: sequence.toString(16).padStart(16, '0').toUpperCase(),
+          },
+        },
+      });
+    }
+  });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket: options.bucket,
+    close: async () => {
+      await server.close();
+      if (!options.directory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,387 @@
+/**
+ * The local runtime: the stack `cdk deploy` would deploy, on one machine, with no AWS
+ * account. Emulators stand in for the services (s3rver, dynalite, a Step Functions and a
+ * Secrets Manager endpoint), the workflow is the synthesized definition run by
+ * aws-local-stepfunctions, and the Lambda handlers are the real ones, in this process.
+ *
+ * One runtime per process at a time: handlers read their configuration from the process
+ * environment, as on Lambda.
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import type { Readiness } from '#shared/config';
+import { ingestRecordSchema, type IngestRecord } from '#shared/ingest/record';
+import { definitionFromTemplate } from '../definition-from-template.ts';
+import { startDynamoDB, type LocalDynamoDB } from '../emulators/dynamodb.ts';
+import { startS3, type LocalS3 } from '../emulators/s3.ts';
+import { startSecretsManager, type LocalSecrets } from '../emulators/secrets.ts';
+import {
+  startStepFunctions,
+  type LocalExecution,
+  type LocalStepFunctions,
+} from '../emulators/step-functions.ts';
+import { VideoGenSimulator, type SimulatorOptions } from '../simulator/simulator.ts';
+import { synthesizeStack } from '../synth.ts';
+import { tableSpecFromTemplate } from '../table-from-template.ts';
+import { cfnResolver, LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
+import { startFunctionUrl, type LocalFunctionUrl } from './function-url.ts';
+import { functionsFromTemplate, LocalLambdas } from './lambdas.ts';
+import { LocalQueue } from './queue.ts';
+
+/** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface LocalRuntimeOptions {
+  /** A VideoGen-compatible API; the simulator when absent. */
+  readonly videoGenApiUrl?: string;
+  /** @default 'local-dev-key' */
+  readonly videoGenApiKey?: string;
+  /** Options of the simulator, when it is the API. */
+  readonly simulator?: SimulatorOptions;
+  /** @default 'download' */
+  readonly readiness?: Readiness;
+  /** Wait for a webhook this long before polling, and between polls. @default 5 */
+  readonly pollAfterSeconds?: number;
+  /** @default 600 */
+  readonly maxWaitSeconds?: number;
+  readonly maxFileSizeBytes?: number;
+  readonly keyPrefix?: string;
+  readonly keySuffixes?: readonly string[];
+  /** Pause before every workflow retry, instead of the deployed backoff (seconds). */
+  readonly retryPauseMs?: number;
+  /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
+  readonly s3Port?: number;
+  /** Where S3 keeps objects. @default a temporary folder */
+  readonly s3Directory?: string;
+  /** Powertools log level of the handlers. @default 'WARN' */
+  readonly handlerLogLevel?: string;
+  /** Told what the runtime does, a line at a time. */
+  readonly log?: (line: string) => void;
+}
+
+export interface DropOptions {
+  readonly metadata?: Record<string, string>;
+  readonly contentType?: string;
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+}
+
+export class LocalRuntime {
+  readonly id: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly apiUrl: string;
+  readonly webhookUrl: string;
+  readonly s3Endpoint: string;
+  /** The simulator, when it is the API. */
+  readonly simulator: VideoGenSimulator | undefined;
+  /** Whether VideoGen can reach the webhook URL (it was registered); otherwise the poll path carries the workflow. */
+  readonly webhooksRegistered: boolean;
+  readonly lambdas: LocalLambdas;
+  readonly queue: LocalQueue;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #s3: S3Client;
+  readonly #stop: (() => Promise<void>)[];
+  readonly #registration: (() => Promise<void>) | undefined;
+  readonly #lastS3Event: () => string | undefined;
+
+  private constructor(parts: {
+    id: string;
+    bucket: string;
+    tableName: string;
+    apiUrl: string;
+    webhookUrl: string;
+    s3Endpoint: string;
+    simulator: VideoGenSimulator | undefined;
+    webhooksRegistered: boolean;
+    lambdas: LocalLambdas;
+    queue: LocalQueue;
+    stepFunctions: LocalStepFunctions;
+    documents: DynamoDBDocumentClient;
+    s3: S3Client;
+    stop: (() => Promise<void>)[];
+    registration: (() => Promise<void>) | undefined;
+    lastS3Event: () => string | undefined;
+  }) {
+    this.id = parts.id;
+    this.bucket = parts.bucket;
+    this.tableName = parts.tableName;
+    this.apiUrl = parts.apiUrl;
+    this.webhookUrl = parts.webhookUrl;
+    this.s3Endpoint = parts.s3Endpoint;
+    this.simulator = parts.simulator;
+    this.webhooksRegistered = parts.webhooksRegistered;
+    this.lambdas = parts.lambdas;
+    this.queue = parts.queue;
+    this.stepFunctions = parts.stepFunctions;
+    this.#documents = parts.documents;
+    this.#s3 = parts.s3;
+    this.#stop = parts.stop;
+    this.#registration = parts.registration;
+    this.#lastS3Event = parts.lastS3Event;
+  }
+
+  static async start(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+    const log = options.log ?? (() => undefined);
+    const id = randomBytes(4).toString('hex');
+    const stop: (() => Promise<void>)[] = [];
+    const cleanUp = async (): Promise<void> => {
+      for (const step of stop.reverse()) await step().catch(() => undefined);
+    };
+    try {
+      const simulator = options.videoGenApiUrl
+        ? undefined
+        : await VideoGenSimulator.start({ port: 0, ...options.simulator });
+      if (simulator) stop.push(() => simulator.close());
+      const apiUrl = options.videoGenApiUrl ?? simulator?.url ?? '';
+
+      // The very stack `cdk deploy` deploys, synthesized with this run's settings.
+      const { template } = synthesizeStack({
+        apiKeySecretName: `local/${id}/videogen-api-key`,
+        ingest: {
+          videoGenApiUrl: 'https://api.videogen.io', // the construct wants https; the local value is swapped in below
+          readiness: options.readiness ?? 'download',
+          pollAfter: Duration.seconds(options.pollAfterSeconds ?? 5),
+          maxWait: Duration.seconds(options.maxWaitSeconds ?? 600),
+          removalPolicy: RemovalPolicy.DESTROY,
+          ...(options.maxFileSizeBytes === undefined
+            ? {}
+            : { maxFileSize: Size.bytes(options.maxFileSizeBytes) }),
+          ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
+          ...(options.keySuffixes ? { keySuffixes: options.keySuffixes } : {}),
+        },
+      });
+      const bucket = `videogen-drop-${id}`;
+      const tableName = `videogen-ingest-${id}`;
+      const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:videogen-ingest-${id}`;
+      const resolve = cfnResolver(template, {
+        ref: (logicalId, type) => {
+          if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
+          if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArn;
+          if (type === 'AWS::S3::Bucket') return bucket;
+          if (type === 'AWS::SecretsManager::Secret')
+            return `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:local/${id}/${logicalId}`;
+          throw new Error(`no local name for ${type} ${logicalId}`);
+        },
+        getAtt: (logicalId, attribute, type) => {
+          if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return functionArnOf(logicalId);
+          throw new Error(`no local value for ${type} ${logicalId}.${attribute}`);
+        },
+      });
+      const functions = functionsFromTemplate(template, (value) => resolve(value), id);
+      const functionArnOf = (logicalId: string): string => {
+        const fn = functions.find((candidate) => candidate.logicalId === logicalId);
+        if (!fn) throw new Error(`no local function for ${logicalId}`);
+        return fn.functionArn;
+      };
+      const lambdas = new LocalLambdas(functions);
+
+      const dynamo: LocalDynamoDB = await startDynamoDB();
+      stop.push(() => dynamo.close());
+      const rawDynamo = new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+      });
+      stop.push(() => Promise.resolve(rawDynamo.destroy()));
+      await rawDynamo.send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create));
+      const documents = DynamoDBDocumentClient.from(rawDynamo);
+
+      const secrets: LocalSecrets = await startSecretsManager();
+      stop.push(() => secrets.close());
+
+      let onExecutionEnd: (execution: LocalExecution) => void = () => undefined;
+      const stepFunctions = await startStepFunctions({
+        definition: definitionFromTemplate(template, (token) => resolve(token)),
+        stateMachineArn,
+        invoke: (functionArn, payload) => lambdas.invoke(functionArn, payload),
+        ...(options.retryPauseMs === undefined ? {} : { retryPauseMs: options.retryPauseMs }),
+        onExecutionEnd: (execution) => onExecutionEnd(execution),
+      });
+      stop.push(() => stepFunctions.close());
+
+      const queue = new LocalQueue({
+        consume: (event) => lambdas.invoke(lambdas.byHandler('starter').functionArn, event),
+        queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:videogen-ingest-${id}`,
+      });
+      stop.push(() => Promise.resolve(queue.close()));
+      let lastS3Event: string | undefined;
+      const s3: LocalS3 = await startS3({
+        bucket,
+        ...(options.s3Port === undefined ? {} : { port: options.s3Port }),
+        ...(options.s3Directory === undefined ? {} : { directory: options.s3Directory }),
+        onObjectCreated: (event) => {
+          lastS3Event = JSON.stringify(event);
+          queue.send(lastS3Event);
+        },
+      });
+      stop.push(() => s3.close());
+
+      // Every handler's environment, with the local API URL and the emulators' endpoints.
+      const environment: Record<string, string> = {};
+      for (const fn of functions) Object.assign(environment, fn.environment);
+      Object.assign(environment, {
+        VIDEOGEN_API_URL: apiUrl,
+        AWS_REGION: LOCAL_REGION,
+        AWS_DEFAULT_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        POWERTOOLS_LOG_LEVEL: options.handlerLogLevel ?? 'WARN',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+        POWERTOOLS_DEV: 'false',
+      });
+      delete environment.AWS_PROFILE;
+      Object.assign(process.env, environment);
+      secrets.set(
+        environment.VIDEOGEN_API_KEY_SECRET ?? '',
+        JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }),
+      );
+      await lambdas.load(id);
+
+      const functionUrl: LocalFunctionUrl = await startFunctionUrl((event) =>
+        lambdas.invoke(lambdas.byHandler('webhook').functionArn, event),
+      );
+      stop.push(() => functionUrl.close());
+
+      // As the deployed custom resource does: register the webhook URL where VideoGen can reach it.
+      const webhookSecretId = environment.WEBHOOK_SECRET ?? '';
+      const register = lambdas.functions.find((fn) => fn.handlerName === 'register-webhook');
+      let registration: (() => Promise<void>) | undefined;
+      let webhooksRegistered = false;
+      if (register && isLoopback(apiUrl)) {
+        const properties = {
+          ServiceToken: register.functionArn,
+          WebhookUrl: functionUrl.url,
+          SecretId: webhookSecretId,
+        };
+        const base = {
+          ServiceToken: register.functionArn,
+          ResponseURL: 'http://localhost/',
+          StackId: `local-${id}`,
+          RequestId: id,
+          LogicalResourceId: 'Endpoint',
+          ResourceType: 'Custom::VideoGenWebhookEndpoint',
+          ResourceProperties: properties,
+        };
+        const created = (await lambdas.invoke(register.functionArn, {
+          ...base,
+          RequestType: 'Create',
+        })) as { PhysicalResourceId: string };
+        registration = async () => {
+          await lambdas.invoke(register.functionArn, {
+            ...base,
+            RequestType: 'Delete',
+            PhysicalResourceId: created.PhysicalResourceId,
+          });
+        };
+        webhooksRegistered = true;
+        log(`registered ${functionUrl.url} with ${apiUrl} as ${created.PhysicalResourceId}`);
+      } else {
+        // VideoGen cannot call a loopback URL: no webhooks; the poll path carries every file.
+        secrets.set(
+          webhookSecretId,
+          JSON.stringify({ secret: `whsec_${randomBytes(24).toString('base64')}` }),
+        );
+        log(
+          `${apiUrl} cannot reach ${functionUrl.url}: files become READY through polling every ${options.pollAfterSeconds ?? 5} s`,
+        );
+      }
+
+      const runtime = new LocalRuntime({
+        id,
+        bucket,
+        tableName,
+        apiUrl,
+        webhookUrl: functionUrl.url,
+        s3Endpoint: s3.endpoint,
+        simulator,
+        webhooksRegistered,
+        lambdas,
+        queue,
+        stepFunctions,
+        documents,
+        s3: new S3Client({
+          endpoint: s3.endpoint,
+          forcePathStyle: true,
+          region: LOCAL_REGION,
+          credentials: LOCAL_CREDENTIALS,
+        }),
+        stop,
+        registration,
+        lastS3Event: () => lastS3Event,
+      });
+      onExecutionEnd = (execution) => log(`execution ${execution.name} ${execution.status}`);
+      return runtime;
+    } catch (error) {
+      await cleanUp();
+      throw error;
+    }
+  }
+
+  /** Puts an object into the drop bucket, as `aws s3 cp` would. */
+  async drop(key: string, body: Buffer | Uint8Array | string, options: DropOptions = {}): Promise<void> {
+    await this.#s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ...(options.metadata ? { Metadata: options.metadata } : {}),
+        ...(options.contentType ? { ContentType: options.contentType } : {}),
+      }),
+    );
+  }
+
+  /** Delivers the last S3 event again, as EventBridge and SQS may (at least once). */
+  redeliverLastS3Event(): void {
+    const event = this.#lastS3Event();
+    if (event) this.queue.send(event);
+  }
+
+  /** Every ingest record, oldest first. */
+  async records(): Promise<IngestRecord[]> {
+    const records: IngestRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#documents.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'kind = :ingest',
+          ExpressionAttributeValues: { ':ingest': 'ingest' },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) records.push(ingestRecordSchema.parse(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
+  }
+
+  /** Resolves once every S3 event is handled and no workflow is running. */
+  async idle(timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.queue.idle(Math.max(1, deadline - Date.now()));
+      await this.stepFunctions.idle(Math.max(1, deadline - Date.now()));
+      if (this.queue.depth === 0) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#registration) await this.#registration().catch(() => undefined);
+    for (const step of this.#stop.reverse()) await step().catch(() => undefined);
+    this.#s3.destroy();
+  }
+}
