@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 /**
  * `videogen-ingest`: the project's command line. `start` is what `npm start` runs, `sim`
- * what `npm run sim` runs.
+ * what `npm run sim` runs, `run` the one-shot form of `start`.
  */
 import { runSimulator, SIM_USAGE, UsageError } from './simulator/cli.ts';
-import { runStart, START_USAGE } from './start.ts';
+import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime-cli.ts';
 
 const USAGE = `Usage: videogen-ingest <command> [options]
 
 Commands:
   start    run the ingest locally: drop files into ./drop, watch them become VideoGen files
+  run      ingest the given files on a throwaway local stack and print their records
   sim      serve the VideoGen API simulator alone
 
 Run "videogen-ingest <command> --help" for a command's options.`;
+
+const USAGES: Record<string, string> = { start: START_USAGE, run: RUN_USAGE, sim: SIM_USAGE };
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -20,15 +23,19 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'start':
       await runStart(args);
       return 0;
+    case 'run':
+      return runOnce(args);
     case 'sim':
       await runSimulator(args);
       return 0;
-    case undefined:
     case '-h':
     case '--help':
     case 'help':
       console.log(USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
+    case undefined:
+      console.error(USAGE);
+      return 2;
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -41,9 +48,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UsageError) {
       console.error(`videogen-ingest: ${error.message}\n`);
-      console.error(
-        process.argv[2] === 'sim' ? SIM_USAGE : process.argv[2] === 'start' ? START_USAGE : USAGE,
-      );
+      console.error(USAGES[process.argv[2] ?? ''] ?? USAGE);
       process.exitCode = 2;
       return;
     }

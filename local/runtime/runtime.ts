@@ -54,6 +54,8 @@ export interface LocalRuntimeOptions {
   readonly retryPauseMs?: number;
   /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
   readonly s3Port?: number;
+  /** The drop bucket's name. @default videogen-drop-<runtime id> */
+  readonly bucketName?: string;
   /** Where S3 keeps objects. @default a temporary folder */
   readonly s3Directory?: string;
   /** Powertools log level of the handlers. @default 'WARN' */
@@ -158,7 +160,7 @@ export class LocalRuntime {
           ...(options.keySuffixes ? { keySuffixes: options.keySuffixes } : {}),
         },
       });
-      const bucket = `videogen-drop-${id}`;
+      const bucket = options.bucketName ?? `videogen-drop-${id}`;
       const tableName = `videogen-ingest-${id}`;
       const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:videogen-ingest-${id}`;
       const resolve = cfnResolver(template, {
@@ -227,6 +229,8 @@ export class LocalRuntime {
       // Every handler's environment, with the local API URL and the emulators' endpoints.
       const environment: Record<string, string> = {};
       for (const fn of functions) Object.assign(environment, fn.environment);
+      // One process hosts every handler, so the per-function service name would only mislead the logs.
+      delete environment.POWERTOOLS_SERVICE_NAME;
       Object.assign(environment, {
         VIDEOGEN_API_URL: apiUrl,
         AWS_REGION: LOCAL_REGION,
@@ -381,6 +385,8 @@ export class LocalRuntime {
 
   async stop(): Promise<void> {
     if (this.#registration) await this.#registration().catch(() => undefined);
+    // VideoGen first: no delivery may reach handlers whose table is already gone.
+    await this.simulator?.close();
     for (const step of this.#stop.reverse()) await step().catch(() => undefined);
     this.#s3.destroy();
   }

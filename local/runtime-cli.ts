@@ -1,0 +1,308 @@
+/**
+ * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { READINESS_LEVELS, type Readiness } from '#shared/config';
+import { FAILURE_STATUSES, type IngestRecord } from '#shared/ingest/record';
+import { UsageError } from './simulator/cli.ts';
+import { parseFaultSpec } from './simulator/faults.ts';
+import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
+import { untilStopped } from './signals.ts';
+
+const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
+  --poll-after SECONDS   wait for a webhook this long before polling    [default: 5]
+  --max-wait SECONDS     record TIMED_OUT after this long               [default: 600]
+  --retry-ms MS          pause before every workflow retry              [default: as deployed]
+  --processing-ms MS     simulator: bytes received -> READY             [default: 1500]
+  --analysis-ms MS       simulator: READY -> analysis done              [default: 1000]
+  --fault SPEC           simulator: inject a fault (repeatable; see \`videogen-ingest sim --help\`)
+  --verbose              the handlers' logs (Powertools, INFO) on stderr
+
+Environment:
+  VIDEOGEN_API_URL, VIDEOGEN_API_KEY   use this VideoGen-compatible API instead of the simulator`;
+
+export const START_USAGE = `Usage: videogen-ingest start [options]
+
+Runs the ingest locally, as \`cdk deploy\` would deploy it, and prints a line for every
+status change of every file. Drop files into the drop folder, or copy them into the S3
+endpoint it prints (aws s3 cp FILE s3://BUCKET/ --endpoint-url URL). Ctrl-C stops.
+
+Options:
+  --drop DIR             the folder to watch                            [default: ./drop]
+  --s3-port N            the S3 endpoint's port                         [default: 4569]
+${SHARED_OPTIONS}`;
+
+export const RUN_USAGE = `Usage: videogen-ingest run [options] FILE...
+
+Starts a throwaway local stack, drops the files, waits until every file's workflow has
+ended, and prints the ingest records. Exit 0 when no file ended FAILED or TIMED_OUT
+(a REJECTED bad input is an expected outcome), 1 otherwise, 2 on a usage error.
+
+Options:
+  --json                 print the records as a JSON array (the README's record contract) on stdout
+  --temporary            send the files as temporary (kept 24 h, never analyzed)
+${SHARED_OPTIONS}`;
+
+const sharedOptions: ParseArgsOptionsConfig = {
+  'ready-on': { type: 'string' },
+  'poll-after': { type: 'string' },
+  'max-wait': { type: 'string' },
+  'retry-ms': { type: 'string' },
+  'processing-ms': { type: 'string' },
+  'analysis-ms': { type: 'string' },
+  fault: { type: 'string', multiple: true },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function whole(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got "${value}"`);
+  return Number(value);
+}
+
+type Flags = Record<string, string | boolean | string[] | undefined>;
+
+function parse(
+  args: readonly string[],
+  extra: ParseArgsOptionsConfig,
+  positionals: boolean,
+): { values: Flags; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      options: { ...sharedOptions, ...extra },
+      allowPositionals: positionals,
+      strict: true,
+    });
+    return { values: parsed.values as Flags, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Runtime options from the flags both commands share. */
+export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
+  const readyOn = values['ready-on'];
+  if (readyOn !== undefined && !READINESS_LEVELS.includes(readyOn as Readiness)) {
+    throw new UsageError(`--ready-on takes one of ${READINESS_LEVELS.join(', ')}, got "${String(readyOn)}"`);
+  }
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const pollAfter = whole('poll-after', text('poll-after'));
+  const maxWait = whole('max-wait', text('max-wait'));
+  if (pollAfter === 0) throw new UsageError('--poll-after must be at least 1 second');
+  if (pollAfter !== undefined && maxWait !== undefined && maxWait < pollAfter) {
+    throw new UsageError(`--max-wait (${maxWait}) must be at least --poll-after (${pollAfter})`);
+  }
+  const retryMs = whole('retry-ms', text('retry-ms'));
+  const processingMs = whole('processing-ms', text('processing-ms'));
+  const analysisMs = whole('analysis-ms', text('analysis-ms'));
+  const faults = (Array.isArray(values.fault) ? values.fault : []).map((spec) => {
+    try {
+      return parseFaultSpec(spec);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  });
+  const external = process.env.VIDEOGEN_API_URL;
+  return {
+    ...(readyOn ? { readiness: readyOn as Readiness } : {}),
+    ...(pollAfter === undefined ? {} : { pollAfterSeconds: pollAfter }),
+    ...(maxWait === undefined ? {} : { maxWaitSeconds: maxWait }),
+    ...(retryMs === undefined ? {} : { retryPauseMs: retryMs }),
+    ...(external ? { videoGenApiUrl: external } : {}),
+    ...(process.env.VIDEOGEN_API_KEY ? { videoGenApiKey: process.env.VIDEOGEN_API_KEY } : {}),
+    simulator: {
+      ...(processingMs === undefined ? {} : { processingMs }),
+      ...(analysisMs === undefined ? {} : { analysisMs }),
+      faults,
+    },
+    handlerLogLevel: values.verbose ? 'INFO' : 'WARN',
+  };
+}
+
+/** What a person reads about one record. */
+export function describeRecord(record: IngestRecord): string {
+  const detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');
+  return `${record.key}: ${record.status}${detail ? ` (${detail})` : ''}`;
+}
+
+/** Prints a line whenever a record's status changes. */
+export class StatusReporter {
+  readonly #seen = new Map<string, string>();
+  constructor(private readonly write: (line: string) => void) {}
+
+  report(records: readonly IngestRecord[]): void {
+    for (const record of records) {
+      if (this.#seen.get(record.pk) === record.status) continue;
+      this.#seen.set(record.pk, record.status);
+      this.write(`${new Date().toISOString().slice(11, 19)} ${describeRecord(record)}`);
+    }
+  }
+}
+
+/** A record as the contract has it: without the workflow's internal task token. */
+export function publicRecord(record: IngestRecord): Omit<IngestRecord, 'taskToken'> {
+  const { taskToken: _internal, ...rest } = record;
+  return rest;
+}
+
+export async function runStart(args: readonly string[]): Promise<void> {
+  const { values } = parse(args, { drop: { type: 'string' }, 's3-port': { type: 'string' } }, false);
+  if (values.help) {
+    console.log(START_USAGE);
+    return;
+  }
+  const options = runtimeOptionsFromFlags(values);
+  const dropDir = path.resolve(typeof values.drop === 'string' ? values.drop : 'drop');
+  const s3Port =
+    whole('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dropDir, { recursive: true });
+  const runtime = await LocalRuntime.start({
+    ...options,
+    s3Port,
+    bucketName: 'videogen-drop',
+    log: (line) => console.error(`[runtime] ${line}`),
+  });
+  console.log(`videogen-ingest is running locally (the workflow \`cdk deploy\` deploys, on emulators).
+
+  Drop folder:   ${dropDir}
+  S3 endpoint:   ${runtime.s3Endpoint}   bucket: ${runtime.bucket}
+                 AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} \\
+                   aws s3 cp FILE s3://${runtime.bucket}/ --endpoint-url ${runtime.s3Endpoint}
+  VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
+  Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
+  Table:         ${runtime.tableName}
+
+Copy files into the drop folder; a line per status change follows. Ctrl-C stops.`);
+
+  const reporter = new StatusReporter((line) => console.log(line));
+  const dropped = new Map<string, string>();
+  const scan = async (): Promise<void> => {
+    for (const file of await listFiles(dropDir)) {
+      const info = await stat(file);
+      const signature = `${info.size}:${info.mtimeMs}`;
+      if (dropped.get(file) === signature) continue;
+      // A file still being copied grows between two looks; take it on the next scan.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const again = await stat(file).catch(() => undefined);
+      if (!again || `${again.size}:${again.mtimeMs}` !== signature) continue;
+      dropped.set(file, signature);
+      await runtime.drop(path.relative(dropDir, file).split(path.sep).join('/'), await readFile(file));
+    }
+    reporter.report(await runtime.records());
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    scan()
+      .catch((error: unknown) =>
+        console.error(`scan failed: ${error instanceof Error ? error.message : String(error)}`),
+      )
+      .finally(() => (busy = false));
+  }, 500);
+  await untilStopped();
+  clearInterval(timer);
+  console.error('stopping…');
+  await runtime.stop();
+  console.error('stopped');
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await listFiles(full)));
+    else if (entry.isFile()) files.push(full);
+  }
+  return files.sort();
+}
+
+/** `videogen-ingest run`: answers the exit code. */
+export async function runOnce(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, temporary: { type: 'boolean' } },
+    true,
+  );
+  if (values.help) {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('run needs at least one FILE');
+  const files = positionals.map((file) => path.resolve(file));
+  for (const file of files) {
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
+  }
+  const options = runtimeOptionsFromFlags(values);
+  const runtime = await LocalRuntime.start({
+    retryPauseMs: 200,
+    ...options,
+    log: (line) => console.error(`[runtime] ${line}`),
+  });
+  try {
+    // Keys: the file names; a name given twice gets its position as a folder.
+    const names = files.map((file) => path.basename(file));
+    const keys = files.map((file, index) =>
+      names.indexOf(path.basename(file)) === index
+        ? (names[index] ?? file)
+        : `${index + 1}/${path.basename(file)}`,
+    );
+    const reporter = new StatusReporter((line) => console.error(line));
+    for (const [index, file] of files.entries()) {
+      await runtime.drop(
+        keys[index] ?? file,
+        await readFile(file),
+        values.temporary ? { metadata: { 'videogen-temporary': 'true' } } : {},
+      );
+    }
+    const progress = setInterval(() => {
+      void runtime.records().then(
+        (records) => reporter.report(records),
+        () => undefined,
+      );
+    }, 250);
+    try {
+      await waitForRecords(runtime, keys, (options.maxWaitSeconds ?? 600) * 1000 + 120_000);
+    } finally {
+      clearInterval(progress);
+    }
+    const records = (await runtime.records()).filter((record) => keys.includes(record.key));
+    reporter.report(records);
+    if (values.json) console.log(JSON.stringify(records.map(publicRecord), null, 2));
+    else for (const record of records) console.log(describeRecord(record));
+    const missing = keys.filter((key) => !records.some((record) => record.key === key));
+    for (const key of missing) console.error(`${key}: no ingest record (the workflow never claimed it)`);
+    const failed = records.some(
+      (record) => FAILURE_STATUSES.includes(record.status) && record.status !== 'REJECTED',
+    );
+    return failed || missing.length > 0 ? 1 : 0;
+  } finally {
+    await runtime.stop();
+  }
+}
+
+/** Waits until every key's workflow has ended (or the deadline passes). */
+async function waitForRecords(
+  runtime: LocalRuntime,
+  keys: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await runtime.idle(Math.max(1, deadline - Date.now()));
+    const records = await runtime.records();
+    if (keys.every((key) => records.some((record) => record.key === key))) return;
+    if (Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

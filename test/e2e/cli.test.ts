@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestRecordSchema } from '#shared/ingest/record';
+import { VideoGenSimulator } from '#local/simulator/simulator';
+import { mp4, png, text } from '../fixtures/media.ts';
+import { closedPort } from '../helpers/net.ts';
+
+const BIN = path.resolve('local/bin.mjs');
+const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    child,
+    output: () => ({ stdout, stderr }),
+    exit: async () => {
+      const [code] = (await once(child, 'exit')) as [number];
+      return { code, stdout, stderr };
+    },
+  };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'videogen-cli-'));
+  await writeFile(path.join(dir, 'photo.png'), png(6, 6));
+  await writeFile(path.join(dir, 'clip.mp4'), mp4());
+  await writeFile(path.join(dir, 'notes.txt'), text());
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('videogen-ingest run', () => {
+  it('--json prints the records on stdout and exits 0 when nothing failed (a rejection is expected)', async () => {
+    const { code, stdout, stderr } = await cli([
+      'run',
+      '--json',
+      ...FAST_FLAGS,
+      ...['photo.png', 'clip.mp4', 'notes.txt'].map((name) => path.join(dir, name)),
+    ]).exit();
+
+    expect(code, stderr).toBe(0);
+    const records = (JSON.parse(stdout) as unknown[]).map((record) => ingestRecordSchema.parse(record));
+    expect(Object.fromEntries(records.map((record) => [record.key, record.status]))).toEqual({
+      'photo.png': expect.stringMatching(/READY|ANALYZED/),
+      'clip.mp4': expect.stringMatching(/READY|ANALYZED/),
+      'notes.txt': 'REJECTED',
+    });
+    expect(records.every((record) => record.taskToken === undefined)).toBe(true);
+    expect(stderr).toContain('photo.png: ');
+  });
+
+  it('exits 1 when a file ends FAILED', async () => {
+    const { code, stdout } = await cli([
+      'run',
+      ...FAST_FLAGS,
+      '--fault',
+      'fail_processing',
+      path.join(dir, 'clip.mp4'),
+    ]).exit();
+    expect(code).toBe(1);
+    expect(stdout).toContain(
+      'clip.mp4: FAILED (VIDEOGEN_PROCESSING_FAILED: VideoGen reported the file as FAILED)',
+    );
+  });
+
+  it('exits 1 with a clear message when the API refuses the key, and never prints the key', async () => {
+    const sim = await VideoGenSimulator.start({ apiKey: 'the-right-key' });
+    try {
+      const { code, stderr } = await cli(['run', ...FAST_FLAGS, path.join(dir, 'photo.png')], {
+        VIDEOGEN_API_URL: sim.url,
+        VIDEOGEN_API_KEY: 'a-wrong-key',
+      }).exit();
+      expect(code).toBe(1);
+      expect(stderr).toContain('POST /v1/webhooks/endpoints answered 401');
+      expect(stderr).not.toContain('a-wrong-key');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('exits 2 on a usage error', async () => {
+    expect((await cli(['run']).exit()).code).toBe(2);
+    expect((await cli(['run', '--ready-on', 'soon', path.join(dir, 'photo.png')]).exit()).stderr).toContain(
+      '--ready-on takes one of upload, playback, download, analysis',
+    );
+    expect((await cli(['run', path.join(dir, 'missing.png')]).exit()).code).toBe(2);
+    expect((await cli(['frobnicate']).exit()).code).toBe(2);
+  });
+});
+
+describe('videogen-ingest start', () => {
+  it('prints its endpoints, ingests what lands in the drop folder with a line per status, and stops on Ctrl-C', async () => {
+    const drop = path.join(dir, 'drop');
+    const s3Port = await closedPort();
+    const started = cli(['start', '--drop', drop, '--s3-port', String(s3Port), ...FAST_FLAGS]);
+    try {
+      await expect
+        .poll(() => started.output().stdout, { timeout: 30_000 })
+        .toContain('Copy files into the drop folder');
+      expect(started.output().stdout).toContain(
+        `S3 endpoint:   http://127.0.0.1:${s3Port}   bucket: videogen-drop`,
+      );
+      await writeFile(path.join(drop, 'dropped.png'), png(3, 3));
+      await expect
+        .poll(() => started.output().stdout, { timeout: 30_000 })
+        .toMatch(/dropped\.png: (READY|ANALYZED) \(vg_file_/);
+    } finally {
+      started.child.kill('SIGINT');
+    }
+    const { code, stderr } = await started.exit();
+    expect(code).toBe(0);
+    expect(stderr).toContain('stopped');
+  });
+});

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '#local/runtime/runtime';
+import { mp4, png, text, wav } from '../fixtures/media.ts';
+import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
+
+describe('the local runtime, end to end (default readiness: download)', () => {
+  let runtime: LocalRuntime;
+  beforeAll(async () => {
+    runtime = await startRuntime({ maxFileSizeBytes: 64 * 1024 });
+  });
+  afterAll(async () => {
+    await runtime.stop();
+  });
+
+  it('turns an image, a video and an audio file into VideoGen files typed by their bytes, bytes intact', async () => {
+    const files = {
+      'media/photo.png': { body: png(32, 32) },
+      'media/clip.bin': { body: mp4(4000) },
+      'media/voice.wav': { body: wav(0.5) },
+    };
+
+    const records = await ingestAll(runtime, files);
+
+    expect(records['media/photo.png']).toMatchObject({
+      status: expect.stringMatching(/READY|ANALYZED/),
+      type: 'IMAGE',
+      contentType: 'image/png',
+    });
+    expect(records['media/clip.bin']).toMatchObject({ type: 'VIDEO', contentType: 'video/mp4' });
+    expect(records['media/voice.wav']).toMatchObject({ type: 'AUDIO' });
+    for (const [key, file] of Object.entries(files)) {
+      expect(receivedBy(runtime, records[key])).toEqual({
+        bytes: file.body.length,
+        sha256: sha256(file.body),
+        at: expect.any(String),
+      });
+      expect(records[key]?.events).toHaveProperty('file.download_ready');
+      expect(records[key]?.readyAt).toEqual(expect.any(String));
+    }
+    expect(runtime.simulator?.file(records['media/clip.bin']?.fileId ?? '')?.file.type).toBe('VIDEO');
+  });
+
+  it('sends a temporary file as temporary, and it is never analyzed', async () => {
+    const records = await ingestAll(runtime, {
+      'tmp/clip.mp4': {
+        body: mp4(),
+        metadata: { 'videogen-temporary': 'true', 'videogen-display-name': 'Quick clip' },
+      },
+    });
+    const record = records['tmp/clip.mp4'];
+    expect(record).toMatchObject({ status: 'READY', isTemporary: true, displayName: 'Quick clip' });
+    await runtime.simulator?.settled();
+    expect(runtime.simulator?.file(record?.fileId ?? '')?.file).toMatchObject({
+      isTemporary: true,
+      displayName: 'Quick clip',
+      analysis: { status: 'SKIPPED' },
+    });
+  });
+
+  it('records bad input REJECTED with its reason and sends VideoGen nothing', async () => {
+    const createsBefore = runtime.simulator?.requests().filter((request) => request.op === 'create').length;
+
+    const records = await ingestAll(runtime, {
+      'bad/empty.mp4': { body: Buffer.alloc(0) },
+      'bad/notes.mp4': { body: text() },
+      'bad/huge.mp4': { body: mp4(70 * 1024) },
+      'bad/options.png': { body: png(), metadata: { 'videogen-temporary': 'maybe' } },
+    });
+
+    expect(
+      Object.fromEntries(
+        Object.entries(records)
+          .filter(([key]) => key.startsWith('bad/'))
+          .map(([key, record]) => [key, [record.status, record.error?.code]]),
+      ),
+    ).toEqual({
+      'bad/empty.mp4': ['REJECTED', 'EMPTY'],
+      'bad/notes.mp4': ['REJECTED', 'NOT_MEDIA'],
+      'bad/huge.mp4': ['REJECTED', 'TOO_LARGE'],
+      'bad/options.png': ['REJECTED', 'INVALID_OPTIONS'],
+    });
+    expect(runtime.simulator?.requests().filter((request) => request.op === 'create')).toHaveLength(
+      createsBefore ?? -1,
+    );
+  });
+
+  it('ingests keys with spaces, unicode, + and % exactly as named', async () => {
+    const keys = [
+      'odd names/my clip (1).mp4',
+      'odd names/été 日本.png',
+      'odd names/a+b=c.wav',
+      'odd names/100%.mp4',
+    ];
+    const bodies = [mp4(), png(), wav(), mp4(10)];
+    const records = await ingestAll(
+      runtime,
+      Object.fromEntries(keys.map((key, index) => [key, { body: bodies[index] ?? Buffer.alloc(0) }])),
+    );
+    for (const key of keys) {
+      expect(records[key], key).toMatchObject({ key, status: expect.stringMatching(/READY|ANALYZED/) });
+      expect(runtime.simulator?.file(records[key]?.fileId ?? '')?.file.displayName).toBe(
+        key.split('/').pop(),
+      );
+    }
+  });
+
+  it('makes a duplicated S3 event a no-op: one execution, one VideoGen file', async () => {
+    const creates = () =>
+      runtime.simulator?.requests().filter((request) => request.op === 'create').length ?? 0;
+    await runtime.drop('dup/once.mp4', mp4());
+    runtime.redeliverLastS3Event();
+    runtime.redeliverLastS3Event();
+    const before = creates();
+    const records = await ingestAll(runtime, {});
+    expect(records['dup/once.mp4']?.attempts).toBe(1);
+    expect(
+      runtime.stepFunctions.executions().filter((execution) => execution.name.startsWith('once_mp4')),
+    ).toHaveLength(1);
+    expect(creates()).toBeLessThanOrEqual(before + 1);
+    expect(runtime.queue.deadLetters).toHaveLength(0);
+  });
+
+  it('takes 50 files at once: 50 VideoGen files, every byte accounted for', async () => {
+    const files = Object.fromEntries(
+      Array.from({ length: 50 }, (_, index) => [`batch/${index}.png`, { body: png(index + 1, 3) }]),
+    );
+
+    const records = await ingestAll(runtime, files);
+
+    const batch = Object.entries(records).filter(([key]) => key.startsWith('batch/'));
+    expect(batch).toHaveLength(50);
+    expect(new Set(batch.map(([, record]) => record.fileId)).size).toBe(50);
+    for (const [key, record] of batch) {
+      expect(record.status, key).toMatch(/READY|ANALYZED/);
+      expect(receivedBy(runtime, record)?.sha256).toBe(sha256(files[key]?.body ?? Buffer.alloc(0)));
+    }
+  });
+
+  it('runs the happy path in 7 state transitions', () => {
+    const happy = runtime.stepFunctions
+      .executions()
+      .find((execution) => execution.name.startsWith('photo_png'));
+    expect(happy).toMatchObject({ status: 'SUCCEEDED', transitions: 7 });
+    expect(happy?.statesEntered).not.toHaveProperty('Poll');
+  });
+});

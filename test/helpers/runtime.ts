@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { LocalRuntime, type LocalRuntimeOptions } from '#local/runtime/runtime';
+import type { IngestRecord } from '#shared/ingest/record';
+
+/** Fast timings for tests: a simulated VideoGen that processes in tens of milliseconds. */
+export const FAST: LocalRuntimeOptions = {
+  simulator: {
+    processingMs: 60,
+    playbackMs: 30,
+    analysisMs: 30,
+    deliveryRetryDelaysMs: [50, 100, 200],
+    deliveryTimeoutMs: 2000,
+    seed: 1,
+  },
+  pollAfterSeconds: 2,
+  maxWaitSeconds: 60,
+  retryPauseMs: 20,
+  handlerLogLevel: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+};
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export async function startRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  return LocalRuntime.start({ ...FAST, ...options, simulator: { ...FAST.simulator, ...options.simulator } });
+}
+
+/** Drops the files, waits until every workflow has ended, and answers their records by key. */
+export async function ingestAll(
+  runtime: LocalRuntime,
+  files: Record<string, { body: Buffer; metadata?: Record<string, string> }>,
+): Promise<Record<string, IngestRecord>> {
+  for (const [key, file] of Object.entries(files)) {
+    await runtime.drop(key, file.body, file.metadata ? { metadata: file.metadata } : {});
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await runtime.idle();
+    const records = await runtime.records();
+    if (
+      Object.keys(files).every((key) => records.some((record) => record.key === key)) ||
+      Date.now() > deadline
+    ) {
+      return Object.fromEntries(records.map((record) => [record.key, record]));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** What the simulator received for a record's file: its bytes' size and hash. */
+export function receivedBy(
+  runtime: LocalRuntime,
+  record: IngestRecord | undefined,
+): { bytes: number; sha256: string } | undefined {
+  if (!record?.fileId) return undefined;
+  return runtime.simulator?.file(record.fileId)?.received;
+}
