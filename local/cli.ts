@@ -3,7 +3,8 @@
  * `videogen-ingest`: the project's command line. `start` is what `npm start` runs, `sim`
  * what `npm run sim` runs, `run` the one-shot form of `start`.
  */
-import { runSimulator, SIM_USAGE, UsageError } from './simulator/cli.ts';
+import { UsageError } from './cli-args.ts';
+import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
 import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime-cli.ts';
 
 const USAGE = `Usage: videogen-ingest <command> [options]

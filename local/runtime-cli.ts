@@ -6,8 +6,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
 import { FAILURE_STATUSES, type IngestRecord } from '#shared/ingest/record';
-import { UsageError } from './simulator/cli.ts';
-import { parseFaultSpec } from './simulator/faults.ts';
+import { UsageError, faultRules, wholeNumber } from './cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
 import { untilStopped } from './signals.ts';
 
@@ -57,12 +56,6 @@ const sharedOptions: ParseArgsOptionsConfig = {
   help: { type: 'boolean', short: 'h' },
 };
 
-function whole(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got "${value}"`);
-  return Number(value);
-}
-
 type Flags = Record<string, string | boolean | string[] | undefined>;
 
 function parse(
@@ -93,22 +86,16 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
     const value = values[name];
     return typeof value === 'string' ? value : undefined;
   };
-  const pollAfter = whole('poll-after', text('poll-after'));
-  const maxWait = whole('max-wait', text('max-wait'));
+  const pollAfter = wholeNumber('poll-after', text('poll-after'));
+  const maxWait = wholeNumber('max-wait', text('max-wait'));
   if (pollAfter === 0) throw new UsageError('--poll-after must be at least 1 second');
   if (pollAfter !== undefined && maxWait !== undefined && maxWait < pollAfter) {
     throw new UsageError(`--max-wait (${maxWait}) must be at least --poll-after (${pollAfter})`);
   }
-  const retryMs = whole('retry-ms', text('retry-ms'));
-  const processingMs = whole('processing-ms', text('processing-ms'));
-  const analysisMs = whole('analysis-ms', text('analysis-ms'));
-  const faults = (Array.isArray(values.fault) ? values.fault : []).map((spec) => {
-    try {
-      return parseFaultSpec(spec);
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
-  });
+  const retryMs = wholeNumber('retry-ms', text('retry-ms'));
+  const processingMs = wholeNumber('processing-ms', text('processing-ms'));
+  const analysisMs = wholeNumber('analysis-ms', text('analysis-ms'));
+  const faults = faultRules(Array.isArray(values.fault) ? values.fault : []);
   const external = process.env.VIDEOGEN_API_URL;
   return {
     ...(readyOn ? { readiness: readyOn as Readiness } : {}),
@@ -161,7 +148,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
   const options = runtimeOptionsFromFlags(values);
   const dropDir = path.resolve(typeof values.drop === 'string' ? values.drop : 'drop');
   const s3Port =
-    whole('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
+    wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dropDir, { recursive: true });
   const runtime = await LocalRuntime.start({

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { faultRuleSchema, parseFaultSpec, type FaultRule } from './faults.ts';
+import { UsageError, faultRules, wholeNumber } from '../cli-args.ts';
+import { faultRuleSchema, type FaultRule } from './faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from './simulator.ts';
 import { untilStopped } from '../signals.ts';
 
@@ -23,16 +24,6 @@ Options:
   --seed N                   seed for rate-based faults
   --quiet                    no line per request
   -h, --help                 this text`;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-function whole(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got "${value}"`);
-  return Number(value);
-}
 
 /** Turns `sim` arguments into simulator options; throws UsageError with a clear message. */
 export async function simulatorOptionsFromArgs(
@@ -64,12 +55,7 @@ export async function simulatorOptionsFromArgs(
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const faults: FaultRule[] = [];
-  try {
-    for (const spec of values.fault ?? []) faults.push(parseFaultSpec(spec));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const faults: FaultRule[] = faultRules(values.fault ?? []);
   if (values.faults !== undefined) {
     let parsed: unknown;
     try {
@@ -86,13 +72,13 @@ export async function simulatorOptionsFromArgs(
   }
   const retry = values['delivery-retry-ms'];
   const numbers: Record<string, number | undefined> = {
-    port: whole('port', values.port ?? '4010'),
-    uploadUrlTtlMs: whole('upload-url-ttl-ms', values['upload-url-ttl-ms']),
-    processingMs: whole('processing-ms', values['processing-ms']),
-    playbackMs: whole('playback-ms', values['playback-ms']),
-    analysisMs: whole('analysis-ms', values['analysis-ms']),
-    deliveryTimeoutMs: whole('delivery-timeout-ms', values['delivery-timeout-ms']),
-    seed: whole('seed', values.seed),
+    port: wholeNumber('port', values.port ?? '4010'),
+    uploadUrlTtlMs: wholeNumber('upload-url-ttl-ms', values['upload-url-ttl-ms']),
+    processingMs: wholeNumber('processing-ms', values['processing-ms']),
+    playbackMs: wholeNumber('playback-ms', values['playback-ms']),
+    analysisMs: wholeNumber('analysis-ms', values['analysis-ms']),
+    deliveryTimeoutMs: wholeNumber('delivery-timeout-ms', values['delivery-timeout-ms']),
+    seed: wholeNumber('seed', values.seed),
   };
   const options: SimulatorOptions = {
     ...Object.fromEntries(Object.entries(numbers).filter(([, value]) => value !== undefined)),
@@ -101,7 +87,9 @@ export async function simulatorOptionsFromArgs(
     ...(retry !== undefined
       ? {
           deliveryRetryDelaysMs:
-            retry === '' ? [] : retry.split(',').map((part) => whole('delivery-retry-ms', part.trim()) ?? 0),
+            retry === ''
+              ? []
+              : retry.split(',').map((part) => wholeNumber('delivery-retry-ms', part.trim()) ?? 0),
         }
       : {}),
     faults,
