@@ -54,6 +54,11 @@ export interface LocalRuntimeOptions {
   readonly retryPauseMs?: number;
   /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
   readonly s3Port?: number;
+  /**
+   * Register the local webhook URL with the API (and delete it on stop), as the deployed
+   * custom resource does. @default whether the API is on this machine (only then can it call back)
+   */
+  readonly registerWebhooks?: boolean;
   /** The drop bucket's name. @default videogen-drop-<runtime id> */
   readonly bucketName?: string;
   /** Where S3 keeps objects. @default a temporary folder */
@@ -264,7 +269,7 @@ export class LocalRuntime {
       const register = lambdas.functions.find((fn) => fn.handlerName === 'register-webhook');
       let registration: (() => Promise<void>) | undefined;
       let webhooksRegistered = false;
-      if (register && isLoopback(apiUrl)) {
+      if (register && (options.registerWebhooks ?? isLoopback(apiUrl))) {
         const properties = {
           ServiceToken: register.functionArn,
           WebhookUrl: functionUrl.url,

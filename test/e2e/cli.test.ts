@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRecordSchema } from '#shared/ingest/record';
 import { VideoGenSimulator } from '#local/simulator/simulator';
-import { mp4, png, text } from '../fixtures/media.ts';
+import { mp4, png, text } from '#local/media';
 import { closedPort } from '../helpers/net.ts';
 
 const BIN = path.resolve('local/bin.mjs');

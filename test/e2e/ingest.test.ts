@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
-import { mp4, png, text, wav } from '../fixtures/media.ts';
+import { mp4, png, text, wav } from '#local/media';
 import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 describe('the local runtime, end to end (default readiness: download)', () => {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import type { Readiness } from '#shared/config';
-import { mp4, png } from '../fixtures/media.ts';
+import { mp4, png } from '#local/media';
 import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 function executionOf(runtime: LocalRuntime, key: string) {
@@ -188,6 +188,44 @@ describe('the max wait', () => {
       const records = await ingestAll(runtime, { 'stuck.mp4': { body: mp4() } });
       expect(records['stuck.mp4']).toMatchObject({ status: 'TIMED_OUT', error: { code: 'TIMED_OUT' } });
       expect(executionOf(runtime, 'stuck.mp4')).toMatchObject({ status: 'FAILED', error: 'IngestTimedOut' });
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe('the webhook registration, as the custom resource does it', () => {
+  it('registers the local webhook URL with the API on start and deletes it on stop', async () => {
+    const { VideoGenSimulator } = await import('#local/simulator/simulator');
+    const sim = await VideoGenSimulator.start({ processingMs: 50, analysisMs: 20 });
+    try {
+      const runtime = await startRuntime({ videoGenApiUrl: sim.url });
+      const [endpoint] = sim.endpoints();
+      expect(endpoint).toMatchObject({
+        url: runtime.webhookUrl,
+        deleted: false,
+        events: expect.arrayContaining(['file.download_ready']),
+      });
+      await ingestAll(runtime, { 'registered.png': { body: png() } });
+      expect(sim.deliveries().some((delivery) => delivery.outcome === 'delivered')).toBe(true);
+      await runtime.stop();
+      expect(sim.endpoints()[0]?.deleted).toBe(true);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('falls back to polling when the API cannot call the webhook URL', async () => {
+    const runtime = await startRuntime({ registerWebhooks: false, pollAfterSeconds: 1 });
+    try {
+      expect(runtime.webhooksRegistered).toBe(false);
+      const records = await ingestAll(runtime, { 'unregistered.png': { body: png() } });
+      expect(records['unregistered.png']).toMatchObject({
+        status: expect.stringMatching(/READY|ANALYZED/),
+        events: {},
+      });
+      expect(runtime.simulator?.deliveries()).toEqual([]);
+      expect(executionOf(runtime, 'unregistered.png')?.statesEntered.Poll).toBeGreaterThanOrEqual(1);
     } finally {
       await runtime.stop();
     }

@@ -20,7 +20,7 @@ import { claimSource, getRecord, findSourceOfFile } from '#shared/ingest/store';
 import type { IngestRecord } from '#shared/ingest/record';
 import { VideoGenClient, uploadToPresignedUrl, UploadUrlExpiredError } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
-import { mp4, png, text } from '../../fixtures/media.ts';
+import { mp4, png, text } from '#local/media';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
 

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { VideoGenClient, uploadToPresignedUrl } from '#shared/videogen/index';
 import { simulatorOptionsFromArgs } from '#local/simulator/cli';
-import { png } from '../../fixtures/media.ts';
+import { png } from '#local/media';
 
 const TSX = path.resolve('node_modules/.bin/tsx');
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VideoGenClient, uploadToPresignedUrl, WEBHOOK_EVENT_TYPES } from '#shared/videogen/index';
 import { VideoGenSimulator, type SimulatorOptions } from '#local/simulator/simulator';
 import { FaultInjector, parseFaultSpec, type FaultRule } from '#local/simulator/faults';
-import { mp4, png } from '../../fixtures/media.ts';
+import { mp4, png } from '#local/media';
 import { WebhookReceiver } from '../../helpers/net.ts';
 
 describe('parseFaultSpec', () => {

@@ -8,7 +8,7 @@ import {
   type CreateFileRequest,
 } from '#shared/videogen/index';
 import { VideoGenSimulator, type SimulatorOptions } from '#local/simulator/simulator';
-import { mp4, png, text, wav } from '../../fixtures/media.ts';
+import { mp4, png, text, wav } from '#local/media';
 import { WebhookReceiver, waitFor } from '../../helpers/net.ts';
 
 const FAST: SimulatorOptions = {

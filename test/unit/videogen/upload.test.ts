@@ -14,7 +14,7 @@ import {
   uploadToPresignedUrl,
 } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
-import { png } from '../../fixtures/media.ts';
+import { png } from '#local/media';
 
 /** A lazily generated stream of `total` pseudo-random bytes, and the SHA-256 they hash to. */
 function generated(
