@@ -3,9 +3,9 @@
  * code needs and dynalite lacks, `TransactWriteItems`.
  *
  * Written by hand because no maintained JavaScript emulator implements transactions
- * (DynamoDB Local needs a Java download from outside the npm registry). The front runs
- * every item operation one at a time, so a transaction's writes are never interleaved
- * with another request; on a failed condition it restores what it wrote and answers
+ * (DynamoDB Local needs a Java download from outside the npm registry). A transaction
+ * runs while no other request does, so its writes are never interleaved with another
+ * request; on a failed condition it restores what it wrote and answers
  * `TransactionCanceledException` with per-item reasons, as DynamoDB does.
  */
 import http from 'node:http';
@@ -30,13 +30,37 @@ export interface LocalDynamoDB {
 
 type Json = Record<string, unknown>;
 
-/** Serializes async work: one request at a time reaches the store. */
-class Mutex {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task, task);
-    this.#tail = result.catch(() => undefined);
-    return result;
+/**
+ * A readers-writer lock: every other request runs concurrently (dynalite keeps single
+ * items consistent), a transaction runs alone, so nothing sees it half done.
+ */
+class TransactionLock {
+  #shared = 0;
+  #exclusive: Promise<void> | undefined;
+  #waiters: (() => void)[] = [];
+
+  async shared<T>(task: () => Promise<T>): Promise<T> {
+    while (this.#exclusive) await this.#exclusive;
+    this.#shared += 1;
+    try {
+      return await task();
+    } finally {
+      this.#shared -= 1;
+      if (this.#shared === 0) for (const wake of this.#waiters.splice(0)) wake();
+    }
+  }
+
+  async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    while (this.#exclusive) await this.#exclusive;
+    let release: () => void = () => undefined;
+    this.#exclusive = new Promise((resolve) => (release = resolve));
+    try {
+      while (this.#shared > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      return await task();
+    } finally {
+      this.#exclusive = undefined;
+      release();
+    }
   }
 }
 
@@ -62,7 +86,7 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   const keyNames = new Map<string, string[]>();
-  const mutex = new Mutex();
+  const lock = new TransactionLock();
 
   async function keyOf(
     tableName: string,
@@ -166,8 +190,11 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       const target = String(request.headers['x-amz-target'] ?? '');
-      void mutex.run(async () => {
-        if (!target.endsWith('.TransactWriteItems')) return forward(request, body, response);
+      if (!target.endsWith('.TransactWriteItems')) {
+        void lock.shared(() => forward(request, body, response));
+        return;
+      }
+      void lock.exclusive(async () => {
         let result: { status: number; body: Json };
         try {
           result = await transactWrite(

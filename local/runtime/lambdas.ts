@@ -80,6 +80,7 @@ export class LocalLambdas {
   readonly #handlers = new Map<string, Handler>();
   /** Invocations so far, by handler name (for benchmarks and tests). */
   readonly invocations: Partial<Record<HandlerName, number>> = {};
+  readonly #running = new Set<Promise<unknown>>();
 
   constructor(functions: LocalFunction[]) {
     this.#functions = functions;
@@ -111,7 +112,25 @@ export class LocalLambdas {
   }
 
   /** Invokes like Lambda: JSON in, JSON out, the handler's error (and its name) passed on. */
-  async invoke(functionArnOrName: string, payload: unknown): Promise<unknown> {
+  invoke(functionArnOrName: string, payload: unknown): Promise<unknown> {
+    const running = this.#invoke(functionArnOrName, payload);
+    this.#running.add(running);
+    void running.catch(() => undefined).finally(() => this.#running.delete(running));
+    return running;
+  }
+
+  /** Resolves when no invocation is under way (or after `timeoutMs`), so emulators can close under none. */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#running.size > 0 && Date.now() < deadline) {
+      await Promise.race([
+        Promise.allSettled([...this.#running]),
+        new Promise((resolve) => setTimeout(resolve, 50)),
+      ]);
+    }
+  }
+
+  async #invoke(functionArnOrName: string, payload: unknown): Promise<unknown> {
     const handler = this.#handlers.get(functionArnOrName);
     const fn = this.#functions.find(
       (candidate) =>

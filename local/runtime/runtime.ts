@@ -15,7 +15,8 @@ import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import type { Readiness } from '#shared/config';
 import { ingestRecordSchema, type IngestRecord } from '#shared/ingest/record';
 import { definitionFromTemplate } from '../definition-from-template.ts';
-import { startDynamoDB, type LocalDynamoDB } from '../emulators/dynamodb.ts';
+import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
+import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
 import { startS3, type LocalS3 } from '../emulators/s3.ts';
 import { startSecretsManager, type LocalSecrets } from '../emulators/secrets.ts';
 import {
@@ -190,7 +191,7 @@ export class LocalRuntime {
       };
       const lambdas = new LocalLambdas(functions);
 
-      const dynamo: LocalDynamoDB = await startDynamoDB();
+      const dynamo: LocalDynamoDB = await startDynamoDBProcess();
       stop.push(() => dynamo.close());
       const rawDynamo = new DynamoDBClient({
         endpoint: dynamo.endpoint,
@@ -390,8 +391,11 @@ export class LocalRuntime {
 
   async stop(): Promise<void> {
     if (this.#registration) await this.#registration().catch(() => undefined);
-    // VideoGen first: no delivery may reach handlers whose table is already gone.
+    // VideoGen first, then what runs: no handler may outlive the emulators it calls.
     await this.simulator?.close();
+    this.queue.close();
+    await this.stepFunctions.close();
+    await this.lambdas.drain();
     for (const step of this.#stop.reverse()) await step().catch(() => undefined);
     this.#s3.destroy();
   }

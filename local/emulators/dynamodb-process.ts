@@ -1,0 +1,41 @@
+/**
+ * Runs the DynamoDB emulator in a process of its own (`startDynamoDBProcess`), so its CPU
+ * work does not compete with the handlers on the runtime's event loop. The child sends
+ * its endpoint once listening and closes when the parent disconnects.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startDynamoDB, type LocalDynamoDB } from './dynamodb.ts';
+
+const CHILD_FLAG = '--videogen-dynamodb-child';
+
+export async function startDynamoDBProcess(): Promise<LocalDynamoDB> {
+  const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message: { endpoint?: string }) => {
+      if (message.endpoint) resolve(message.endpoint);
+      else reject(new Error('the DynamoDB emulator did not start'));
+    });
+    child.once('exit', (code) => reject(new Error(`the DynamoDB emulator exited with ${code}`)));
+  });
+  return {
+    endpoint,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.disconnect();
+      await exited;
+    },
+  };
+}
+
+if (process.argv.includes(CHILD_FLAG)) {
+  const dynamo = await startDynamoDB();
+  process.send?.({ endpoint: dynamo.endpoint });
+  process.once('disconnect', () => {
+    void dynamo.close().finally(() => process.exit(0));
+  });
+}
