@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The chaos run is its own command (`npm run test:chaos`), run by CI after `npm test`.
+    exclude: ['test/chaos/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The simulator and emulators bind loopback ports; forks keep each file's servers in its own process.

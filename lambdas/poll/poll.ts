@@ -1,8 +1,9 @@
 import { withRetries, type RetryOptions } from '#shared/retry';
 import { recordObservation } from '#shared/ingest/observe';
-import { getRecord, advanceStatus, type IngestStore } from '#shared/ingest/store';
+import { advanceStatus, clearTaskToken, getRecord, type IngestStore } from '#shared/ingest/store';
 import { READY_STATUSES, WAITING_STATUSES } from '#shared/ingest/record';
 import type { VideoGenClient } from '#shared/videogen/client';
+import type { VideoGenFile } from '#shared/videogen/contract';
 
 export interface PollDeps {
   readonly store: IngestStore;
@@ -33,6 +34,19 @@ export async function poll(
   const client = await deps.videoGen();
   const file = await withRetries(() => client.getFile(input.fileId), deps.retry);
   const now = deps.now();
+  const outcome = await decide(deps, input, file, now);
+  // The workflow ends here unless it waits again: a token a timed-out wait stored (even
+  // one stored late, after its timeout) can never be answered, so none may stay behind.
+  if (outcome.outcome !== 'WAITING') await clearTaskToken(deps.store, input.pk, undefined);
+  return outcome;
+}
+
+async function decide(
+  deps: PollDeps,
+  input: PollInput,
+  file: VideoGenFile,
+  now: Date,
+): Promise<{ outcome: PollOutcome; status: string }> {
   const applied = await recordObservation(deps.store, input.pk, { file, at: now.toISOString() });
   if (applied.ready) return { outcome: 'READY', status: applied.record.status };
   if (applied.failed) return { outcome: 'FAILED', status: applied.record.status };

@@ -1,4 +1,10 @@
-import { claimSource, advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
+import {
+  advanceStatus,
+  claimSource,
+  clearTaskToken,
+  getRecord,
+  type IngestStore,
+} from '#shared/ingest/store';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type IngestStatus } from '#shared/ingest/record';
 import type { Readiness } from '#shared/config';
@@ -50,7 +56,11 @@ export async function recordFailure(
   const at = deps.now();
   const error = ingestErrorOf(input.error);
   const pk = input.pk ?? sourcePk({ ...input.source, etag: input.source.etag ?? 'unknown' });
-  if (await advanceStatus(deps.store, pk, FAILABLE, 'FAILED', at, error)) return { status: 'FAILED' };
+  if (await advanceStatus(deps.store, pk, FAILABLE, 'FAILED', at, error)) {
+    // The workflow ends here: a token a wait stored can never be answered now.
+    await clearTaskToken(deps.store, pk, undefined);
+    return { status: 'FAILED' };
+  }
   const existing = await getRecord(deps.store, pk);
   if (existing) return { status: existing.status };
   // Failed before Prepare claimed it: a record still says what happened.

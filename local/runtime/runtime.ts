@@ -24,6 +24,7 @@ import {
   type LocalExecution,
   type LocalStepFunctions,
 } from '../emulators/step-functions.ts';
+import { seededRandom } from '../simulator/faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from '../simulator/simulator.ts';
 import { synthesizeStack } from '../synth.ts';
 import { tableSpecFromTemplate } from '../table-from-template.ts';
@@ -64,6 +65,14 @@ export interface LocalRuntimeOptions {
   readonly bucketName?: string;
   /** Where S3 keeps objects. @default a temporary folder */
   readonly s3Directory?: string;
+  /**
+   * Chaos: this share of webhook requests is handled, then answered 500 anyway, as when a
+   * handler dies after its write and before its answer; VideoGen delivers them again.
+   * @default 0
+   */
+  readonly webhookFailureRate?: number;
+  /** Seeds `webhookFailureRate`'s dice. @default 1 */
+  readonly seed?: number;
   /** Powertools log level of the handlers. @default 'WARN' */
   readonly handlerLogLevel?: string;
   /** Told what the runtime does, a line at a time. */
@@ -94,6 +103,8 @@ export class LocalRuntime {
   readonly lambdas: LocalLambdas;
   readonly queue: LocalQueue;
   readonly stepFunctions: LocalStepFunctions;
+  /** Webhook answers replaced by a 500 (`webhookFailureRate`). */
+  readonly webhookFailures: { readonly injected: number };
   readonly #documents: DynamoDBDocumentClient;
   readonly #s3: S3Client;
   readonly #stop: (() => Promise<void>)[];
@@ -112,6 +123,7 @@ export class LocalRuntime {
     lambdas: LocalLambdas;
     queue: LocalQueue;
     stepFunctions: LocalStepFunctions;
+    webhookFailures: { readonly injected: number };
     documents: DynamoDBDocumentClient;
     s3: S3Client;
     stop: (() => Promise<void>)[];
@@ -129,6 +141,7 @@ export class LocalRuntime {
     this.lambdas = parts.lambdas;
     this.queue = parts.queue;
     this.stepFunctions = parts.stepFunctions;
+    this.webhookFailures = parts.webhookFailures;
     this.#documents = parts.documents;
     this.#s3 = parts.s3;
     this.#stop = parts.stop;
@@ -260,9 +273,17 @@ export class LocalRuntime {
       );
       await lambdas.load(id);
 
-      const functionUrl: LocalFunctionUrl = await startFunctionUrl((event) =>
-        lambdas.invoke(lambdas.byHandler('webhook').functionArn, event),
-      );
+      const webhookFailures = { injected: 0 };
+      const failureRate = options.webhookFailureRate ?? 0;
+      const dice = seededRandom(options.seed ?? 1);
+      const functionUrl: LocalFunctionUrl = await startFunctionUrl(async (event) => {
+        const answer = await lambdas.invoke(lambdas.byHandler('webhook').functionArn, event);
+        if (failureRate > 0 && dice() < failureRate) {
+          webhookFailures.injected += 1;
+          return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };
+        }
+        return answer;
+      });
       stop.push(() => functionUrl.close());
 
       // As the deployed custom resource does: register the webhook URL where VideoGen can reach it.
@@ -321,6 +342,7 @@ export class LocalRuntime {
         lambdas,
         queue,
         stepFunctions,
+        webhookFailures,
         documents,
         s3: new S3Client({
           endpoint: s3.endpoint,

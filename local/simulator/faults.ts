@@ -101,7 +101,7 @@ export function parseFaultSpec(spec: string): FaultRule {
  * mulberry32: a seeded PRNG in five lines, so a chaos run with `--seed` injects the same
  * faults again. (`Math.random` cannot be seeded; a library would be heavier than this.)
  */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

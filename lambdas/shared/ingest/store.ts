@@ -241,17 +241,21 @@ export async function storeTaskToken(
   }
 }
 
-/** Removes a task token once answered, unless a newer wait already replaced it. */
-export async function clearTaskToken(store: IngestStore, pk: string, taskToken: string): Promise<void> {
+/** Removes a task token once answered, unless a newer wait already replaced it; any token when `taskToken` is undefined. */
+export async function clearTaskToken(
+  store: IngestStore,
+  pk: string,
+  taskToken: string | undefined,
+): Promise<void> {
   try {
     await store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
         UpdateExpression: 'REMOVE taskToken SET #version = #version + :one',
-        ConditionExpression: 'taskToken = :token',
+        ConditionExpression: taskToken === undefined ? 'attribute_exists(taskToken)' : 'taskToken = :token',
         ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':token': taskToken, ':one': 1 },
+        ExpressionAttributeValues: { ':one': 1, ...(taskToken === undefined ? {} : { ':token': taskToken }) },
       }),
     );
   } catch (error) {

@@ -16,8 +16,8 @@ import { poll } from '../../../lambdas/poll/poll.ts';
 import { prepare } from '../../../lambdas/prepare/prepare.ts';
 import { recordFailure } from '../../../lambdas/record-failure/record-failure.ts';
 import { transfer } from '../../../lambdas/transfer/transfer.ts';
-import { claimSource, getRecord, findSourceOfFile } from '#shared/ingest/store';
-import type { IngestRecord } from '#shared/ingest/record';
+import { claimSource, getRecord, findSourceOfFile, storeTaskToken } from '#shared/ingest/store';
+import { WAITING_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { VideoGenClient, uploadToPresignedUrl, UploadUrlExpiredError } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
@@ -360,6 +360,26 @@ describe('Poll', () => {
     });
   });
 
+  it('leaves no task token behind when it ends the workflow, even one a late wait stored', async () => {
+    const { record, created } = await uploaded(mp4());
+    await storeTaskToken(table.store, record.pk, 'stored-after-its-wait-timed-out', WAITING_STATUSES, AT);
+    await sim.settled();
+    expect((await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: AT })).outcome).toBe(
+      'READY',
+    );
+    expect((await getRecord(table.store, record.pk))?.taskToken).toBeUndefined();
+  });
+
+  it('keeps the token while it sends the workflow back to wait', async () => {
+    const { record, created } = await uploaded(mp4());
+    await storeTaskToken(table.store, record.pk, 'current', WAITING_STATUSES, AT);
+    expect(
+      (await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: new Date().toISOString() }))
+        .outcome,
+    ).toBe('WAITING');
+    expect((await getRecord(table.store, record.pk))?.taskToken).toBe('current');
+  });
+
   it('records TIMED_OUT past the max wait', async () => {
     const { record, created } = await uploaded(mp4());
     const result = await poll(pollDeps(60, new Date(Date.parse(AT) + 61_000)), {
@@ -408,6 +428,18 @@ describe('RecordFailure', () => {
       status: 'FAILED',
       error: { code: 'VideoGenAuthError', message: 'POST /v1/files/upload answered 401' },
     });
+  });
+
+  it('clears a task token the failed workflow can no longer use', async () => {
+    const record = await acceptedRecord();
+    await createVideoGenFile(createDeps(), { pk: record.pk });
+    await storeTaskToken(table.store, record.pk, 'orphan', WAITING_STATUSES, AT);
+    await recordFailure(deps(), { ...source(record.key), pk: record.pk, error: { Error: 'States.Timeout' } });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'States.Timeout' },
+    });
+    expect((await getRecord(table.store, record.pk))?.taskToken).toBeUndefined();
   });
 
   it('never overwrites a READY record', async () => {

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+/** The chaos run alone (`npm run test:chaos`): long, and kept out of `npm test`. */
+export default defineConfig({
+  test: {
+    include: ['test/chaos/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 20 * 60_000,
+    pool: 'forks',
+    env: { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_TRACE_ENABLED: 'false' },
+  },
+});
