@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Context, LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimSource, getRecord, recordCreatedFile, storeTaskToken } from '#shared/ingest/store';
 import { WAITING_STATUSES } from '#shared/ingest/record';
@@ -11,6 +11,7 @@ import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
 import { objectCreated } from '../../fixtures/s3-events.ts';
 import type { WorkflowInput } from '../../../lambdas/starter/starter.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import { loadWebhookHandler, type WebhookHandler, urlEvent } from '../../helpers/webhook-handler.ts';
 
 const context = {
   functionName: 'fn',
@@ -55,21 +56,11 @@ describe('webhook handler, end to end on the emulated table', () => {
   const secrets = mockClient(SecretsManagerClient);
   const sfn = mockClient(SFNClient);
   let table: TestTable;
-  let handler: (event: LambdaFunctionURLEvent, context: Context) => Promise<{ statusCode?: number }>;
+  let handler: WebhookHandler;
 
   beforeAll(async () => {
     table = await startIngestTable('webhook-handler');
-    vi.stubEnv('TABLE_NAME', table.tableName);
-    vi.stubEnv('WEBHOOK_SECRET', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook');
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', table.endpoint);
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.resetModules();
-    ({ handler } = (await import('../../../lambdas/webhook/handler.ts')) as unknown as {
-      handler: typeof handler;
-    });
+    handler = await loadWebhookHandler(table);
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
@@ -83,20 +74,6 @@ describe('webhook handler, end to end on the emulated table', () => {
       .resolves({ SecretString: JSON.stringify({ secret, endpointId: 'vg_whep_1' }) });
     sfn.on(SendTaskSuccessCommand).resolves({});
   });
-
-  function urlEvent(body: string, headers: Record<string, string>, method = 'POST'): LambdaFunctionURLEvent {
-    return {
-      version: '2.0',
-      rawPath: '/',
-      rawQueryString: '',
-      headers,
-      body,
-      isBase64Encoded: false,
-      requestContext: {
-        http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      },
-    } as unknown as LambdaFunctionURLEvent;
-  }
 
   it('records a delivery once and resumes the workflow once, however often it is delivered', async () => {
     const record = receivedRecord({}, 'entry/clip.mp4');
@@ -132,7 +109,7 @@ describe('webhook handler, end to end on the emulated table', () => {
     });
     const forged = signWebhook(`whsec_${randomBytes(24).toString('base64')}`, 'msg_forged', new Date(), body);
     expect((await handler(urlEvent(body, forged), context)).statusCode).toBe(401);
-    expect((await handler(urlEvent(body, forged, 'GET'), context)).statusCode).toBe(405);
+    expect((await handler(urlEvent(body, forged, { method: 'GET' }), context)).statusCode).toBe(405);
   });
 });
 

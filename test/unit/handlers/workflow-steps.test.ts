@@ -275,6 +275,49 @@ describe('Transfer', () => {
     });
   });
 
+  it('answers SourceGoneError when the object was overwritten before its transfer (If-Match fails)', async () => {
+    s3.on(GetObjectCommand).rejects(
+      new S3ServiceException({
+        name: 'PreconditionFailed',
+        $fault: 'client',
+        message: 'changed',
+        $metadata: { httpStatusCode: 412 },
+      }),
+    );
+    const { record, created } = await createdFor(png());
+    await expect(transfer(transferDeps(), { pk: record.pk, ...created })).rejects.toMatchObject({
+      name: 'SourceGoneError',
+    });
+  });
+
+  it('retries with a fresh stream when the source stream breaks mid-upload', async () => {
+    const bytes = mp4(300_000);
+    let opened = 0;
+    s3.on(GetObjectCommand).callsFake(() => {
+      opened += 1;
+      if (opened > 1) return { Body: objectBody(bytes) };
+      const broken = new Readable({
+        read() {
+          this.push(bytes.subarray(0, 65_536));
+          this.destroy(new Error('socket hang up (S3)'));
+        },
+      });
+      return { Body: sdkStreamMixin(broken) };
+    });
+    const { record, created } = await createdFor(bytes);
+
+    await expect(transfer(transferDeps(), { pk: record.pk, ...created })).resolves.toMatchObject({
+      sent: true,
+    });
+
+    expect(opened).toBe(2);
+    // The broken PUT was aborted (never stored); the fresh stream's PUT stored every byte.
+    expect(
+      sim.uploads().filter((upload) => upload.fileId === created.fileId && upload.outcome === 'stored'),
+    ).toHaveLength(1);
+    expect(sim.file(created.fileId)?.received?.bytes).toBe(bytes.length);
+  });
+
   it('does not send twice when VideoGen already has the bytes', async () => {
     const bytes = png();
     s3.on(GetObjectCommand).callsFake(() => ({ Body: objectBody(bytes) }));

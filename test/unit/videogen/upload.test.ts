@@ -282,6 +282,46 @@ describe('uploadToPresignedUrl against misbehaving targets', () => {
     ).rejects.toThrow(/no progress for 100 ms/);
   });
 
+  it('releases its sockets after 100 failed transfers', async () => {
+    let open = 0;
+    let peak = 0;
+    const server = await startServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(500).end('<Error><Code>InternalError</Code></Error>'));
+    });
+    close = server.close;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const target = new URL(server.url);
+    const failures = await Promise.allSettled(
+      Array.from({ length: 100 }, async () => {
+        open += 1;
+        peak = Math.max(peak, open);
+        try {
+          await uploadToPresignedUrl({
+            url: target.href,
+            body: Readable.from([Buffer.alloc(2048)]),
+            contentLength: 2048,
+            agent,
+          });
+        } finally {
+          open -= 1;
+        }
+      }),
+    );
+    expect(
+      failures.every(
+        (failure) =>
+          failure.status === 'rejected' && (failure.reason as Error).name === 'VideoGenServerError',
+      ),
+    ).toBe(true);
+    const inUse = Object.values(agent.sockets).flat().length;
+    const idle = Object.values(agent.freeSockets).flat().length;
+    expect(inUse).toBe(0);
+    expect(idle).toBeLessThanOrEqual(4);
+    expect(peak).toBe(100);
+    agent.destroy();
+  });
+
   it('rejects with the abort reason when the caller aborts', async () => {
     const server = await startServer((request) => {
       request.resume();

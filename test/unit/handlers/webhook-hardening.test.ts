@@ -1,0 +1,268 @@
+/**
+ * The webhook endpoint under hostile and broken input: property-based (fast-check) over
+ * random and malformed requests, then the documented edge cases, then concurrency and a
+ * handler killed part-way, all against the real handler and the emulated table.
+ */
+import { randomBytes } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { claimSource, getRecord, recordCreatedFile, storeTaskToken } from '#shared/ingest/store';
+import { WAITING_STATUSES, type IngestRecord } from '#shared/ingest/record';
+import { signWebhook } from '#shared/videogen/webhooks';
+import { MAX_WEBHOOK_BODY_BYTES } from '../../../lambdas/webhook/webhook.ts';
+import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
+import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import {
+  lambdaContext,
+  loadWebhookHandler,
+  urlEvent,
+  type WebhookHandler,
+} from '../../helpers/webhook-handler.ts';
+
+const secret = `whsec_${randomBytes(32).toString('base64')}`;
+const otherSecret = `whsec_${randomBytes(32).toString('base64')}`;
+const secrets = mockClient(SecretsManagerClient);
+const sfn = mockClient(SFNClient);
+let table: TestTable;
+let handler: WebhookHandler;
+let counter = 0;
+
+beforeAll(async () => {
+  table = await startIngestTable('hardening');
+  handler = await loadWebhookHandler(table);
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await table.close();
+});
+beforeEach(() => {
+  secrets.reset();
+  sfn.reset();
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secret }) });
+  sfn.on(SendTaskSuccessCommand).resolves({});
+});
+
+/** An ingest waiting for its file, with a task token stored. */
+async function waitingIngest(
+  token = `token-${counter}`,
+): Promise<{ pk: string; fileId: string; token: string }> {
+  counter += 1;
+  const record = receivedRecord({}, `hard/${counter}.mp4`);
+  await claimSource(table.store, record);
+  const fileId = `vg_file_hard${counter}`;
+  await recordCreatedFile(table.store, record, { fileId, displayName: 'a.mp4', at: AT });
+  await storeTaskToken(table.store, record.pk, token, WAITING_STATUSES, AT);
+  return { pk: record.pk, fileId, token };
+}
+
+function readyEvent(fileId: string, id = `evt_${counter}`): string {
+  return JSON.stringify({
+    id,
+    type: 'file.download_ready',
+    createdAt: AT,
+    data: { file: videoGenFile(fileId, 'ready') },
+  });
+}
+
+async function snapshot(pk: string): Promise<IngestRecord | undefined> {
+  return getRecord(table.store, pk);
+}
+
+describe('property: whatever arrives unsigned or mis-signed', () => {
+  it('answers 4xx, never 5xx, and changes nothing (10,000 requests)', async () => {
+    const target = await waitingIngest();
+    const genuine = readyEvent(target.fileId);
+    const before = await snapshot(target.pk);
+    const now = Math.floor(Date.now() / 1000);
+
+    const headerValue = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.constant(''),
+      fc.integer().map(String),
+    );
+    const signatureHeader = fc.oneof(
+      headerValue,
+      fc.base64String().map((value) => `v1,${value}`),
+      fc
+        .array(
+          fc.base64String({ minLength: 4, maxLength: 60 }).map((value) => `v1,${value}`),
+          { maxLength: 4 },
+        )
+        .map((parts) => parts.join(' ')),
+      fc.constant(signWebhook(otherSecret, 'msg_x', new Date(), genuine)['webhook-signature']),
+    );
+    const body = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.json(),
+      fc.constant(genuine),
+      fc.constant(genuine.replace('READY', 'FAILED')),
+      fc.constant(JSON.stringify(JSON.parse(genuine), null, 1)),
+      fc.uint8Array({ maxLength: 512 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+      fc.constant(undefined),
+    );
+    const request = fc.record({
+      method: fc.oneof(fc.constant('POST'), fc.constantFrom('GET', 'PUT', 'DELETE', 'post', 'OPTIONS')),
+      body,
+      isBase64Encoded: fc.boolean(),
+      headers: fc.record(
+        {
+          'webhook-id': fc.oneof(headerValue, fc.constant('msg_x')),
+          'webhook-timestamp': fc.oneof(
+            headerValue,
+            fc.integer({ min: now - 100_000, max: now + 100_000 }).map(String),
+            fc.constant(String(now)),
+          ),
+          'webhook-signature': signatureHeader,
+          'content-type': fc.constantFrom('application/json', 'text/plain', 'application/octet-stream'),
+        },
+        { requiredKeys: [] },
+      ),
+    });
+
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, body: payload, isBase64Encoded, headers }) => {
+        const response = await handler(
+          urlEvent(payload, headers, { method, isBase64Encoded }),
+          lambdaContext(),
+        );
+        statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
+        return response.statusCode >= 400 && response.statusCode < 500;
+      }),
+      { numRuns: 10_000, seed: 20261124 },
+    );
+
+    expect([...statuses.keys()].sort()).toEqual(expect.arrayContaining([401, 405]));
+    expect(await snapshot(target.pk)).toEqual(before);
+    expect(sfn.calls()).toHaveLength(0);
+  }, 120_000);
+});
+
+describe('documented answers', () => {
+  it('refuses a replay outside the ±300 s window, and a body re-serialized after signing', async () => {
+    const { fileId } = await waitingIngest();
+    const body = readyEvent(fileId);
+    const stale = signWebhook(secret, 'msg_old', new Date(Date.now() - 301_000), body);
+    expect((await handler(urlEvent(body, stale), lambdaContext())).statusCode).toBe(401);
+    const fresh = signWebhook(secret, 'msg_new', new Date(), body);
+    expect(
+      (await handler(urlEvent(JSON.stringify(JSON.parse(body)), fresh), lambdaContext())).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await handler(
+          urlEvent(JSON.stringify(JSON.parse(body), null, 2), signWebhook(secret, 'msg_p', new Date(), body)),
+          lambdaContext(),
+        )
+      ).statusCode,
+    ).toBe(401);
+  });
+
+  it('accepts signature headers a proxy joined with ", " when one of them is valid', async () => {
+    const { fileId } = await waitingIngest();
+    const body = readyEvent(fileId);
+    const valid = signWebhook(secret, 'msg_join', new Date(), body);
+    const joined = { ...valid, 'webhook-signature': `v1,bm90LXRoaXMtb25l, ${valid['webhook-signature']}` };
+    expect((await handler(urlEvent(body, joined), lambdaContext())).statusCode).toBe(200);
+  });
+
+  it('answers 401 without its headers, 413 over 256 KiB, 405 for GET, 400 for a signed non-event', async () => {
+    const { fileId } = await waitingIngest();
+    const body = readyEvent(fileId);
+    expect((await handler(urlEvent(body, {}), lambdaContext())).statusCode).toBe(401);
+    const big = 'x'.repeat(MAX_WEBHOOK_BODY_BYTES + 1);
+    expect(
+      (await handler(urlEvent(big, signWebhook(secret, 'msg_big', new Date(), big)), lambdaContext()))
+        .statusCode,
+    ).toBe(413);
+    expect(
+      (
+        await handler(
+          urlEvent(body, signWebhook(secret, 'msg_get', new Date(), body), { method: 'GET' }),
+          lambdaContext(),
+        )
+      ).statusCode,
+    ).toBe(405);
+    const notEvent = '{"hello":"world"}';
+    expect(
+      (
+        await handler(
+          urlEvent(notEvent, signWebhook(secret, 'msg_ne', new Date(), notEvent)),
+          lambdaContext(),
+        )
+      ).statusCode,
+    ).toBe(400);
+  });
+});
+
+describe('concurrency and crashes', () => {
+  it('records the same delivery, sent 50 times at once, once, and resumes the workflow at most once', async () => {
+    const { pk, fileId } = await waitingIngest();
+    const body = readyEvent(fileId, 'evt_fifty');
+    const headers = signWebhook(secret, 'msg_fifty', new Date(), body);
+    const before = await snapshot(pk);
+
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => handler(urlEvent(body, headers), lambdaContext())),
+    );
+
+    const after = await snapshot(pk);
+    expect(answers.every((answer) => answer.statusCode === 200 || answer.statusCode === 409)).toBe(true);
+    expect(answers.filter((answer) => answer.statusCode === 200).length).toBeGreaterThanOrEqual(1);
+    expect(after?.status).toBe('READY');
+    // One change to the record's content (its status and events), and one to drop the answered token.
+    expect((after?.version ?? 0) - (before?.version ?? 0)).toBe(2);
+    expect(sfn.commandCalls(SendTaskSuccessCommand).length).toBeLessThanOrEqual(1);
+    // VideoGen retries the 409s: each then gets the stored answer, and nothing changes again.
+    const retry = await handler(urlEvent(body, headers), lambdaContext());
+    expect(retry.statusCode).toBe(200);
+    expect((await snapshot(pk))?.version).toBe(after?.version);
+  });
+
+  it('finishes the work on redelivery when a handler is killed after its write and before its answer', async () => {
+    const { pk, fileId, token } = await waitingIngest();
+    const body = readyEvent(fileId, 'evt_killed');
+    const headers = signWebhook(secret, 'msg_killed', new Date(), body);
+    // The first invocation writes READY, then hangs in SendTaskSuccess until Lambda kills it (1 s left).
+    sfn.on(SendTaskSuccessCommand).callsFake(() => new Promise(() => undefined));
+    void handler(urlEvent(body, headers), lambdaContext(1000));
+    await expect.poll(async () => (await snapshot(pk))?.status, { timeout: 5000 }).toBe('READY');
+    expect((await snapshot(pk))?.taskToken).toBe(token);
+
+    // While the dead invocation's claim lasts, a redelivery is told to come back later.
+    sfn.reset();
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    expect(
+      (await handler(urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)), lambdaContext()))
+        .statusCode,
+    ).toBe(409);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const redelivered = await handler(
+      urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)),
+      lambdaContext(),
+    );
+
+    expect(redelivered.statusCode).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand).map((call) => call.args[0].input.taskToken)).toEqual([
+      token,
+    ]);
+    expect((await snapshot(pk))?.taskToken).toBeUndefined();
+  });
+
+  it('round-trips a 2,048-character task token', async () => {
+    const longToken = randomBytes(1536).toString('base64');
+    expect(longToken).toHaveLength(2048);
+    const { pk, fileId } = await waitingIngest(longToken);
+    const body = readyEvent(fileId, 'evt_long');
+    expect(
+      (await handler(urlEvent(body, signWebhook(secret, 'msg_long', new Date(), body)), lambdaContext()))
+        .statusCode,
+    ).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe(longToken);
+    expect((await snapshot(pk))?.taskToken).toBeUndefined();
+  });
+});
