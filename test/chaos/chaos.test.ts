@@ -120,6 +120,9 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
         (sum, record) => sum + record.abandonedFileIds.length,
         0,
       ),
+      failedAfterEveryUploadUrlExpired: [...records.values()].filter(
+        (record) => record.error?.code === 'UploadAttemptsExhaustedError',
+      ).length,
       deliveries: {
         attempts: sim?.deliveries().length,
         delivered: sim?.deliveries().filter((delivery) => delivery.outcome === 'delivered').length,
@@ -134,6 +137,21 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
     console.log(`chaos figures (${RESULTS}):\n${JSON.stringify(figures, null, 2)}`);
   });
 
+  /** Every upload URL this source got was refused as expired: bounded attempts make that a FAILED ingest. */
+  function expiredEveryTime(record: IngestRecord | undefined): boolean {
+    if (!record?.fileId) return false;
+    const files = [record.fileId, ...record.abandonedFileIds];
+    const refusals = (fileId: string) =>
+      runtime.simulator?.uploads().filter((upload) => upload.fileId === fileId) ?? [];
+    return (
+      files.length === 3 &&
+      files.every(
+        (fileId) =>
+          refusals(fileId).length > 0 && refusals(fileId).every((upload) => upload.reason === 'AccessDenied'),
+      )
+    );
+  }
+
   it('ends every file in its expected terminal status', () => {
     const wrong: string[] = [];
     for (const file of inputs) {
@@ -142,7 +160,7 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
       const expected =
         file.kind === 'empty' || file.kind === 'not-media'
           ? 'REJECTED'
-          : simFile?.status === 'FAILED'
+          : simFile?.status === 'FAILED' || expiredEveryTime(record)
             ? 'FAILED'
             : file.kind === 'temporary'
               ? 'READY'
@@ -174,7 +192,10 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
       }
     }
     expect(problems).toEqual([]);
-    const sources = inputs.filter((file) => file.kind === 'media' || file.kind === 'temporary').length;
+    const sources = inputs.filter(
+      (file) =>
+        (file.kind === 'media' || file.kind === 'temporary') && !expiredEveryTime(records.get(file.key)),
+    ).length;
     expect(runtime.simulator?.files().filter((file) => file.received)).toHaveLength(sources);
   });
 

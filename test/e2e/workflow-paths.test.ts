@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import type { Readiness } from '#shared/config';
 import { mp4, png } from '#local/media';
+import { captureLogs, leakedSecrets } from '../helpers/log-capture.ts';
 import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 function executionOf(runtime: LocalRuntime, key: string) {
@@ -228,6 +229,47 @@ describe('the webhook registration, as the custom resource does it', () => {
       expect(executionOf(runtime, 'unregistered.png')?.statesEntered.Poll).toBeGreaterThanOrEqual(1);
     } finally {
       await runtime.stop();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never hold the API key, a webhook secret or a presigned URL, even at DEBUG and under faults', async () => {
+    const apiKey = `vg_e2e_${Math.random().toString(16).slice(2)}_key`;
+    const logs = captureLogs();
+    let runtime: LocalRuntime | undefined;
+    try {
+      runtime = await startRuntime({
+        videoGenApiKey: apiKey,
+        handlerLogLevel: 'DEBUG',
+        pollAfterSeconds: 1,
+        simulator: {
+          log: (line) => process.stderr.write(`[sim] ${line}\n`),
+          faults: [
+            { fault: 'expire_url', nth: 1 },
+            { fault: 'rate_limit', on: 'create', nth: 2, retryAfterSeconds: 0 },
+            { fault: 'server_error', on: 'put', nth: 3 },
+            { fault: 'drop_delivery', on: 'file.download_ready', nth: 1 },
+          ],
+        },
+      });
+      await ingestAll(runtime, {
+        'logs/a.png': { body: png() },
+        'logs/b.mp4': { body: mp4() },
+        'logs/c.png': { body: png(3) },
+      });
+      const secrets = {
+        apiKey,
+        webhookSecrets: runtime.simulator?.endpoints().flatMap((endpoint) => endpoint.secrets) ?? [],
+      };
+      await runtime.stop();
+      runtime = undefined;
+      logs.stop();
+      expect(logs.text()).toContain('"level":"INFO"');
+      expect(leakedSecrets(logs.text(), secrets)).toEqual([]);
+    } finally {
+      logs.stop();
+      await runtime?.stop();
     }
   });
 });

@@ -246,6 +246,27 @@ describe('least privilege', () => {
     }
   });
 
+  it('gives functions secrets by Secrets Manager ARN only, never by value', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const variables = JSON.stringify(
+        (fn as { Properties: { Environment?: unknown } }).Properties.Environment ?? {},
+      );
+      expect(variables).not.toMatch(/whsec_|api[_-]?key"\s*:\s*"[^a]/i);
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          VIDEOGEN_API_KEY_SECRET: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ WEBHOOK_SECRET: { Ref: Match.stringLikeRegexp('SigningSecret') } }),
+      },
+    });
+  });
+
   it('reads source objects under the drop prefix only', () => {
     const { template: prefixed } = synthesizeStack({
       ...LOCAL_STACK_PROPS,
