@@ -14,6 +14,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import type { Readiness } from '#shared/config';
 import { ingestRecordSchema, type IngestRecord } from '#shared/ingest/record';
+import { logger } from '#shared/powertools';
 import { definitionFromTemplate } from '../definition-from-template.ts';
 import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
@@ -272,6 +273,8 @@ export class LocalRuntime {
         JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }),
       );
       await lambdas.load(id);
+      // Handlers share one Logger per process (its module is cached); this run's level applies to it.
+      logger.setLogLevel((options.handlerLogLevel ?? 'WARN') as Parameters<typeof logger.setLogLevel>[0]);
 
       const webhookFailures = { injected: 0 };
       const failureRate = options.webhookFailureRate ?? 0;
