@@ -1,6 +1,7 @@
-import { z } from 'zod';
-import { createDocumentClient, createSfnClient } from '#shared/clients';
-import { env, loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { createSfnClient } from '#shared/clients/sfn';
+import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { logger } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { awaitFile } from './await-file.ts';
@@ -13,7 +14,7 @@ const deps = {
 };
 
 export const handler = stepFunctionsTask(
-  z.object({ pk: z.string().min(1), taskToken: z.string().min(1) }),
+  z.object({ pk: nonEmptyString(), taskToken: nonEmptyString() }),
   async (input) => {
     const result = await awaitFile(deps, input);
     logger.info(result.stored ? 'waiting for readiness' : 'already settled; resumed at once');

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { createDocumentClient } from '#shared/clients';
-import { env, loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { videoGenClientProvider } from '#shared/videogen-api';
@@ -20,7 +20,7 @@ const deps = {
   now: () => new Date().toISOString(),
 };
 
-export const handler = stepFunctionsTask(z.object({ pk: z.string().min(1) }), async (input, context) => {
+export const handler = stepFunctionsTask(z.object({ pk: nonEmptyString() }), async (input, context) => {
   const output = await createVideoGenFile(
     {
       ...deps,

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { createDocumentClient } from '#shared/clients';
-import { env, loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { videoGenClientProvider } from '#shared/videogen-api';
@@ -21,9 +21,9 @@ const deps = {
 };
 
 const inputSchema = z.object({
-  pk: z.string().min(1),
-  fileId: z.string().min(1),
-  startedAt: z.string().min(1),
+  pk: nonEmptyString(),
+  fileId: nonEmptyString(),
+  startedAt: nonEmptyString(),
 });
 
 export const handler = stepFunctionsTask(inputSchema, async (input, context) => {

@@ -1,7 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { createDocumentClient, createS3Client } from '#shared/clients';
-import { env, loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { createS3Client } from '#shared/clients/s3';
+import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { prepare } from './prepare.ts';
@@ -21,12 +22,12 @@ const deps = {
 
 const inputSchema = z.object({
   source: z.object({
-    bucket: z.string().min(1),
-    key: z.string().min(1),
-    versionId: z.string().nullable(),
-    etag: z.string().nullable(),
+    bucket: nonEmptyString(),
+    key: nonEmptyString(),
+    versionId: z.nullable(z.string()),
+    etag: z.nullable(z.string()),
   }),
-  executionArn: z.string().min(1),
+  executionArn: nonEmptyString(),
 });
 
 export const handler = stepFunctionsTask(inputSchema, async (input) => {

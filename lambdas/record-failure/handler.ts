@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { createDocumentClient } from '#shared/clients';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
 import { env, loadConfig } from '#shared/config';
 import { logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
@@ -17,11 +17,11 @@ const inputSchema = z.object({
   source: z.object({
     bucket: z.string(),
     key: z.string(),
-    versionId: z.string().nullable(),
-    etag: z.string().nullable(),
+    versionId: z.nullable(z.string()),
+    etag: z.nullable(z.string()),
   }),
-  pk: z.string().nullish(),
-  error: z.object({ Error: z.string(), Cause: z.string().nullish() }),
+  pk: z.nullish(z.string()),
+  error: z.object({ Error: z.string(), Cause: z.nullish(z.string()) }),
   executionArn: z.string(),
 });
 

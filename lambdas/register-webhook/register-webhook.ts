@@ -1,6 +1,7 @@
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { nonEmptyString } from '#shared/config';
 import { WEBHOOK_EVENT_TYPES } from '#shared/videogen/contract';
 import type { VideoGenClient } from '#shared/videogen/client';
 import { VideoGenNotFoundError } from '#shared/videogen/errors';
@@ -9,7 +10,7 @@ export const resourcePropertiesSchema = z.object({
   /** The webhook Lambda's Function URL. */
   WebhookUrl: z.url(),
   /** The secret that receives `{ "secret": "whsec_…", "endpointId": "vg_whep_…" }`. */
-  SecretId: z.string().min(1),
+  SecretId: nonEmptyString(),
 });
 
 export interface RegisterDeps {

@@ -4,7 +4,7 @@
  * `name`, which the workflow's `Retry` and `Catch` match on.
  */
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { logger, publishMetrics } from './powertools.ts';
 
 /** The workflow passed input this task cannot use: a bug, never retried. */
@@ -12,7 +12,7 @@ export class InvalidTaskInputError extends Error {
   override readonly name = 'InvalidTaskInputError';
 }
 
-export function stepFunctionsTask<S extends z.ZodType, R>(
+export function stepFunctionsTask<S extends z.ZodMiniType, R>(
   schema: S,
   run: (input: z.infer<S>, context: Context) => Promise<R>,
 ): (event: unknown, context: Context) => Promise<R> {
@@ -22,7 +22,7 @@ export function stepFunctionsTask<S extends z.ZodType, R>(
     if (!parsed.success) {
       logger.error('invalid task input', { issues: parsed.error.issues });
       throw new InvalidTaskInputError(
-        `invalid task input: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+        `invalid task input: ${parsed.error.issues.map((issue) => issue.path.map(String).join('.')).join(', ')}`,
       );
     }
     const input = parsed.data;

@@ -1,17 +1,17 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord, Context } from 'aws-lambda';
-import { z } from 'zod';
-import { createSfnClient } from '#shared/clients';
-import { loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createSfnClient } from '#shared/clients/sfn';
+import { loadConfig, nonEmptyString } from '#shared/config';
 import { parseSuffixes } from '#shared/drop-filter';
 import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { objectCreatedEventSchema, startIngest } from './starter.ts';
 
 const config = loadConfig({
-  STATE_MACHINE_ARN: z.string().min(1),
-  DROP_PREFIX: z.string().default(''),
-  DROP_SUFFIXES: z.string().default(''),
+  STATE_MACHINE_ARN: nonEmptyString(),
+  DROP_PREFIX: z._default(z.string(), ''),
+  DROP_SUFFIXES: z._default(z.string(), ''),
 });
 const deps = {
   sfn: createSfnClient(),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { nonEmptyString } from '#shared/config';
 import { matchesDropFilter, type DropFilter } from '#shared/drop-filter';
 
 /** The EventBridge "Object Created" event from S3, as the SQS message body carries it. Keys are not URL-encoded here. */
@@ -9,13 +10,13 @@ export const objectCreatedEventSchema = z.object({
   source: z.literal('aws.s3'),
   time: z.string(),
   detail: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
+    bucket: z.object({ name: nonEmptyString() }),
     object: z.object({
-      key: z.string().min(1),
-      size: z.number().int().nonnegative().optional(),
-      etag: z.string().optional(),
-      'version-id': z.string().optional(),
-      sequencer: z.string().min(1),
+      key: nonEmptyString(),
+      size: z.optional(z.int().check(z.nonnegative())),
+      etag: z.optional(z.string()),
+      'version-id': z.optional(z.string()),
+      sequencer: nonEmptyString(),
     }),
   }),
 });

@@ -1,7 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { createDocumentClient, createS3Client } from '#shared/clients';
-import { env, loadConfig } from '#shared/config';
+import * as z from 'zod/mini';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { createS3Client } from '#shared/clients/s3';
+import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
@@ -14,7 +15,7 @@ const store = { client: createDocumentClient(), tableName: config.TABLE_NAME };
 /** Stop this long before the Lambda's limit, so the failure is ours to report, not a timeout. */
 const SAFETY_MARGIN_MS = 10_000;
 
-const inputSchema = z.object({ pk: z.string().min(1), fileId: z.string().min(1), uploadUrl: z.url() });
+const inputSchema = z.object({ pk: nonEmptyString(), fileId: nonEmptyString(), uploadUrl: z.url() });
 
 export const handler = stepFunctionsTask(inputSchema, async (input, context) => {
   logger.appendKeys({ fileId: input.fileId });

@@ -3,7 +3,8 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { createDocumentClient, createSfnClient } from '#shared/clients';
+import { createDocumentClient } from '#shared/clients/dynamodb';
+import { createSfnClient } from '#shared/clients/sfn';
 import { env, loadConfig } from '#shared/config';
 import { logger, METRIC, metrics, tracer, publishMetrics } from '#shared/powertools';
 import { createSecretsProvider, readSecret } from '#shared/videogen-api';

@@ -3,7 +3,7 @@
  * downstream stream consumers read (README, "Ingest record"). `schemaVersion` changes only
  * for a breaking change; new optional fields may appear at any time.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { FILE_STATUSES, FILE_TYPES, ANALYSIS_STATUSES } from '../videogen/contract.ts';
 import { READINESS_LEVELS } from '../config.ts';
 
@@ -58,56 +58,56 @@ export type IngestError = z.infer<typeof ingestErrorSchema>;
 export const fileSnapshotSchema = z.looseObject({
   fileId: z.string(),
   status: z.enum(FILE_STATUSES),
-  type: z.enum(FILE_TYPES).nullish(),
-  sources: z.looseObject({ hlsSource: z.string().nullish(), downloadUrl: z.string().nullish() }).nullish(),
-  analysis: z
-    .looseObject({ status: z.enum(ANALYSIS_STATUSES).nullish(), description: z.string().nullish() })
-    .nullish(),
-  updatedAt: z.string().nullish(),
-  omitted: z.array(z.string()).optional(),
+  type: z.nullish(z.enum(FILE_TYPES)),
+  sources: z.nullish(z.looseObject({ hlsSource: z.nullish(z.string()), downloadUrl: z.nullish(z.string()) })),
+  analysis: z.nullish(
+    z.looseObject({ status: z.nullish(z.enum(ANALYSIS_STATUSES)), description: z.nullish(z.string()) }),
+  ),
+  updatedAt: z.nullish(z.string()),
+  omitted: z.optional(z.array(z.string())),
 });
 export type FileSnapshot = z.infer<typeof fileSnapshotSchema>;
 
 export const ingestRecordSchema = z.looseObject({
-  pk: z.string().startsWith('SRC#'),
+  pk: z.string().check(z.startsWith('SRC#')),
   kind: z.literal('ingest'),
   schemaVersion: z.literal(INGEST_SCHEMA_VERSION),
   status: z.enum(INGEST_STATUSES),
   bucket: z.string(),
   key: z.string(),
-  versionId: z.string().nullable(),
+  versionId: z.nullable(z.string()),
   etag: z.string(),
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
   /** MIME type sniffed from the first bytes; null when they are not a known format. */
-  contentType: z.string().nullable(),
-  displayName: z.string().nullable(),
-  type: z.enum(FILE_TYPES).nullable(),
+  contentType: z.nullable(z.string()),
+  displayName: z.nullable(z.string()),
+  type: z.nullable(z.enum(FILE_TYPES)),
   isTemporary: z.boolean(),
   /** The readiness this record was ingested with. */
   readiness: z.enum(READINESS_LEVELS),
-  fileId: z.string().nullable(),
+  fileId: z.nullable(z.string()),
   /** VideoGen files created for this source and then abandoned (their upload URL expired first). */
   abandonedFileIds: z.array(z.string()),
   /** How many VideoGen files were created for this source. */
-  attempts: z.number().int().nonnegative(),
+  attempts: z.int().check(z.nonnegative()),
   /** Lifecycle event type -> when it was first seen (ISO 8601). */
   events: z.record(z.string(), z.string()),
-  file: fileSnapshotSchema.nullable(),
-  executionArn: z.string().nullable(),
-  error: ingestErrorSchema.nullable(),
+  file: z.nullable(fileSnapshotSchema),
+  executionArn: z.nullable(z.string()),
+  error: z.nullable(ingestErrorSchema),
   createdAt: z.string(),
   updatedAt: z.string(),
-  readyAt: z.string().nullable(),
+  readyAt: z.nullable(z.string()),
   /** Optimistic-lock counter; every write bumps it. */
-  version: z.number().int().nonnegative(),
+  version: z.int().check(z.nonnegative()),
   /** The Step Functions task token of a workflow waiting for readiness (internal; absent when none). */
-  taskToken: z.string().optional(),
+  taskToken: z.optional(z.string()),
 });
 export type IngestRecord = z.infer<typeof ingestRecordSchema>;
 
 /** `FILE#<fileId>` -> the source's `pk`, so a webhook finds its ingest. */
 export const filePointerSchema = z.object({
-  pk: z.string().startsWith('FILE#'),
+  pk: z.string().check(z.startsWith('FILE#')),
   kind: z.literal('file-pointer'),
   sourcePk: z.string(),
   createdAt: z.string(),

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import {
   createFileRequestSchema,
   createFileResponseSchema,
@@ -95,7 +95,7 @@ export class VideoGenClient {
     );
   }
 
-  async #call<S extends z.ZodType>(
+  async #call<S extends z.ZodMiniType>(
     method: string,
     path: string,
     schema: S | undefined,
@@ -160,7 +160,7 @@ export class VideoGenClient {
   }
 }
 
-function validateRequest<S extends z.ZodType>(schema: S, input: unknown, call: string): z.infer<S> {
+function validateRequest<S extends z.ZodMiniType>(schema: S, input: unknown, call: string): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new VideoGenValidationError(`${call}: ${summarizeIssues(parsed.error)}`);
@@ -168,10 +168,13 @@ function validateRequest<S extends z.ZodType>(schema: S, input: unknown, call: s
   return parsed.data;
 }
 
-export function summarizeIssues(error: z.ZodError): string {
+/** The first few issues of a failed parse, as `path: message`. */
+export function summarizeIssues(error: {
+  readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+}): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(body)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(body)'}: ${issue.message}`)
     .join('; ');
 }
 

@@ -223,7 +223,11 @@ describe('simulator endpoints and the presigned PUT', () => {
 
     expect(await put(uploadUrl, { 'transfer-encoding': 'chunked' }, png())).toBe(411);
     expect(
-      await put(uploadUrl.replace(/signature=./, 'signature=0'), { 'content-length': 3 }, Buffer.from('abc')),
+      await put(
+        uploadUrl.replace(/signature=(.)/, (_, first: string) => `signature=${first === '0' ? '1' : '0'}`),
+        { 'content-length': 3 },
+        Buffer.from('abc'),
+      ),
     ).toBe(403);
     await put(uploadUrl, { 'content-length': 1000 }, Buffer.alloc(10), true);
     await waitFor('the incomplete upload', () =>
