@@ -28,6 +28,14 @@ export interface LocalDynamoDB {
   close(): Promise<void>;
 }
 
+/** The emulator counts requests by operation; `POST /_local/stats` answers them (benchmarks read it). */
+export type OperationCounts = Record<string, number>;
+
+export async function readOperationCounts(endpoint: string): Promise<OperationCounts> {
+  const response = await fetch(`${endpoint}/_local/stats`, { method: 'POST' });
+  return (await response.json()) as OperationCounts;
+}
+
 type Json = Record<string, unknown>;
 
 /**
@@ -184,12 +192,20 @@ export async function startDynamoDB(options: { port?: number } = {}): Promise<Lo
     });
   }
 
+  const counts: OperationCounts = {};
   const front = http.createServer((request, response) => {
+    if (request.url === '/_local/stats') {
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(counts));
+      return;
+    }
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       const target = String(request.headers['x-amz-target'] ?? '');
+      const operation = target.split('.').pop() ?? 'unknown';
+      counts[operation] = (counts[operation] ?? 0) + 1;
       if (!target.endsWith('.TransactWriteItems')) {
         void lock.shared(() => forward(request, body, response));
         return;

@@ -80,6 +80,8 @@ export class LocalLambdas {
   readonly #handlers = new Map<string, Handler>();
   /** Invocations so far, by handler name (for benchmarks and tests). */
   readonly invocations: Partial<Record<HandlerName, number>> = {};
+  /** Time spent in each handler, summed as Lambda bills it (whole milliseconds per invocation). */
+  readonly billedMs: Partial<Record<HandlerName, number>> = {};
   readonly #running = new Set<Promise<unknown>>();
 
   constructor(functions: LocalFunction[]) {
@@ -154,6 +156,7 @@ export class LocalLambdas {
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     } as Context; // done/fail/succeed are the deprecated callback API no handler here uses
     let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
     try {
       const result = await Promise.race([
         handler(JSON.parse(JSON.stringify(payload ?? null)) as unknown, context),
@@ -170,6 +173,8 @@ export class LocalLambdas {
       throw new Error(String(error), { cause: error });
     } finally {
       clearTimeout(timer);
+      this.billedMs[fn.handlerName] =
+        (this.billedMs[fn.handlerName] ?? 0) + Math.ceil(performance.now() - started);
     }
   }
 }

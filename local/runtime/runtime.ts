@@ -14,7 +14,6 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import type { Readiness } from '#shared/config';
 import { ingestRecordSchema, type IngestRecord } from '#shared/ingest/record';
-import { logger } from '#shared/powertools';
 import { definitionFromTemplate } from '../definition-from-template.ts';
 import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
@@ -97,6 +96,8 @@ export class LocalRuntime {
   readonly apiUrl: string;
   readonly webhookUrl: string;
   readonly s3Endpoint: string;
+  /** The DynamoDB emulator's endpoint. */
+  readonly dynamoEndpoint: string;
   /** The simulator, when it is the API. */
   readonly simulator: VideoGenSimulator | undefined;
   /** Whether VideoGen can reach the webhook URL (it was registered); otherwise the poll path carries the workflow. */
@@ -119,6 +120,7 @@ export class LocalRuntime {
     apiUrl: string;
     webhookUrl: string;
     s3Endpoint: string;
+    dynamoEndpoint: string;
     simulator: VideoGenSimulator | undefined;
     webhooksRegistered: boolean;
     lambdas: LocalLambdas;
@@ -137,6 +139,7 @@ export class LocalRuntime {
     this.apiUrl = parts.apiUrl;
     this.webhookUrl = parts.webhookUrl;
     this.s3Endpoint = parts.s3Endpoint;
+    this.dynamoEndpoint = parts.dynamoEndpoint;
     this.simulator = parts.simulator;
     this.webhooksRegistered = parts.webhooksRegistered;
     this.lambdas = parts.lambdas;
@@ -274,6 +277,8 @@ export class LocalRuntime {
       );
       await lambdas.load(id);
       // Handlers share one Logger per process (its module is cached); this run's level applies to it.
+      // Imported here, after the environment is set: Powertools reads it when it is first loaded.
+      const { logger } = await import('#shared/powertools');
       logger.setLogLevel((options.handlerLogLevel ?? 'WARN') as Parameters<typeof logger.setLogLevel>[0]);
 
       const webhookFailures = { injected: 0 };
@@ -340,6 +345,7 @@ export class LocalRuntime {
         apiUrl,
         webhookUrl: functionUrl.url,
         s3Endpoint: s3.endpoint,
+        dynamoEndpoint: dynamo.endpoint,
         simulator,
         webhooksRegistered,
         lambdas,

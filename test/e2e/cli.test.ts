@@ -13,8 +13,12 @@ const BIN = path.resolve('local/bin.mjs');
 const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  // The environment a user has: none of the Powertools switches vitest sets for its own process.
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
+  );
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
+    env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

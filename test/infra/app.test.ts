@@ -6,6 +6,7 @@ import { App, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
+import { SAMPLE_LAMBDA_ENV } from '#local/lambda-env';
 
 describe('CDK context of bin/app.ts', () => {
   it('defaults to a stack that needs only the API key secret', () => {
@@ -60,20 +61,6 @@ describe('CDK context of bin/app.ts', () => {
   });
 });
 
-/** What the construct sets, so every handler's configuration check passes at module init. */
-const LAMBDA_ENV = {
-  AWS_REGION: 'us-east-1',
-  TABLE_NAME: 'table',
-  READINESS: 'download',
-  MAX_FILE_BYTES: '1024',
-  VIDEOGEN_API_URL: 'https://api.videogen.io',
-  VIDEOGEN_API_KEY_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:key',
-  MAX_UPLOAD_URL_ATTEMPTS: '3',
-  MAX_WAIT_SECONDS: '3600',
-  STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm',
-  WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook',
-};
-
 describe('synthesis with bundling, as `npx cdk synth` does it', () => {
   it('bundles every handler into one ESM file with the AWS SDK inside, offline and without credentials', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
@@ -99,7 +86,7 @@ describe('synthesis with bundling, as `npx cdk synth` does it', () => {
             `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
           ],
           {
-            env: { ...LAMBDA_ENV, PATH: process.env.PATH },
+            env: { ...SAMPLE_LAMBDA_ENV, PATH: process.env.PATH },
             encoding: 'utf8',
           },
         );

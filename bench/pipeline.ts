@@ -1,0 +1,170 @@
+/**
+ * The pipeline on the local runtime (files per minute, drop-to-READY latency, and per
+ * file: state transitions, Lambda invocations and time, VideoGen requests, DynamoDB
+ * requests), and the same files uploaded the way the VideoGen SDK's `uploadFile` works
+ * (create, PUT, GET every 2 s until ready) against the same simulator, side by side.
+ */
+import { Readable } from 'node:stream';
+import { readOperationCounts } from '../local/emulators/dynamodb.ts';
+import { png } from '../local/media.ts';
+import { LocalRuntime } from '../local/runtime/runtime.ts';
+import { VideoGenSimulator } from '../local/simulator/simulator.ts';
+import { VideoGenClient } from '../lambdas/shared/videogen/client.ts';
+import { uploadToPresignedUrl } from '../lambdas/shared/videogen/upload.ts';
+import { costPer1000, type CostPer1000, type PerFileCounts } from './cost.ts';
+import { percentile, round } from './stats.ts';
+
+export interface PipelineFigures {
+  readonly files: number;
+  readonly simulatorProcessingMs: number;
+  readonly filesPerMinute: number;
+  /** Drop (PutObject) to READY recorded, minus the simulator's processing time. */
+  readonly latencyMs: { readonly p50: number; readonly p95: number };
+  readonly perFile: PerFileCounts & {
+    readonly videoGenRequests: number;
+    readonly polls: number;
+    readonly dynamoDbRequests: Record<string, number>;
+    readonly invocationsByFunction: Record<string, number>;
+  };
+  readonly costPer1000Files: CostPer1000;
+}
+
+export interface SeedApproachFigures {
+  readonly files: number;
+  readonly pollIntervalMs: number;
+  readonly concurrency: number;
+  readonly videoGenRequestsPerFile: number;
+  readonly latencyMs: { readonly p50: number; readonly p95: number };
+}
+
+/** Memory of each function as the construct deploys it (MiB). */
+const MEMORY_MIB: Record<string, number> = { transfer: 1024 };
+const DEFAULT_MEMORY_MIB = 256;
+
+export async function measurePipeline(files: number, processingMs: number): Promise<PipelineFigures> {
+  const runtime = await LocalRuntime.start({
+    simulator: { processingMs, playbackMs: processingMs / 2, analysisMs: processingMs, seed: 1 },
+    pollAfterSeconds: 60,
+    maxWaitSeconds: 600,
+    handlerLogLevel: 'SILENT',
+  });
+  try {
+    const dropped = new Map<string, number>();
+    const before = await readOperationCounts(runtime.dynamoEndpoint);
+    for (let index = 0; index < files; index += 1) {
+      const key = `bench/${index}.png`;
+      dropped.set(key, Date.now());
+      await runtime.drop(key, png((index % 64) + 1, 2));
+    }
+    for (;;) {
+      await runtime.idle(30 * 60_000);
+      const records = await runtime.records();
+      if (records.length >= files) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const after = await readOperationCounts(runtime.dynamoEndpoint);
+    const records = await runtime.records();
+    const readyAt = records.map((record) => Date.parse(record.readyAt ?? ''));
+    const latencies = records.map(
+      (record) => Date.parse(record.readyAt ?? '') - (dropped.get(record.key) ?? 0) - processingMs,
+    );
+    const elapsedMs = Math.max(...readyAt) - Math.min(...dropped.values());
+    const executions = runtime.stepFunctions.executions();
+    const sim = runtime.simulator;
+    const videoGenRequests =
+      (sim?.requests().filter((request) => request.op !== 'register' && request.op !== 'unregister').length ??
+        0) + (sim?.uploads().length ?? 0);
+    const dynamo: Record<string, number> = {};
+    for (const [operation, count] of Object.entries(after)) {
+      const delta = count - (before[operation] ?? 0);
+      if (delta > 0 && operation !== 'Scan' && operation !== 'CreateTable' && operation !== 'DescribeTable')
+        dynamo[operation] = delta;
+    }
+    const itemBytes =
+      records.reduce((sum, record) => sum + JSON.stringify(record).length, 0) / records.length;
+    const unitsPerWrite = Math.ceil(itemBytes / 1024);
+    const writes = (dynamo.PutItem ?? 0) + (dynamo.UpdateItem ?? 0) + (dynamo.DeleteItem ?? 0);
+    const invocations = { ...runtime.lambdas.invocations };
+    delete invocations['register-webhook'];
+    const gbSeconds = Object.entries(runtime.lambdas.billedMs)
+      .filter(([name]) => name !== 'register-webhook')
+      .reduce((sum, [name, ms]) => sum + ((MEMORY_MIB[name] ?? DEFAULT_MEMORY_MIB) / 1024) * (ms / 1000), 0);
+    const perFile: PerFileCounts = {
+      transitions: round(executions.reduce((sum, execution) => sum + execution.transitions, 0) / files),
+      lambdaInvocations: round(Object.values(invocations).reduce((sum, count) => sum + count, 0) / files),
+      lambdaGbSeconds: round(gbSeconds / files, 4),
+      // A transaction item is billed twice; the pointer and the record are one item each.
+      dynamoDbWriteUnits: round((writes * unitsPerWrite + (dynamo.TransactWriteItems ?? 0) * 2 * 2) / files),
+      dynamoDbReadUnits: round(((dynamo.GetItem ?? 0) * Math.ceil(itemBytes / 4096)) / files),
+      // One SendMessage from EventBridge, and a receive and a delete per batch of ten.
+      sqsRequests: 1.2,
+    };
+    return {
+      files,
+      simulatorProcessingMs: processingMs,
+      filesPerMinute: round((files / elapsedMs) * 60_000, 0),
+      latencyMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)) },
+      perFile: {
+        ...perFile,
+        videoGenRequests: round(videoGenRequests / files),
+        polls: round((runtime.lambdas.invocations.poll ?? 0) / files),
+        dynamoDbRequests: Object.fromEntries(
+          Object.entries(dynamo).map(([operation, count]) => [operation, round(count / files)]),
+        ),
+        invocationsByFunction: Object.fromEntries(
+          Object.entries(invocations).map(([name, count]) => [name, round(count / files)]),
+        ),
+      },
+      costPer1000Files: costPer1000(perFile),
+    };
+  } finally {
+    await runtime.stop();
+  }
+}
+
+/** The seed's `uploadFile`: create, PUT, then `GET` every `pollIntervalMs` until the file is READY. */
+export async function measureSeedApproach(
+  files: number,
+  processingMs: number,
+  pollIntervalMs = 2000,
+  concurrency = 50,
+): Promise<SeedApproachFigures> {
+  const sim = await VideoGenSimulator.start({
+    processingMs,
+    playbackMs: processingMs / 2,
+    analysisMs: processingMs,
+  });
+  const client = new VideoGenClient({ baseUrl: sim.url, apiKey: 'bench' });
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < files; index = next++) {
+      const bytes = png((index % 64) + 1, 2);
+      const started = Date.now();
+      const { fileId, uploadUrl } = await client.createFile({ displayName: `${index}.png`, type: 'IMAGE' });
+      await uploadToPresignedUrl({
+        url: uploadUrl,
+        body: Readable.from([bytes]),
+        contentLength: bytes.length,
+      });
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+        if ((await client.getFile(fileId)).status === 'READY') break;
+      }
+      latencies.push(Date.now() - started - processingMs);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const requests = sim.requests().length + sim.uploads().length;
+    return {
+      files,
+      pollIntervalMs,
+      concurrency,
+      videoGenRequestsPerFile: round(requests / files),
+      latencyMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)) },
+    };
+  } finally {
+    await sim.close();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: measures, writes `bench/results/latest.json` and `bench/results/latest.md`,
+ * and says which targets hold. Sections: coldstart, pipeline (with the seed's approach
+ * side by side), transfer. `npm run bench -- --only pipeline --files 100` runs one quickly;
+ * sections not run keep their last figures.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { measureColdStart, type BundleFigures } from './coldstart.ts';
+import {
+  measurePipeline,
+  measureSeedApproach,
+  type PipelineFigures,
+  type SeedApproachFigures,
+} from './pipeline.ts';
+import { measureTransfer, type TransferFigures } from './transfer.ts';
+
+const RESULTS_JSON = 'bench/results/latest.json';
+const RESULTS_MD = 'bench/results/latest.md';
+
+/** The targets of the performance issue, as the figures are checked against them. */
+export const TARGETS = {
+  transferThroughputVsCurl: 0.95,
+  transferMemoryGrowthMb: 64,
+  transitionsPerFile: 10,
+  videoGenRequestsPerFileWithWebhooks: 2,
+  bundleBytes: 500 * 1024,
+  initMs: 150,
+  costPer1000FilesUsd: 0.3,
+} as const;
+
+interface Results {
+  machine?: { cpus: number; memoryGb: number; node: string; measuredAt: string };
+  coldStart?: BundleFigures[];
+  pipeline?: PipelineFigures;
+  seedApproach?: SeedApproachFigures;
+  transfer?: TransferFigures;
+  targets?: Record<string, { target: string; measured: string; holds: boolean }>;
+}
+
+function checkTargets(results: Results): NonNullable<Results['targets']> {
+  const targets: NonNullable<Results['targets']> = {};
+  for (const bundle of results.coldStart ?? []) {
+    targets[`bundle ${bundle.handler}`] = {
+      target: `≤ ${TARGETS.bundleBytes / 1024} KiB, init ≤ ${TARGETS.initMs} ms`,
+      measured: `${Math.round(bundle.bytes / 1024)} KiB, ${bundle.initMs} ms`,
+      holds: bundle.bytes <= TARGETS.bundleBytes && bundle.initMs <= TARGETS.initMs,
+    };
+  }
+  if (results.pipeline) {
+    const { perFile, costPer1000Files } = results.pipeline;
+    targets['state transitions per file'] = {
+      target: `≤ ${TARGETS.transitionsPerFile}`,
+      measured: String(perFile.transitions),
+      holds: perFile.transitions <= TARGETS.transitionsPerFile,
+    };
+    targets['VideoGen requests per file (webhooks arrive)'] = {
+      target: `= ${TARGETS.videoGenRequestsPerFileWithWebhooks}`,
+      measured: String(perFile.videoGenRequests),
+      holds: perFile.videoGenRequests === TARGETS.videoGenRequestsPerFileWithWebhooks,
+    };
+    targets['cost per 1,000 files'] = {
+      target: `≤ $${TARGETS.costPer1000FilesUsd}`,
+      measured: `$${costPer1000Files.total}`,
+      holds: costPer1000Files.total <= TARGETS.costPer1000FilesUsd,
+    };
+  }
+  for (const run of results.transfer?.sizes ?? []) {
+    targets[`transfer ${run.label} throughput`] = {
+      target: `≥ ${TARGETS.transferThroughputVsCurl} × curl`,
+      measured: `${run.ratio} × (${run.handlerMBps} vs ${run.curlMBps} MB/s)`,
+      holds: run.ratio >= TARGETS.transferThroughputVsCurl,
+    };
+    targets[`transfer ${run.label} memory growth`] = {
+      target: `≤ ${TARGETS.transferMemoryGrowthMb} MB`,
+      measured: `${run.memoryGrowthMb} MB`,
+      holds: run.memoryGrowthMb <= TARGETS.transferMemoryGrowthMb,
+    };
+  }
+  return targets;
+}
+
+function markdown(results: Results): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Measured ${results.machine?.measuredAt ?? '?'} on ${results.machine?.cpus ?? '?'} cores, ${results.machine?.memoryGb ?? '?'} GB, Node ${results.machine?.node ?? '?'} (\`npm run bench\`).`,
+    '',
+  ];
+  lines.push('## Targets', '', '| what | target | measured | holds |', '| --- | --- | --- | --- |');
+  for (const [what, check] of Object.entries(results.targets ?? {}))
+    lines.push(`| ${what} | ${check.target} | ${check.measured} | ${check.holds ? 'yes' : '**no**'} |`);
+  if (results.pipeline) {
+    const p = results.pipeline;
+    lines.push(
+      '',
+      `## Pipeline: ${p.files} files through the local runtime`,
+      '',
+      `Simulated processing ${p.simulatorProcessingMs} ms per file; latency is drop-to-READY minus that.`,
+      '',
+      "| figure | this pipeline (webhooks) | the seed's `uploadFile` (GET every 2 s) |",
+      '| --- | --- | --- |',
+      `| files per minute | ${p.filesPerMinute} | |`,
+      `| latency p50 / p95 | ${p.latencyMs.p50} / ${p.latencyMs.p95} ms | ${results.seedApproach ? `${results.seedApproach.latencyMs.p50} / ${results.seedApproach.latencyMs.p95} ms` : ''} |`,
+      `| VideoGen requests per file | ${p.perFile.videoGenRequests} | ${results.seedApproach?.videoGenRequestsPerFile ?? ''} |`,
+      `| state transitions per file | ${p.perFile.transitions} | |`,
+      `| Lambda invocations per file | ${p.perFile.lambdaInvocations} (${Object.entries(
+        p.perFile.invocationsByFunction,
+      )
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', ')}) | |`,
+      `| DynamoDB requests per file | ${Object.entries(p.perFile.dynamoDbRequests)
+        .map(([operation, count]) => `${operation} ${count}`)
+        .join(', ')} | |`,
+      '',
+      `### Cost per 1,000 files on AWS (${p.costPer1000Files.priceDate}, data transfer excluded)`,
+      '',
+      '| Step Functions | Lambda | DynamoDB | SQS | EventBridge | total |',
+      '| --- | --- | --- | --- | --- | --- |',
+      `| $${p.costPer1000Files.stepFunctions} | $${p.costPer1000Files.lambda} | $${p.costPer1000Files.dynamoDb} | $${p.costPer1000Files.sqs} | $${p.costPer1000Files.eventBridge} | **$${p.costPer1000Files.total}** |`,
+    );
+  }
+  if (results.coldStart) {
+    lines.push(
+      '',
+      '## Cold start: Lambda bundles',
+      '',
+      '| function | bundle | module init | largest packages (KiB) |',
+      '| --- | --- | --- | --- |',
+    );
+    for (const bundle of results.coldStart) {
+      lines.push(
+        `| ${bundle.handler} | ${Math.round(bundle.bytes / 1024)} KiB | ${bundle.initMs} ms | ${Object.entries(
+          bundle.largest,
+        )
+          .map(([name, kib]) => `${name} ${kib}`)
+          .join(', ')} |`,
+      );
+    }
+  }
+  if (results.transfer) {
+    lines.push(
+      '',
+      '## Transfer: S3 emulator → presigned PUT on the simulator',
+      '',
+      '| size | Transfer handler | curl | ratio | handler memory growth |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const run of results.transfer.sizes)
+      lines.push(
+        `| ${run.label} | ${run.handlerMBps} MB/s | ${run.curlMBps} MB/s | ${run.ratio} | ${run.memoryGrowthMb} MB |`,
+      );
+    lines.push('', results.transfer.note);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    files: { type: 'string' },
+    'processing-ms': { type: 'string' },
+    sizes: { type: 'string' },
+  },
+});
+const only = new Set((values.only ?? 'coldstart,pipeline,transfer').split(','));
+const files = Number(values.files ?? 500);
+const processingMs = Number(values['processing-ms'] ?? 1000);
+const results: Results = existsSync(RESULTS_JSON)
+  ? (JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results)
+  : {};
+results.machine = {
+  cpus: os.cpus().length,
+  memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+  node: process.versions.node,
+  measuredAt: new Date().toISOString(),
+};
+
+if (only.has('coldstart')) {
+  console.error('cold start: synthesizing and loading every bundle…');
+  results.coldStart = measureColdStart();
+}
+if (only.has('pipeline')) {
+  console.error(`pipeline: ${files} files through the local runtime…`);
+  results.pipeline = await measurePipeline(files, processingMs);
+  console.error(`seed approach: ${files} files with create, PUT, GET every 2 s…`);
+  results.seedApproach = await measureSeedApproach(files, processingMs);
+}
+if (only.has('transfer')) {
+  const sizes = (values.sizes ?? '1,4').split(',').map(Number);
+  console.error(`transfer: ${sizes.join(' and ')} GiB, handler and curl alternating…`);
+  results.transfer = await measureTransfer(sizes);
+}
+results.targets = checkTargets(results);
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(RESULTS_JSON, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(RESULTS_MD, markdown(results));
+console.log(markdown(results));
