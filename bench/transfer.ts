@@ -67,11 +67,13 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 2): 
   const s3 = await startS3({ bucket, onObjectCreated: () => undefined });
   const dynamo = await startDynamoDBProcess();
   const sim = await VideoGenSimulator.start({ processingMs: 3_600_000, maxUploadBytes: 5 * GiB });
+  // s3rver predates aws-chunked uploads (the SDK's default for streamed bodies): send plain bodies.
   const s3Client = new S3Client({
     endpoint: s3.endpoint,
     forcePathStyle: true,
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   const raw = new DynamoDBClient({
     endpoint: dynamo.endpoint,

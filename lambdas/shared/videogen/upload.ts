@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_SINGLE_PUT_BYTES } from './contract.ts';
 import { SourceStreamError, VideoGenNetworkError, VideoGenValidationError } from './errors.ts';
@@ -91,26 +91,23 @@ export async function uploadToPresignedUrl(options: UploadOptions): Promise<Uplo
   request.once('error', () => {
     failedSide ??= 'target';
   });
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytesSent += chunk.length;
-      if (bytesSent > contentLength) {
-        failedSide ??= 'source';
-        sourceFailure ??= new Error(`source yielded more than the declared ${contentLength} bytes`);
-        callback(sourceFailure);
-        return;
-      }
-      callback(null, chunk);
-    },
-    flush(callback) {
-      if (bytesSent !== contentLength) {
-        failedSide ??= 'source';
-        sourceFailure ??= new Error(`source ended after ${bytesSent} of the declared ${contentLength} bytes`);
-        callback(sourceFailure);
-        return;
-      }
-      callback();
-    },
+  // Counted as the bytes flow, beside the pipe rather than in it (no Transform: one stream
+  // hop less per chunk). Registered before `pipeline`, so an oversized chunk is refused
+  // before it is written; a short source is caught when it ends.
+  body.on('data', (chunk: Buffer) => {
+    bytesSent += chunk.length;
+    if (bytesSent > contentLength) {
+      failedSide ??= 'source';
+      sourceFailure ??= new Error(`source yielded more than the declared ${contentLength} bytes`);
+      body.destroy(sourceFailure);
+    }
+  });
+  body.once('end', () => {
+    if (bytesSent !== contentLength) {
+      failedSide ??= 'source';
+      sourceFailure ??= new Error(`source ended after ${bytesSent} of the declared ${contentLength} bytes`);
+      request.destroy(sourceFailure);
+    }
   });
   request.setTimeout(idleTimeoutMs, () => {
     timedOut = true;
@@ -140,7 +137,7 @@ export async function uploadToPresignedUrl(options: UploadOptions): Promise<Uplo
     },
   );
   // Settle both: the target may answer (403, 429) before the body is sent, which fails the pipeline.
-  const [sent, answered] = await Promise.allSettled([pipeline(body, counter, request), answer]);
+  const [sent, answered] = await Promise.allSettled([pipeline(body, request), answer]);
 
   if (answered.status === 'fulfilled') {
     const { status, text, retryAfter } = answered.value;
