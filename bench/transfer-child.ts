@@ -17,6 +17,7 @@ const sampler = setInterval(() => {
 }, 10);
 const deadline = Date.now() + 15 * 60_000;
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const output = await handler(input, {
   functionName: 'transfer',
   awsRequestId: 'bench',
@@ -25,4 +26,5 @@ const output = await handler(input, {
 const durationMs = performance.now() - started;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
-process.send?.({ bytes: output.bytes, durationMs, idleRss, peakRss });
+const cpu = process.cpuUsage(cpuBefore);
+process.send?.({ bytes: output.bytes, durationMs, idleRss, peakRss, cpuMs: (cpu.user + cpu.system) / 1000 });

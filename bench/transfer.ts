@@ -36,6 +36,8 @@ export interface TransferRun {
   readonly handlerPeakRssMb: number;
   readonly memoryGrowthMb: number;
   readonly rounds: number;
+  /** The handler process's CPU time over its wall time (1 = one core busy throughout). */
+  readonly handlerCpuShare: number;
 }
 
 export interface TransferFigures {
@@ -96,6 +98,7 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 2): 
       const curlSeconds: number[] = [];
       const idle: number[] = [];
       const peak: number[] = [];
+      const handlerCpuShare: number[] = [];
       for (let pass = 0; pass < rounds; pass += 1) {
         // A: the Transfer handler.
         const record = newIngestRecord({
@@ -148,6 +151,7 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 2): 
         if (report.bytes !== bytes || sim.file(created.fileId)?.received?.bytes !== bytes)
           throw new Error('the handler did not deliver every byte');
         handlerSeconds.push(report.durationMs / 1000);
+        handlerCpuShare.push(report.cpuMs / report.durationMs);
         idle.push(report.idleRss);
         peak.push(report.peakRss);
 
@@ -177,6 +181,7 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 2): 
         handlerPeakRssMb: round(Math.max(...peak) / MB, 1),
         memoryGrowthMb: round((Math.max(...peak) - median(idle)) / MB, 1),
         rounds,
+        handlerCpuShare: round(median(handlerCpuShare), 2),
       });
     }
   } finally {
