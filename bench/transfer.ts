@@ -143,6 +143,7 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 2): 
           durationMs: number;
           idleRss: number;
           peakRss: number;
+          cpuMs: number;
         }>((resolve, reject) => {
           child.once('message', (message) => resolve(message as never));
           child.once('exit', (code) => reject(new Error(`the transfer child exited with ${code}`)));
