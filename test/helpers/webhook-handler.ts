@@ -1,6 +1,9 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { vi } from 'vitest';
-import type { TestTable } from './ingest-table.ts';
+import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
+import { startIngestTable, type TestTable } from './ingest-table.ts';
 
 export type WebhookHandler = (
   event: LambdaFunctionURLEvent,
@@ -50,4 +53,39 @@ export function urlEvent(
       http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
     },
   } as unknown as LambdaFunctionURLEvent;
+}
+
+/**
+ * The hooks every webhook-handler test file needs: the emulated table and the real handler
+ * (once), Secrets Manager answering `secret` and Step Functions accepting every answer
+ * (before each test). Call at the top of a file or a `describe`.
+ */
+export function useWebhookHandler(tableName: string, secret: string) {
+  const secrets = mockClient(SecretsManagerClient);
+  const sfn = mockClient(SFNClient);
+  const state: { table?: TestTable; handler?: WebhookHandler } = {};
+  beforeAll(async () => {
+    state.table = await startIngestTable(tableName);
+    state.handler = await loadWebhookHandler(state.table);
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await state.table?.close();
+  });
+  beforeEach(() => {
+    secrets.reset();
+    sfn.reset();
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secret }) });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+  });
+  const required = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not ready: use it inside a test`);
+    return value;
+  };
+  return {
+    sfn,
+    secrets,
+    table: (): TestTable => required(state.table, 'the table'),
+    handler: (): WebhookHandler => required(state.handler, 'the handler'),
+  };
 }

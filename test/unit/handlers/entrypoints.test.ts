@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context, SQSEvent } from 'aws-lambda';
@@ -10,8 +9,7 @@ import { signWebhook } from '#shared/videogen/webhooks';
 import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
 import { objectCreated } from '../../fixtures/s3-events.ts';
 import type { WorkflowInput } from '../../../lambdas/starter/starter.ts';
-import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
-import { loadWebhookHandler, type WebhookHandler, urlEvent } from '../../helpers/webhook-handler.ts';
+import { urlEvent, useWebhookHandler } from '../../helpers/webhook-handler.ts';
 
 const context = {
   functionName: 'fn',
@@ -53,33 +51,18 @@ describe('handlers fail their cold start on missing configuration, naming it', (
 
 describe('webhook handler, end to end on the emulated table', () => {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
-  const secrets = mockClient(SecretsManagerClient);
-  const sfn = mockClient(SFNClient);
-  let table: TestTable;
-  let handler: WebhookHandler;
-
-  beforeAll(async () => {
-    table = await startIngestTable('webhook-handler');
-    handler = await loadWebhookHandler(table);
-  });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await table.close();
-  });
-  beforeEach(() => {
-    secrets.reset();
-    sfn.reset();
-    secrets
-      .on(GetSecretValueCommand)
-      .resolves({ SecretString: JSON.stringify({ secret, endpointId: 'vg_whep_1' }) });
-    sfn.on(SendTaskSuccessCommand).resolves({});
-  });
+  const suite = useWebhookHandler('webhook-handler', secret);
+  const { sfn } = suite;
 
   it('records a delivery once and resumes the workflow once, however often it is delivered', async () => {
     const record = receivedRecord({}, 'entry/clip.mp4');
-    await claimSource(table.store, record);
-    await recordCreatedFile(table.store, record, { fileId: 'vg_file_entry', displayName: 'a.mp4', at: AT });
-    await storeTaskToken(table.store, record.pk, 'token-entry', WAITING_STATUSES, AT);
+    await claimSource(suite.table().store, record);
+    await recordCreatedFile(suite.table().store, record, {
+      fileId: 'vg_file_entry',
+      displayName: 'a.mp4',
+      at: AT,
+    });
+    await storeTaskToken(suite.table().store, record.pk, 'token-entry', WAITING_STATUSES, AT);
     const body = JSON.stringify({
       id: 'evt_1',
       type: 'file.download_ready',
@@ -90,10 +73,10 @@ describe('webhook handler, end to end on the emulated table', () => {
 
     const answers = [];
     for (let copy = 0; copy < 3; copy += 1)
-      answers.push((await handler(urlEvent(body, headers), context)).statusCode);
+      answers.push((await suite.handler()(urlEvent(body, headers), context)).statusCode);
 
     expect(answers).toEqual([200, 200, 200]);
-    expect(await getRecord(table.store, record.pk)).toMatchObject({
+    expect(await getRecord(suite.table().store, record.pk)).toMatchObject({
       status: 'READY',
       events: { 'file.download_ready': expect.any(String) },
     });
@@ -108,8 +91,8 @@ describe('webhook handler, end to end on the emulated table', () => {
       data: { file: videoGenFile('vg_file_entry', 'ready') },
     });
     const forged = signWebhook(`whsec_${randomBytes(24).toString('base64')}`, 'msg_forged', new Date(), body);
-    expect((await handler(urlEvent(body, forged), context)).statusCode).toBe(401);
-    expect((await handler(urlEvent(body, forged, { method: 'GET' }), context)).statusCode).toBe(405);
+    expect((await suite.handler()(urlEvent(body, forged), context)).statusCode).toBe(401);
+    expect((await suite.handler()(urlEvent(body, forged, { method: 'GET' }), context)).statusCode).toBe(405);
   });
 });
 

@@ -4,46 +4,21 @@
  * handler killed part-way, all against the real handler and the emulated table.
  */
 import { randomBytes } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { claimSource, getRecord, recordCreatedFile, storeTaskToken } from '#shared/ingest/store';
 import { WAITING_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { signWebhook } from '#shared/videogen/webhooks';
 import { MAX_WEBHOOK_BODY_BYTES } from '../../../lambdas/webhook/webhook.ts';
 import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
-import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
-import {
-  lambdaContext,
-  loadWebhookHandler,
-  urlEvent,
-  type WebhookHandler,
-} from '../../helpers/webhook-handler.ts';
+import { lambdaContext, urlEvent, useWebhookHandler } from '../../helpers/webhook-handler.ts';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const otherSecret = `whsec_${randomBytes(32).toString('base64')}`;
-const secrets = mockClient(SecretsManagerClient);
-const sfn = mockClient(SFNClient);
-let table: TestTable;
-let handler: WebhookHandler;
+const suite = useWebhookHandler('hardening', secret);
+const { sfn } = suite;
 let counter = 0;
-
-beforeAll(async () => {
-  table = await startIngestTable('hardening');
-  handler = await loadWebhookHandler(table);
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await table.close();
-});
-beforeEach(() => {
-  secrets.reset();
-  sfn.reset();
-  secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secret }) });
-  sfn.on(SendTaskSuccessCommand).resolves({});
-});
 
 /** An ingest waiting for its file, with a task token stored. */
 async function waitingIngest(
@@ -51,10 +26,10 @@ async function waitingIngest(
 ): Promise<{ pk: string; fileId: string; token: string }> {
   counter += 1;
   const record = receivedRecord({}, `hard/${counter}.mp4`);
-  await claimSource(table.store, record);
+  await claimSource(suite.table().store, record);
   const fileId = `vg_file_hard${counter}`;
-  await recordCreatedFile(table.store, record, { fileId, displayName: 'a.mp4', at: AT });
-  await storeTaskToken(table.store, record.pk, token, WAITING_STATUSES, AT);
+  await recordCreatedFile(suite.table().store, record, { fileId, displayName: 'a.mp4', at: AT });
+  await storeTaskToken(suite.table().store, record.pk, token, WAITING_STATUSES, AT);
   return { pk: record.pk, fileId, token };
 }
 
@@ -68,7 +43,7 @@ function readyEvent(fileId: string, id = `evt_${counter}`): string {
 }
 
 async function snapshot(pk: string): Promise<IngestRecord | undefined> {
-  return getRecord(table.store, pk);
+  return getRecord(suite.table().store, pk);
 }
 
 describe('property: whatever arrives unsigned or mis-signed', () => {
@@ -126,7 +101,7 @@ describe('property: whatever arrives unsigned or mis-signed', () => {
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(request, async ({ method, body: payload, isBase64Encoded, headers }) => {
-        const response = await handler(
+        const response = await suite.handler()(
           urlEvent(payload, headers, { method, isBase64Encoded }),
           lambdaContext(),
         );
@@ -147,14 +122,14 @@ describe('documented answers', () => {
     const { fileId } = await waitingIngest();
     const body = readyEvent(fileId);
     const stale = signWebhook(secret, 'msg_old', new Date(Date.now() - 301_000), body);
-    expect((await handler(urlEvent(body, stale), lambdaContext())).statusCode).toBe(401);
+    expect((await suite.handler()(urlEvent(body, stale), lambdaContext())).statusCode).toBe(401);
     const fresh = signWebhook(secret, 'msg_new', new Date(), body);
     expect(
-      (await handler(urlEvent(JSON.stringify(JSON.parse(body)), fresh), lambdaContext())).statusCode,
+      (await suite.handler()(urlEvent(JSON.stringify(JSON.parse(body)), fresh), lambdaContext())).statusCode,
     ).toBe(200);
     expect(
       (
-        await handler(
+        await suite.handler()(
           urlEvent(JSON.stringify(JSON.parse(body), null, 2), signWebhook(secret, 'msg_p', new Date(), body)),
           lambdaContext(),
         )
@@ -167,21 +142,21 @@ describe('documented answers', () => {
     const body = readyEvent(fileId);
     const valid = signWebhook(secret, 'msg_join', new Date(), body);
     const joined = { ...valid, 'webhook-signature': `v1,bm90LXRoaXMtb25l, ${valid['webhook-signature']}` };
-    expect((await handler(urlEvent(body, joined), lambdaContext())).statusCode).toBe(200);
+    expect((await suite.handler()(urlEvent(body, joined), lambdaContext())).statusCode).toBe(200);
   });
 
   it('answers 401 without its headers, 413 over 256 KiB, 405 for GET, 400 for a signed non-event', async () => {
     const { fileId } = await waitingIngest();
     const body = readyEvent(fileId);
-    expect((await handler(urlEvent(body, {}), lambdaContext())).statusCode).toBe(401);
+    expect((await suite.handler()(urlEvent(body, {}), lambdaContext())).statusCode).toBe(401);
     const big = 'x'.repeat(MAX_WEBHOOK_BODY_BYTES + 1);
     expect(
-      (await handler(urlEvent(big, signWebhook(secret, 'msg_big', new Date(), big)), lambdaContext()))
+      (await suite.handler()(urlEvent(big, signWebhook(secret, 'msg_big', new Date(), big)), lambdaContext()))
         .statusCode,
     ).toBe(413);
     expect(
       (
-        await handler(
+        await suite.handler()(
           urlEvent(body, signWebhook(secret, 'msg_get', new Date(), body), { method: 'GET' }),
           lambdaContext(),
         )
@@ -190,7 +165,7 @@ describe('documented answers', () => {
     const notEvent = '{"hello":"world"}';
     expect(
       (
-        await handler(
+        await suite.handler()(
           urlEvent(notEvent, signWebhook(secret, 'msg_ne', new Date(), notEvent)),
           lambdaContext(),
         )
@@ -207,7 +182,7 @@ describe('concurrency and crashes', () => {
     const before = await snapshot(pk);
 
     const answers = await Promise.all(
-      Array.from({ length: 50 }, () => handler(urlEvent(body, headers), lambdaContext())),
+      Array.from({ length: 50 }, () => suite.handler()(urlEvent(body, headers), lambdaContext())),
     );
 
     const after = await snapshot(pk);
@@ -218,7 +193,7 @@ describe('concurrency and crashes', () => {
     expect((after?.version ?? 0) - (before?.version ?? 0)).toBe(2);
     expect(sfn.commandCalls(SendTaskSuccessCommand).length).toBeLessThanOrEqual(1);
     // VideoGen retries the 409s: each then gets the stored answer, and nothing changes again.
-    const retry = await handler(urlEvent(body, headers), lambdaContext());
+    const retry = await suite.handler()(urlEvent(body, headers), lambdaContext());
     expect(retry.statusCode).toBe(200);
     expect((await snapshot(pk))?.version).toBe(after?.version);
   });
@@ -229,7 +204,7 @@ describe('concurrency and crashes', () => {
     const headers = signWebhook(secret, 'msg_killed', new Date(), body);
     // The first invocation writes READY, then hangs in SendTaskSuccess until Lambda kills it (1 s left).
     sfn.on(SendTaskSuccessCommand).callsFake(() => new Promise(() => undefined));
-    void handler(urlEvent(body, headers), lambdaContext(1000));
+    void suite.handler()(urlEvent(body, headers), lambdaContext(1000));
     await expect.poll(async () => (await snapshot(pk))?.status, { timeout: 5000 }).toBe('READY');
     expect((await snapshot(pk))?.taskToken).toBe(token);
 
@@ -237,11 +212,15 @@ describe('concurrency and crashes', () => {
     sfn.reset();
     sfn.on(SendTaskSuccessCommand).resolves({});
     expect(
-      (await handler(urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)), lambdaContext()))
-        .statusCode,
+      (
+        await suite.handler()(
+          urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)),
+          lambdaContext(),
+        )
+      ).statusCode,
     ).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const redelivered = await handler(
+    const redelivered = await suite.handler()(
       urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)),
       lambdaContext(),
     );
@@ -259,8 +238,12 @@ describe('concurrency and crashes', () => {
     const { pk, fileId } = await waitingIngest(longToken);
     const body = readyEvent(fileId, 'evt_long');
     expect(
-      (await handler(urlEvent(body, signWebhook(secret, 'msg_long', new Date(), body)), lambdaContext()))
-        .statusCode,
+      (
+        await suite.handler()(
+          urlEvent(body, signWebhook(secret, 'msg_long', new Date(), body)),
+          lambdaContext(),
+        )
+      ).statusCode,
     ).toBe(200);
     expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe(longToken);
     expect((await snapshot(pk))?.taskToken).toBeUndefined();
