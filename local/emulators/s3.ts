@@ -1,12 +1,18 @@
 /**
  * S3 on loopback (s3rver) with the drop bucket, and its object-created notifications
- * turned into what EventBridge delivers in AWS: "Object Created" events.
+ * turned into what EventBridge delivers in AWS: "Object Created" events. A thin front
+ * decodes `aws-chunked` uploads (what `aws s3 cp` and the SDKs send by default now)
+ * before s3rver sees them.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
+import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 
 export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
@@ -27,7 +33,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
   const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), 'videogen-s3-')));
   const server = new S3rver({
     address: '127.0.0.1',
-    port: options.port ?? 0,
+    port: 0,
     silent: true,
     directory,
     allowMismatchedSignatures: true,
@@ -56,11 +62,48 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       });
     }
   });
-  const { port } = await server.run();
+  const backend = await server.run();
+  const front = http.createServer((request, response) => {
+    const headers: http.OutgoingHttpHeaders = { ...request.headers };
+    const chunked = isAwsChunked(request.headers);
+    if (chunked) {
+      const encodings = (request.headers['content-encoding'] ?? '')
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== '' && part !== 'aws-chunked');
+      if (encodings.length > 0) headers['content-encoding'] = encodings.join(', ');
+      else delete headers['content-encoding'];
+      headers['content-length'] = String(request.headers['x-amz-decoded-content-length'] ?? '');
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      delete headers['x-amz-decoded-content-length'];
+      delete headers['x-amz-trailer'];
+      delete headers['transfer-encoding'];
+    }
+    const upstream = http.request(
+      { host: '127.0.0.1', port: backend.port, method: request.method, path: request.url, headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        void pipeline(answer, response).catch(() => undefined);
+      },
+    );
+    upstream.on('error', () => {
+      if (!response.headersSent) response.writeHead(502);
+      response.end();
+    });
+    const body = chunked ? pipeline(request, new AwsChunkedDecoder(), upstream) : pipeline(request, upstream);
+    void body.catch(() => upstream.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (front.address() as AddressInfo).port;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     bucket: options.bucket,
     close: async () => {
+      front.closeAllConnections();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
       await server.close();
       if (!options.directory) await rm(directory, { recursive: true, force: true });
     },

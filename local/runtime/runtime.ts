@@ -353,13 +353,11 @@ export class LocalRuntime {
         stepFunctions,
         webhookFailures,
         documents,
-        // s3rver predates aws-chunked uploads (the SDK's default for streamed bodies): send plain bodies.
         s3: new S3Client({
           endpoint: s3.endpoint,
           forcePathStyle: true,
           region: LOCAL_REGION,
           credentials: LOCAL_CREDENTIALS,
-          requestChecksumCalculation: 'WHEN_REQUIRED',
         }),
         stop,
         registration,

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsChunkedDecoder } from '#local/emulators/aws-chunked';
+import { startS3, type LocalS3 } from '#local/emulators/s3';
+import { LOCAL_CREDENTIALS } from '#local/runtime/runtime';
+
+async function decode(parts: string[]): Promise<string> {
+  const chunks: Buffer[] = [];
+  const decoder = new AwsChunkedDecoder();
+  decoder.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise((resolve, reject) => decoder.on('end', resolve).on('error', reject));
+  for (const part of parts) decoder.write(Buffer.from(part, 'latin1'));
+  decoder.end();
+  await done;
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+describe('AwsChunkedDecoder', () => {
+  it('strips the framing, signatures and trailers, however the bytes are split', async () => {
+    const framed =
+      '5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n';
+    expect(await decode([framed])).toBe('hello world');
+    expect(await decode(framed.split(''))).toBe('hello world');
+  });
+
+  it('refuses a malformed chunk header', async () => {
+    await expect(decode(['zz\r\nhello\r\n'])).rejects.toThrow(/bad chunk header/);
+  });
+});
+
+describe('the local S3 endpoint', () => {
+  let s3: LocalS3;
+  let client: S3Client;
+  const created: string[] = [];
+  beforeAll(async () => {
+    s3 = await startS3({ bucket: 'drop', onObjectCreated: (event) => created.push(event.detail.object.key) });
+    client = new S3Client({
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await s3.close();
+  });
+
+  it('stores a streamed upload (aws-chunked, the SDK default) byte for byte, and announces it', async () => {
+    const bytes = Buffer.alloc(3_000_000);
+    for (let index = 0; index < bytes.length; index += 1) bytes[index] = (index * 7) % 256;
+    await client.send(
+      new PutObjectCommand({
+        Bucket: 'drop',
+        Key: 'streamed.bin',
+        Body: Readable.from([bytes.subarray(0, 1_000_000), bytes.subarray(1_000_000)]),
+        ContentLength: bytes.length,
+      }),
+    );
+    const stored = Buffer.from(
+      (await (
+        await client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'streamed.bin' }))
+      ).Body?.transformToByteArray()) ?? [],
+    );
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(
+      createHash('sha256').update(bytes).digest('hex'),
+    );
+    expect(created).toContain('streamed.bin');
+  });
+});
