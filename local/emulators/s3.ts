@@ -18,6 +18,8 @@ export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
   readonly endpoint: string;
   readonly bucket: string;
+  /** s3rver itself, without the front: for benchmarks that measure a transfer, not the decoding of uploads. */
+  readonly directEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     bucket: options.bucket,
+    directEndpoint: `http://127.0.0.1:${backend.port}`,
     close: async () => {
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
