@@ -39,6 +39,17 @@ function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
+/** Runs a conditional write: `true` when it was made, `false` when its condition did not hold. */
+async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
 function statusList(
   statuses: readonly IngestStatus[],
   prefix: string,
@@ -64,19 +75,15 @@ export async function findSourceOfFile(store: IngestStore, fileId: string): Prom
 
 /** Writes a new record only if none exists for its source: `false` means a duplicate. */
 export async function claimSource(store: IngestStore, record: IngestRecord): Promise<boolean> {
-  try {
-    await store.client.send(
+  return conditionally(() =>
+    store.client.send(
       new PutCommand({
         TableName: store.tableName,
         Item: ingestRecordSchema.parse(record),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+    ),
+  );
 }
 
 /**
@@ -91,8 +98,8 @@ export async function recordCreatedFile(
 ): Promise<void> {
   const pre = statusList(PRE_UPLOAD_STATUSES, 's');
   const abandon = record.fileId !== null;
-  try {
-    await store.client.send(
+  const written = await conditionally(() =>
+    store.client.send(
       new TransactWriteCommand({
         TransactItems: [
           {
@@ -133,12 +140,9 @@ export async function recordCreatedFile(
           },
         ],
       }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error))
-      throw new ConcurrentUpdateError(`${record.pk} changed while its file was created`);
-    throw error;
-  }
+    ),
+  );
+  if (!written) throw new ConcurrentUpdateError(`${record.pk} changed while its file was created`);
 }
 
 /**
@@ -154,8 +158,8 @@ export async function advanceStatus(
   error?: IngestError,
 ): Promise<boolean> {
   const allowed = statusList(from, 'from');
-  try {
-    await store.client.send(
+  return conditionally(() =>
+    store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
@@ -174,12 +178,8 @@ export async function advanceStatus(
           ...allowed.values,
         },
       }),
-    );
-    return true;
-  } catch (caught) {
-    if (isConditionFailure(caught)) return false;
-    throw caught;
-  }
+    ),
+  );
 }
 
 /** Replaces a record with `next` if nobody wrote it since `previous` was read. */
@@ -194,8 +194,8 @@ export async function saveRecord(
     ...(previous.taskToken === undefined ? {} : { taskToken: previous.taskToken }),
     version: previous.version + 1,
   });
-  try {
-    await store.client.send(
+  const written = await conditionally(() =>
+    store.client.send(
       new PutCommand({
         TableName: store.tableName,
         Item: item,
@@ -203,11 +203,9 @@ export async function saveRecord(
         ExpressionAttributeNames: { '#version': 'version' },
         ExpressionAttributeValues: { ':expected': previous.version },
       }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) throw new ConcurrentUpdateError(`${previous.pk} changed concurrently`);
-    throw error;
-  }
+    ),
+  );
+  if (!written) throw new ConcurrentUpdateError(`${previous.pk} changed concurrently`);
 }
 
 /**
@@ -223,8 +221,8 @@ export async function storeTaskToken(
   at: string,
 ): Promise<boolean> {
   const waiting = statusList(waitingStatuses, 'w');
-  try {
-    await store.client.send(
+  return conditionally(() =>
+    store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
@@ -233,12 +231,8 @@ export async function storeTaskToken(
         ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
         ExpressionAttributeValues: { ':token': taskToken, ':at': at, ':one': 1, ...waiting.values },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+    ),
+  );
 }
 
 /** Removes a task token once answered, unless a newer wait already replaced it; any token when `taskToken` is undefined. */
@@ -247,8 +241,8 @@ export async function clearTaskToken(
   pk: string,
   taskToken: string | undefined,
 ): Promise<void> {
-  try {
-    await store.client.send(
+  await conditionally(() =>
+    store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
@@ -257,8 +251,6 @@ export async function clearTaskToken(
         ExpressionAttributeNames: { '#version': 'version' },
         ExpressionAttributeValues: { ':one': 1, ...(taskToken === undefined ? {} : { ':token': taskToken }) },
       }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+    ),
+  );
 }
