@@ -10,6 +10,7 @@ import { claimSource, type IngestStore } from '#shared/ingest/store';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
 import type { FileType } from '#shared/videogen/contract';
+import { httpStatusOf } from '#shared/aws-errors';
 
 /** How many leading bytes identify a format (what `file-type` reads at most). */
 export const SNIFF_BYTES = 4100;
@@ -42,11 +43,6 @@ export interface PrepareDeps {
 
 function reject(code: string, message: string): IngestError {
   return { code, message };
-}
-
-/** S3 answers a missing object (or version) with 404, and a failed `If-Match` with 412. */
-function httpStatusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
 /** Decodes an RFC 2047 `=?UTF-8?B?…?=` word, the form S3 metadata takes for non-ASCII text. */

@@ -10,6 +10,7 @@ import {
 import { STATUS_RANK } from '#shared/ingest/record';
 import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
 import type { uploadToPresignedUrl } from '#shared/videogen/upload';
+import { httpStatusOf } from '#shared/aws-errors';
 
 export interface TransferDeps {
   readonly s3: S3Client;
@@ -32,10 +33,6 @@ export interface TransferOutput {
   readonly bytes: number;
   /** False when an earlier attempt had already delivered the bytes. */
   readonly sent: boolean;
-}
-
-function httpStatusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
 /**

@@ -236,6 +236,13 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     ...(execution.error ? { error: execution.error, cause: execution.cause } : {}),
   });
 
+  function executionByArn(executionArn: unknown): LocalExecution {
+    const execution = [...executions.values()].find((known) => known.executionArn === executionArn);
+    if (!execution)
+      throw new AwsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(executionArn)}'`);
+    return execution;
+  }
+
   const server = await startJsonApi({
     StartExecution: (body) => {
       if (body.stateMachineArn !== stateMachineArn)
@@ -262,12 +269,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
       return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
     },
     DescribeExecution: (body) => {
-      const execution = [...executions.values()].find((known) => known.executionArn === body.executionArn);
-      if (!execution)
-        throw new AwsApiError(
-          'ExecutionDoesNotExist',
-          `Execution Does Not Exist: '${String(body.executionArn)}'`,
-        );
+      const execution = executionByArn(body.executionArn);
       return describe(execution);
     },
     ListExecutions: (body) => ({
@@ -276,12 +278,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
         .map(describe),
     }),
     StopExecution: (body) => {
-      const execution = [...executions.values()].find((known) => known.executionArn === body.executionArn);
-      if (!execution)
-        throw new AwsApiError(
-          'ExecutionDoesNotExist',
-          `Execution Does Not Exist: '${String(body.executionArn)}'`,
-        );
+      const execution = executionByArn(body.executionArn);
       execution.abort?.();
       return { stopDate: Date.now() / 1000 };
     },
