@@ -1,7 +1,7 @@
 /**
  * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
@@ -149,7 +149,6 @@ export async function runStart(args: readonly string[]): Promise<void> {
   const dropDir = path.resolve(typeof values.drop === 'string' ? values.drop : 'drop');
   const s3Port =
     wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(dropDir, { recursive: true });
   const runtime = await LocalRuntime.start({
     ...options,

@@ -200,7 +200,7 @@ export class LocalRuntime {
           throw new Error(`no local value for ${type} ${logicalId}.${attribute}`);
         },
       });
-      const functions = functionsFromTemplate(template, (value) => resolve(value), id);
+      const functions = functionsFromTemplate(template, resolve, id);
       const functionArnOf = (logicalId: string): string => {
         const fn = functions.find((candidate) => candidate.logicalId === logicalId);
         if (!fn) throw new Error(`no local function for ${logicalId}`);
@@ -224,7 +224,7 @@ export class LocalRuntime {
 
       let onExecutionEnd: (execution: LocalExecution) => void = () => undefined;
       const stepFunctions = await startStepFunctions({
-        definition: definitionFromTemplate(template, (token) => resolve(token)),
+        definition: definitionFromTemplate(template, resolve),
         stateMachineArn,
         invoke: (functionArn, payload) => lambdas.invoke(functionArn, payload),
         ...(options.retryPauseMs === undefined ? {} : { retryPauseMs: options.retryPauseMs }),
