@@ -7,6 +7,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 20 * 60_000,
     pool: 'forks',
-    env: { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_TRACE_ENABLED: 'false' },
+    env: { POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

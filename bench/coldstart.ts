@@ -15,7 +15,7 @@ export interface BundleFigures {
   readonly handler: string;
   readonly bytes: number;
   readonly initMs: number;
-  /** The biggest packages in the bundle, in KiB. */
+  /** The biggest packages in the bundle, in KB. */
   readonly largest: Record<string, number>;
 }
 
@@ -61,7 +61,7 @@ export function measureColdStart(): BundleFigures[] {
           Object.entries(byPackage)
             .sort((a, b) => b[1] - a[1])
             .slice(0, 5)
-            .map(([name, bytes]) => [name, Math.round(bytes / 1024)]),
+            .map(([name, bytes]) => [name, Math.round(bytes / 1000)]),
         ),
       });
     }

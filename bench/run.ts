@@ -25,7 +25,8 @@ export const TARGETS = {
   transferMemoryGrowthMb: 64,
   transitionsPerFile: 10,
   videoGenRequestsPerFileWithWebhooks: 2,
-  bundleBytes: 500 * 1024,
+  /** 500 KB as the issue states it: decimal kilobytes, the stricter reading. */
+  bundleBytes: 500_000,
   initMs: 150,
   costPer1000FilesUsd: 0.3,
 } as const;
@@ -43,8 +44,8 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
   const targets: NonNullable<Results['targets']> = {};
   for (const bundle of results.coldStart ?? []) {
     targets[`bundle ${bundle.handler}`] = {
-      target: `≤ ${TARGETS.bundleBytes / 1024} KiB, init ≤ ${TARGETS.initMs} ms`,
-      measured: `${Math.round(bundle.bytes / 1024)} KiB, ${bundle.initMs} ms`,
+      target: `≤ ${TARGETS.bundleBytes / 1000} KB, init ≤ ${TARGETS.initMs} ms`,
+      measured: `${Math.round(bundle.bytes / 1000)} KB, ${bundle.initMs} ms`,
       holds: bundle.bytes <= TARGETS.bundleBytes && bundle.initMs <= TARGETS.initMs,
     };
   }
@@ -126,12 +127,12 @@ function markdown(results: Results): string {
       '',
       '## Cold start: Lambda bundles',
       '',
-      '| function | bundle | module init | largest packages (KiB) |',
+      '| function | bundle | module init | largest packages (KB) |',
       '| --- | --- | --- | --- |',
     );
     for (const bundle of results.coldStart) {
       lines.push(
-        `| ${bundle.handler} | ${Math.round(bundle.bytes / 1024)} KiB | ${bundle.initMs} ms | ${Object.entries(
+        `| ${bundle.handler} | ${Math.round(bundle.bytes / 1000)} KB | ${bundle.initMs} ms | ${Object.entries(
           bundle.largest,
         )
           .map(([name, kib]) => `${name} ${kib}`)
@@ -162,6 +163,7 @@ const { values } = parseArgs({
     files: { type: 'string' },
     'processing-ms': { type: 'string' },
     sizes: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const only = new Set((values.only ?? 'coldstart,pipeline,transfer').split(','));
@@ -190,7 +192,7 @@ if (only.has('pipeline')) {
 if (only.has('transfer')) {
   const sizes = (values.sizes ?? '1,4').split(',').map(Number);
   console.error(`transfer: ${sizes.join(' and ')} GiB, handler and curl alternating…`);
-  results.transfer = await measureTransfer(sizes);
+  results.transfer = await measureTransfer(sizes, Number(values.rounds ?? 5));
 }
 results.targets = checkTargets(results);
 mkdirSync('bench/results', { recursive: true });

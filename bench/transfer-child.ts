@@ -25,16 +25,16 @@ const context = (): Context => {
 };
 await handler(inputs.warmUp, context());
 globalThis.gc?.();
-const idleRss = process.memoryUsage().rss;
+const idleRss = process.memoryUsage.rss();
 let peakRss = idleRss;
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const output = await handler(inputs.measured, context());
 const durationMs = performance.now() - started;
 clearInterval(sampler);
-peakRss = Math.max(peakRss, process.memoryUsage().rss);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
 const cpu = process.cpuUsage(cpuBefore);
 process.send?.({ bytes: output.bytes, durationMs, idleRss, peakRss, cpuMs: (cpu.user + cpu.system) / 1000 });

@@ -65,7 +65,7 @@ function generated(total: number): Readable {
   });
 }
 
-export async function measureTransfer(sizesGiB: readonly number[], rounds = 3): Promise<TransferFigures> {
+export async function measureTransfer(sizesGiB: readonly number[], rounds: number): Promise<TransferFigures> {
   const bucket = 'bench-transfer';
   const tableName = 'bench-transfer';
   const s3 = await startS3({ bucket, onObjectCreated: () => undefined });
@@ -155,7 +155,6 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 3): 
               AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
               POWERTOOLS_LOG_LEVEL: 'ERROR',
               POWERTOOLS_METRICS_DISABLED: 'true',
-              POWERTOOLS_TRACE_ENABLED: 'false',
             },
           },
         );
@@ -215,6 +214,6 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds = 3): 
   }
   return {
     sizes: results,
-    note: 'Both sides read the same object from the same s3rver endpoint (without the local runtime’s aws-chunked front) and PUT to the same simulator (which hashes every byte) on loopback, alternating, after one untimed read of the object; the handler runs in a process of its own, warmed by a 1 KiB transfer as a reused Lambda environment is, with its RSS sampled every 10 ms. Medians of three rounds.',
+    note: 'Both sides read the same object from the same s3rver endpoint (without the local runtime’s aws-chunked front) and PUT to the same simulator (which hashes every byte) on loopback, alternating, after one untimed read of the object; the handler runs in a process of its own, warmed by a 1 KiB transfer as a reused Lambda environment is, with its RSS sampled every 10 ms. Medians of the rounds.',
   };
 }

@@ -20,6 +20,9 @@ export type HandlerName =
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** The Lambda-only credential chain bundled instead of the SDK's default chain (see the file). */
+const LAMBDA_CREDENTIALS = fileURLToPath(new URL('../lambdas/shared/lambda-credentials.ts', import.meta.url));
+
 export function handlerEntry(name: HandlerName): string {
   return fileURLToPath(new URL(`../lambdas/${name}/handler.ts`, import.meta.url));
 }
@@ -38,7 +41,8 @@ export interface IngestFunctionProps {
 
 /**
  * Every handler the same way: Node 22 on arm64, an ESM bundle by esbuild with the AWS SDK
- * clients bundled in (smaller cold starts than the runtime's copy, and pinned versions),
+ * clients bundled in (smaller cold starts than the runtime's copy, and pinned versions) and
+ * the Lambda-only credential chain in place of the SDK's default one,
  * source maps, X-Ray, JSON logs into a log group with a retention.
  */
 export class IngestFunction extends NodejsFunction {
@@ -85,6 +89,7 @@ export class IngestFunction extends NodejsFunction {
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
         metafile: true,
+        esbuildArgs: { '--alias': `@aws-sdk/credential-provider-node=${LAMBDA_CREDENTIALS}` },
       },
     });
   }

@@ -1,14 +1,14 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { env, loadConfig } from '#shared/config';
-import { logger, tracer } from '#shared/powertools';
+import { logger } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen-api';
 import { onEvent, type CustomResourceResult } from './register-webhook.ts';
 
 const config = loadConfig({ VIDEOGEN_API_URL: env.url, VIDEOGEN_API_KEY_SECRET: env.secretArn });
 const deps = {
   videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),
-  secrets: tracer.captureAWSv3Client(new SecretsManagerClient({})),
+  secrets: new SecretsManagerClient({}),
 };
 
 /** Called by the CDK custom-resource Provider framework, which answers CloudFormation. */

@@ -1,10 +1,15 @@
 /**
- * One place that configures Powertools' Logger, Metrics and Tracer for every handler.
+ * One place that configures Powertools' Logger and Metrics for every handler.
  * Handlers add correlation keys (`logger.appendKeys({ fileId })`), never format them in.
+ *
+ * No Powertools Tracer: it wraps the X-Ray SDK (with cls-hooked and semver, ~130 KiB and
+ * ~10 ms of every cold start), which put the bundles over their 500 KiB budget. Lambda's
+ * active tracing and the state machine's X-Ray tracing still show each invocation, its
+ * duration and its errors in the execution's trace; what is given up is a subsegment per
+ * AWS SDK call, which the Lambda duration and the Powertools metrics cover for operations.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'videogen-ingest';
 
@@ -13,7 +18,6 @@ export const metrics = new Metrics({
   serviceName,
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'VideoGenIngest',
 });
-export const tracer = new Tracer({ serviceName });
 
 /** Metric names are part of the operating contract (dashboards and alarms use them). */
 export const METRIC = {

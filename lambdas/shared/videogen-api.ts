@@ -8,13 +8,12 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from './config.ts';
-import { tracer } from './powertools.ts';
 import { VideoGenClient } from './videogen/client.ts';
 
 const SECRET_CACHE_SECONDS = 300;
 
 export function createSecretsProvider(): SecretsProvider {
-  return new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
+  return new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) });
 }
 
 /** A secret holds the value itself, or JSON with the value under `field`. */

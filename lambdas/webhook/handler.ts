@@ -6,7 +6,7 @@ import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'a
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createSfnClient } from '#shared/clients/sfn';
 import { env, loadConfig } from '#shared/config';
-import { logger, METRIC, metrics, tracer, publishMetrics } from '#shared/powertools';
+import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { createSecretsProvider, readSecret } from '#shared/videogen-api';
 import {
   createWebhookVerifier,
@@ -32,7 +32,7 @@ const processOnce = makeIdempotent(
   {
     persistenceStore: new DynamoDBPersistenceLayer({
       tableName: config.TABLE_NAME,
-      awsSdkV3Client: tracer.captureAWSv3Client(new DynamoDBClient({})),
+      awsSdkV3Client: new DynamoDBClient({}),
       keyAttr: 'pk',
       expiryAttr: 'expiresAt',
       // `status` is the ingest records' attribute (and a GSI key): keep dedupe items out of it.

@@ -266,7 +266,6 @@ export class LocalRuntime {
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
         POWERTOOLS_LOG_LEVEL: options.handlerLogLevel ?? 'WARN',
         POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_TRACE_ENABLED: 'false',
         POWERTOOLS_DEV: 'false',
       });
       delete environment.AWS_PROFILE;

@@ -75,6 +75,9 @@ describe('synthesis with bundling, as `npx cdk synth` does it', () => {
       for (const bundle of bundles) {
         const code = readFileSync(bundle, 'utf8');
         expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+        // The Lambda-only credential chain replaced the default one (and its SSO/STS clients).
+        expect(code).not.toContain('defaultProvider::fromSSO');
+        expect(code).not.toContain('AssumeRoleWithWebIdentity');
         expect(existsSync(`${bundle}.map`)).toBe(true);
         expect(statSync(bundle).size).toBeGreaterThan(1000);
         // The bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.

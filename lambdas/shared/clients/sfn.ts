@@ -1,7 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { tracer } from '../powertools.ts';
 
 /** See `dynamodb.ts` for why one module per client. */
 export function createSfnClient(): SFNClient {
-  return tracer.captureAWSv3Client(new SFNClient({}));
+  return new SFNClient({});
 }
