@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names.ts';
 
 /** The handlers under `lambdas/`, by folder name. */
 export type HandlerName =
@@ -18,6 +19,9 @@ export type HandlerName =
   | 'webhook'
   | 'register-webhook';
 
+/** Template metadata naming a function's handler folder: how tests and the local runtime find them. */
+export const HANDLER_METADATA_KEY = 'VideoGenIngest:Handler';
+
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The Lambda-only credential chain bundled instead of the SDK's default chain (see the file). */
@@ -29,6 +33,8 @@ export function handlerEntry(name: HandlerName): string {
 
 export interface IngestFunctionProps {
   readonly handler: HandlerName;
+  /** Powertools' service name: the `service` dimension of every metric, one per construct. */
+  readonly serviceName: string;
   readonly environment: Record<string, string>;
   /** @default 256 */
   readonly memorySize?: number;
@@ -73,8 +79,8 @@ export class IngestFunction extends NodejsFunction {
       depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: `videogen-ingest-${props.handler}`,
-        POWERTOOLS_METRICS_NAMESPACE: 'VideoGenIngest',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         ...props.environment,
       },
       bundling: {
@@ -92,5 +98,6 @@ export class IngestFunction extends NodejsFunction {
         esbuildArgs: { '--alias': `@aws-sdk/credential-provider-node=${LAMBDA_CREDENTIALS}` },
       },
     });
+    (this.node.defaultChild as CfnFunction).addMetadata(HANDLER_METADATA_KEY, props.handler);
   }
 }

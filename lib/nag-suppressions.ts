@@ -18,6 +18,8 @@ export const NAG_REASONS = {
     'Step Functions log delivery (logs:*LogDelivery*, resource policies) and X-Ray support no resource-level permissions.',
   frameworkManagedPolicy:
     'A CDK-provided framework function (custom-resource provider, S3 notifications) that uses the basic execution role.',
+  failureDestination:
+    'An on-failure destination of a stream subscription: it is where failed records end up; a queue behind it would only move them again.',
   secretRotation:
     'VideoGen issues the webhook signing secret; it changes by re-registering the endpoint (a replacement on deploy), not by Secrets Manager rotation.',
 } as const;
@@ -28,6 +30,11 @@ function acknowledge(construct: IConstruct | undefined, id: string, reason: stri
 
 const BASIC_EXECUTION_ROLE =
   'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+
+/** A subscriber's on-failure queue is a dead-letter queue in all but SQS's redrive sense. */
+export function acknowledgeFailureDestination(queue: IConstruct): void {
+  acknowledge(queue, 'AwsSolutions-SQS3', NAG_REASONS.failureDestination);
+}
 
 /** Writes a resource ARN the way cdk-nag names it in a finding: `<Logical.Arn>`, `<AWS::Partition>`. */
 export function nagResourceName(scope: IConstruct, arn: string): string {

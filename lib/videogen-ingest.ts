@@ -1,11 +1,17 @@
-import { Duration, FeatureFlags, RemovalPolicy, type Size } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, FeatureFlags, RemovalPolicy, Stack, type Size } from 'aws-cdk-lib';
+import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { FunctionUrlAuthType, InvokeMode, type IFunction } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  FilterCriteria,
+  FunctionUrlAuthType,
+  InvokeMode,
+  StartingPosition,
+  type IFunction,
+} from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   BlockPublicAccess,
@@ -16,14 +22,17 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { READINESS_LEVELS, type Readiness } from '../lambdas/shared/config.ts';
 import { dropKeyPattern, type DropFilter } from '../lambdas/shared/drop-filter.ts';
 import { DEFAULT_VIDEOGEN_API_URL, MAX_SINGLE_PUT_BYTES } from '../lambdas/shared/videogen/contract.ts';
+import { INGEST_STATUSES, type IngestStatus } from '../lambdas/shared/ingest/record.ts';
 import { IngestFunction } from './ingest-function.ts';
+import { IngestMonitoring } from './ingest-monitoring.ts';
 import { IngestWorkflow } from './ingest-workflow.ts';
-import { applyNagSuppressions } from './nag-suppressions.ts';
+import { acknowledgeFailureDestination, applyNagSuppressions } from './nag-suppressions.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 
 export interface VideoGenIngestProps {
@@ -112,6 +121,44 @@ export interface VideoGenIngestProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * Where the alarms notify (subscribe e-mail, chat or paging to it).
+   * @default a new topic, TLS only
+   */
+  readonly alarmTopic?: ITopic;
+  /**
+   * Webhook requests with a bad signature in 5 minutes that raise the alarm.
+   * @default 10
+   */
+  readonly signatureFailureAlarmThreshold?: number;
+}
+
+/** How a stream subscriber is wired; see `VideoGenIngest.addSubscriber`. */
+export interface SubscriberOptions {
+  /**
+   * Deliver only records that just entered one of these statuses (INSERTs in one, and
+   * MODIFYs whose old status was not one of them).
+   * @default every status change
+   */
+  readonly statuses?: readonly IngestStatus[];
+  /** @default 10 */
+  readonly batchSize?: number;
+  /**
+   * Retries of a failing batch (halved each time: bisect on error) before its records go
+   * to the on-failure destination.
+   * @default 5
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Records older than this go to the on-failure destination instead of being retried.
+   * @default Duration.days(1)
+   */
+  readonly maxRecordAge?: Duration;
+  /**
+   * Where records that still fail are sent (as stream pointers, to read back within 24 h).
+   * @default a new SQS queue, `subscriberFailures`, kept 14 days
+   */
+  readonly onFailureQueue?: IQueue;
 }
 
 /** Props after defaults, as the construct uses them. */
@@ -126,6 +173,7 @@ interface ResolvedProps {
   readonly maxWait: Duration;
   readonly maxUploadUrlAttempts: number;
   readonly transferMemoryMiB: number;
+  readonly signatureFailureAlarmThreshold: number;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: RetentionDays;
 }
@@ -187,6 +235,12 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
     maxWait,
     maxUploadUrlAttempts: wholeInRange('maxUploadUrlAttempts', props.maxUploadUrlAttempts ?? 3, 1, 10),
     transferMemoryMiB: wholeInRange('transferMemoryMiB', props.transferMemoryMiB ?? 1024, 128, 10240),
+    signatureFailureAlarmThreshold: wholeInRange(
+      'signatureFailureAlarmThreshold',
+      props.signatureFailureAlarmThreshold ?? 10,
+      1,
+      100_000,
+    ),
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
   };
@@ -217,6 +271,11 @@ export class VideoGenIngest extends Construct {
     >
   >;
   readonly alarms: readonly Alarm[];
+  /** Alarms notify this topic. */
+  readonly alarmTopic: ITopic;
+  readonly dashboard: Dashboard;
+  /** The `service` dimension of this construct's metrics (namespace `VideoGenIngest`). */
+  readonly metricsService: string;
 
   constructor(scope: Construct, id: string, props: VideoGenIngestProps) {
     super(scope, id);
@@ -224,6 +283,8 @@ export class VideoGenIngest extends Construct {
     const { removalPolicy, logRetention } = config;
 
     this.bucket = props.bucket ?? this.createDropBucket(removalPolicy);
+    // One service per construct, so a metric means the same whichever function wrote it.
+    this.metricsService = `${Stack.of(this).stackName}/${this.node.id}`;
 
     this.table = new TableV2(this, 'Table', {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
@@ -273,7 +334,7 @@ export class VideoGenIngest extends Construct {
       VIDEOGEN_API_URL: config.videoGenApiUrl,
       VIDEOGEN_API_KEY_SECRET: props.apiKeySecret.secretArn,
     };
-    const common = { logRetention, removalPolicy };
+    const common = { logRetention, removalPolicy, serviceName: this.metricsService };
     const prepare = new IngestFunction(this, 'Prepare', {
       ...common,
       handler: 'prepare',
@@ -403,6 +464,7 @@ export class VideoGenIngest extends Construct {
       this.webhookSecret = props.webhookSecret;
     } else {
       registration = new WebhookRegistration(this, 'WebhookRegistration', {
+        serviceName: this.metricsService,
         webhookUrl: functionUrl.url,
         apiKeySecret: props.apiKeySecret,
         videoGenApiUrl: config.videoGenApiUrl,
@@ -415,7 +477,18 @@ export class VideoGenIngest extends Construct {
     this.webhookSecret.grantRead(webhook);
 
     this.functions = { starter, prepare, create, transfer, awaitFile, poll, recordFailure, webhook };
-    this.alarms = this.createAlarms(config);
+    const monitoring = new IngestMonitoring(this, 'Monitoring', {
+      metricsService: this.metricsService,
+      stateMachine: this.stateMachine,
+      deadLetterQueue: this.deadLetterQueue,
+      ingestQueue: this.ingestQueue,
+      maxWait: config.maxWait,
+      signatureFailureThreshold: config.signatureFailureAlarmThreshold,
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+    });
+    this.alarms = Object.values(monitoring.alarms);
+    this.alarmTopic = monitoring.alarmTopic;
+    this.dashboard = monitoring.dashboard;
     applyNagSuppressions(this, {
       functions: [...Object.values(this.functions), ...(registration ? [registration.registerFunction] : [])],
       sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: readSource.resources[0] ?? '' },
@@ -429,6 +502,62 @@ export class VideoGenIngest extends Construct {
         secret: registration.secret,
       },
     });
+  }
+
+  /**
+   * Subscribes `fn` to the table's stream: ingest records only, only the status changes
+   * asked for, in batches that are halved on error, retried a bounded number of times and
+   * then sent to an on-failure queue, so one bad record never blocks the shard for long.
+   * Parse the records with `ingestStreamRecords` from `videogen-ingest/record`.
+   * @returns the on-failure queue
+   */
+  addSubscriber(fn: IFunction, options: SubscriberOptions = {}): IQueue {
+    const statuses = [...(options.statuses ?? INGEST_STATUSES)];
+    for (const status of statuses) {
+      if (!INGEST_STATUSES.includes(status)) {
+        throw new Error(`statuses: "${status}" is not an ingest status (${INGEST_STATUSES.join(', ')})`);
+      }
+    }
+    if (statuses.length === 0) throw new Error('statuses must name at least one status');
+    const retryAttempts = wholeInRange('retryAttempts', options.retryAttempts ?? 5, 0, 10_000);
+    const batchSize = wholeInRange('batchSize', options.batchSize ?? 10, 1, 10_000);
+    const maxRecordAge = options.maxRecordAge ?? Duration.days(1);
+    const seconds = maxRecordAge.toSeconds();
+    if (seconds < 60 || seconds > 604_800) {
+      throw new Error(`maxRecordAge must be from 1 minute to 7 days, got ${maxRecordAge.toHumanString()}`);
+    }
+    let onFailureQueue = options.onFailureQueue;
+    if (!onFailureQueue) {
+      onFailureQueue = new Queue(this, `SubscriberFailures${fn.node.addr.slice(0, 8)}`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      acknowledgeFailureDestination(onFailureQueue);
+    }
+    const newStatus = { NewImage: { kind: { S: ['ingest'] }, status: { S: statuses } } };
+    fn.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize,
+        bisectBatchOnError: true,
+        retryAttempts,
+        maxRecordAge,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(onFailureQueue),
+        filters: [
+          FilterCriteria.filter({ eventName: ['INSERT'], dynamodb: newStatus }),
+          FilterCriteria.filter({
+            eventName: ['MODIFY'],
+            dynamodb: {
+              ...newStatus,
+              OldImage: { status: { S: [{ 'anything-but': statuses }] } },
+            },
+          }),
+        ],
+      }),
+    );
+    return onFailureQueue;
   }
 
   private createDropBucket(removalPolicy: RemovalPolicy): Bucket {
@@ -459,46 +588,5 @@ export class VideoGenIngest extends Construct {
         { noncurrentVersionExpiration: Duration.days(30) },
       ],
     });
-  }
-
-  private createAlarms(config: ResolvedProps): Alarm[] {
-    const period = Duration.minutes(5);
-    const alarm = (id: string, description: string, metric: Metric): Alarm =>
-      new Alarm(this, id, {
-        alarmDescription: description,
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-    return [
-      alarm(
-        'FailedExecutionsAlarm',
-        'Ingest executions failed (FAILED or TIMED_OUT records; see the table)',
-        this.stateMachine.metricFailed({ period }),
-      ),
-      alarm(
-        'OverdueExecutionsAlarm',
-        `Ingest executions ran past the max wait (${config.maxWait.toHumanString()}) plus an hour and were stopped`,
-        this.stateMachine.metricTimedOut({ period }),
-      ),
-      alarm(
-        'TimedOutFilesAlarm',
-        `Files not ready within the max wait (${config.maxWait.toHumanString()})`,
-        new Metric({
-          namespace: 'VideoGenIngest',
-          metricName: 'FilesTimedOut',
-          dimensionsMap: { service: 'videogen-ingest-poll' },
-          statistic: 'Sum',
-          period,
-        }),
-      ),
-      alarm(
-        'DeadLetterQueueAlarm',
-        'S3 events the starter could not handle are waiting in the dead-letter queue',
-        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-      ),
-    ];
   }
 }

@@ -7,6 +7,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { IngestFunction } from './ingest-function.ts';
 
 export interface WebhookRegistrationProps {
+  readonly serviceName: string;
   readonly webhookUrl: string;
   readonly apiKeySecret: ISecret;
   readonly videoGenApiUrl: string;
@@ -34,6 +35,7 @@ export class WebhookRegistration extends Construct {
     });
     const register = new IngestFunction(this, 'Register', {
       handler: 'register-webhook',
+      serviceName: props.serviceName,
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,

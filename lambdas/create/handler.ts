@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
-import { logger, METRIC, metrics } from '#shared/powertools';
+import { countVideoGenError, logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { videoGenClientProvider } from '#shared/videogen-api';
 import { createVideoGenFile } from './create.ts';
@@ -27,7 +27,7 @@ export const handler = stepFunctionsTask(z.object({ pk: nonEmptyString() }), asy
       retry: {
         budgetMs: () => context.getRemainingTimeInMillis() - 5000,
         onRetry: (error) => {
-          metrics.addMetric(METRIC.videoGenErrors, MetricUnit.Count, 1);
+          countVideoGenError(error);
           logger.warn('VideoGen create retried', { errorName: error.name, status: error.status });
         },
       },

@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
-import { logger, METRIC, metrics } from '#shared/powertools';
+import { countVideoGenError, logger, METRIC, metrics, recordFileReady } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { videoGenClientProvider } from '#shared/videogen-api';
 import { poll } from './poll.ts';
@@ -18,6 +18,7 @@ const deps = {
   videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),
   maxWaitSeconds: config.MAX_WAIT_SECONDS,
   now: () => new Date(),
+  onFileReady: recordFileReady,
 };
 
 const inputSchema = z.object({
@@ -29,7 +30,10 @@ const inputSchema = z.object({
 export const handler = stepFunctionsTask(inputSchema, async (input, context) => {
   logger.appendKeys({ fileId: input.fileId });
   const result = await poll(
-    { ...deps, retry: { budgetMs: () => context.getRemainingTimeInMillis() - 3000 } },
+    {
+      ...deps,
+      retry: { budgetMs: () => context.getRemainingTimeInMillis() - 3000, onRetry: countVideoGenError },
+    },
     input,
   );
   logger.info('polled', { outcome: result.outcome, status: result.status });

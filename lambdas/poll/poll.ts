@@ -11,6 +11,8 @@ export interface PollDeps {
   readonly maxWaitSeconds: number;
   readonly now: () => Date;
   readonly retry?: RetryOptions;
+  /** Told when this poll made the file ready, with the time since its drop (for metrics). */
+  readonly onFileReady?: (dropToReadyMs: number) => void;
 }
 
 export interface PollInput {
@@ -48,6 +50,7 @@ async function decide(
   now: Date,
 ): Promise<{ outcome: PollOutcome; status: string }> {
   const applied = await recordObservation(deps.store, input.pk, { file, at: now.toISOString() });
+  if (applied.dropToReadyMs !== undefined) deps.onFileReady?.(applied.dropToReadyMs);
   if (applied.ready) return { outcome: 'READY', status: applied.record.status };
   if (applied.failed) return { outcome: 'FAILED', status: applied.record.status };
   const waitedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod/mini';
-import { logger, publishMetrics } from './powertools.ts';
+import { countVideoGenError, logger, publishMetrics } from './powertools.ts';
 
 /** The workflow passed input this task cannot use: a bug, never retried. */
 export class InvalidTaskInputError extends Error {
@@ -33,6 +33,7 @@ export function stepFunctionsTask<S extends z.ZodMiniType, R>(
       return await run(input, context);
     } catch (error) {
       logger.warn('task failed', { error });
+      countVideoGenError(error);
       throw error;
     } finally {
       publishMetrics();

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createS3Client } from '#shared/clients/s3';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
-import { logger, METRIC, metrics } from '#shared/powertools';
+import { countVideoGenError, logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { UploadUrlExpiredError } from '#shared/videogen/errors';
@@ -31,7 +31,7 @@ export const handler = stepFunctionsTask(inputSchema, async (input, context) => 
         retry: {
           budgetMs: () => context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
           onRetry: (error) => {
-            metrics.addMetric(METRIC.videoGenErrors, MetricUnit.Count, 1);
+            countVideoGenError(error);
             logger.warn('transfer retried', { errorName: error.name, status: error.status });
           },
         },

@@ -6,7 +6,14 @@ import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'a
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createSfnClient } from '#shared/clients/sfn';
 import { env, loadConfig } from '#shared/config';
-import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
+import {
+  countWebhookDelivery,
+  logger,
+  METRIC,
+  metrics,
+  publishMetrics,
+  recordFileReady,
+} from '#shared/powertools';
 import { createSecretsProvider, readSecret } from '#shared/videogen-api';
 import {
   createWebhookVerifier,
@@ -19,6 +26,7 @@ const config = loadConfig({ TABLE_NAME: env.tableName, WEBHOOK_SECRET: env.secre
 const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   sfn: createSfnClient(),
+  onFileReady: recordFileReady,
 };
 const secrets = createSecretsProvider();
 
@@ -77,7 +85,7 @@ export const handler = async (
         process: processOnce,
         now: () => new Date().toISOString(),
         onResult: ({ statusCode, reason, error }) => {
-          metrics.addMetric(METRIC.webhookDeliveries, MetricUnit.Count, 1);
+          countWebhookDelivery(reason);
           if (reason === 'signature') metrics.addMetric(METRIC.webhookSignatureFailures, MetricUnit.Count, 1);
           if (reason === 'unknown-file') metrics.addMetric(METRIC.webhookUnknownFiles, MetricUnit.Count, 1);
           const log =

@@ -16,6 +16,8 @@ export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 export interface DeliveryDeps {
   readonly store: IngestStore;
   readonly sfn: SFNClient;
+  /** Told when this delivery made the file ready, with the time since its drop (for metrics). */
+  readonly onFileReady?: (dropToReadyMs: number) => void;
 }
 
 export type DeliveryOutcome =
@@ -44,6 +46,7 @@ export async function handleDelivery(
     file: event.data.file,
     at: delivery.receivedAt,
   });
+  if (applied.dropToReadyMs !== undefined) deps.onFileReady?.(applied.dropToReadyMs);
   const token = applied.record.taskToken;
   let resumed = false;
   if (token && (applied.ready || applied.failed)) {

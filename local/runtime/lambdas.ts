@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { Context } from 'aws-lambda';
-import { handlerEntry, type HandlerName } from '../../lib/ingest-function.ts';
+import { HANDLER_METADATA_KEY, handlerEntry, type HandlerName } from '../../lib/ingest-function.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
 
 export interface LocalFunction {
@@ -22,9 +22,7 @@ export interface LocalFunction {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-const SERVICE_PREFIX = 'videogen-ingest-';
-
-/** The project's functions in the template, found by the service name each one's environment carries. */
+/** The project's functions in the template, found by the handler each one's metadata names. */
 export function functionsFromTemplate(
   template: Template,
   resolve: (value: unknown) => string,
@@ -32,19 +30,17 @@ export function functionsFromTemplate(
 ): LocalFunction[] {
   const functions: LocalFunction[] = [];
   for (const [logicalId, resource] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
-    const properties = (
-      resource as {
-        Properties: {
-          Environment?: { Variables?: Record<string, unknown> };
-          Timeout?: number;
-          MemorySize?: number;
-        };
-      }
-    ).Properties;
+    const { Metadata: metadata, Properties: properties } = resource as {
+      Metadata?: Record<string, unknown>;
+      Properties: {
+        Environment?: { Variables?: Record<string, unknown> };
+        Timeout?: number;
+        MemorySize?: number;
+      };
+    };
+    const handlerName = metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+    if (handlerName === undefined) continue;
     const variables = properties.Environment?.Variables ?? {};
-    const service = variables.POWERTOOLS_SERVICE_NAME;
-    if (typeof service !== 'string' || !service.startsWith(SERVICE_PREFIX)) continue;
-    const handlerName = service.slice(SERVICE_PREFIX.length) as HandlerName;
     const functionName = localFunctionName(handlerName, runtimeId);
     functions.push({
       logicalId,

@@ -1,10 +1,16 @@
-import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { VideoGenIngest, type VideoGenIngestProps } from '../../lib/videogen-ingest.ts';
+import {
+  VideoGenIngest,
+  type SubscriberOptions,
+  type VideoGenIngestProps,
+} from '../../lib/videogen-ingest.ts';
 import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
+import { HANDLER_METADATA_KEY } from '../../lib/ingest-function.ts';
 import { LOCAL_STACK_PROPS, synthesizeStack } from '#local/synth';
 import { definitionFromTemplate, placeholderFor, type AslDefinition } from '#local/definition-from-template';
 
@@ -15,19 +21,19 @@ beforeAll(() => {
   definition = definitionFromTemplate(template, placeholderFor);
 });
 
-function logicalIdOf(type: string, match: (properties: Record<string, unknown>) => boolean): string {
-  const found = Object.entries(template.findResources(type)).find(([, resource]) =>
-    match((resource as { Properties: Record<string, unknown> }).Properties),
+/** A project function's logical ID, by the handler its metadata names. */
+function functionIdOf(handler: string): string {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function')).find(
+    ([, resource]) =>
+      (resource as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY] === handler,
   );
-  if (!found) throw new Error(`no ${type} matched`);
+  if (!found) throw new Error(`no function for handler ${handler}`);
   return found[0];
 }
 
-/** Every IAM statement of a function's role, by the handler's environment name. */
-function statementsOf(serviceName: string): { Action: string | string[]; Resource: unknown }[] {
-  const fnId = logicalIdOf('AWS::Lambda::Function', (properties) =>
-    JSON.stringify(properties.Environment).includes(`"videogen-ingest-${serviceName}"`),
-  );
+/** Every IAM statement of a function's role, by its handler. */
+function statementsOf(handler: string): { Action: string | string[]; Resource: unknown }[] {
+  const fnId = functionIdOf(handler);
   const fn = template.findResources('AWS::Lambda::Function')[fnId] as {
     Properties: { Role: { 'Fn::GetAtt': [string, string] } };
   };
@@ -123,8 +129,8 @@ describe('the table', () => {
 
 describe('the functions', () => {
   it('all run Node 22 on arm64 with X-Ray, JSON logs and a log group of their own', () => {
-    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
-      JSON.stringify(fn).includes('videogen-ingest-'),
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => (fn as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY] !== undefined,
     );
     expect(functions).toHaveLength(9);
     for (const fn of functions) {
@@ -148,14 +154,13 @@ describe('the functions', () => {
   });
 
   it('caps transfers and webhooks with reserved concurrency; Transfer gets 15 minutes', () => {
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'videogen-ingest-transfer' }) },
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(functions[functionIdOf('transfer')]?.Properties).toMatchObject({
       ReservedConcurrentExecutions: 10,
       Timeout: 900,
       MemorySize: 1024,
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'videogen-ingest-webhook' }) },
+    expect(functions[functionIdOf('webhook')]?.Properties).toMatchObject({
       ReservedConcurrentExecutions: 10,
     });
   });
@@ -403,7 +408,22 @@ describe('cdk-nag', () => {
   it('finds nothing unacknowledged in AwsSolutions, with or without an existing bucket and secret', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const { VideoGenIngestStack } = stackModule;
-    new VideoGenIngestStack(app, 'Default', LOCAL_STACK_PROPS);
+    const withSubscriber = new VideoGenIngestStack(app, 'Default', LOCAL_STACK_PROPS);
+    const consumer = new LambdaFunction(withSubscriber, 'Consumer', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+    });
+    // The subscriber is the user's function; its own findings are theirs, not the construct's.
+    Validations.of(consumer).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'a test stand-in for a user function',
+    });
+    Validations.of(consumer).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'a test stand-in for a user function',
+    });
+    withSubscriber.ingest.addSubscriber(consumer, { statuses: ['READY'] });
     new VideoGenIngestStack(app, 'BringYourOwn', {
       ...LOCAL_STACK_PROPS,
       existingBucketName: 'my-bucket',
@@ -512,3 +532,131 @@ describe('props', () => {
 
 const stackModule = await import('../../lib/videogen-ingest-stack.ts');
 const bucketModule = await import('aws-cdk-lib/aws-s3');
+
+describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
+  function stackWithSubscriber(options?: SubscriberOptions): { template: Template; ingest: VideoGenIngest } {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Ops');
+    const ingest = new VideoGenIngest(stack, 'Ingest', {
+      apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
+    });
+    const consumer = new LambdaFunction(stack, 'Consumer', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+    });
+    ingest.addSubscriber(consumer, options);
+    return { template: Template.fromStack(stack), ingest };
+  }
+
+  it('sends every alarm, and its recovery, to the topic the construct exposes', () => {
+    const { template, ingest } = stackWithSubscriber();
+    const topicId = Stack.of(ingest).getLogicalId(ingest.alarmTopic.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      }),
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(5);
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({
+        AlarmActions: [{ Ref: topicId }],
+        OKActions: [{ Ref: topicId }],
+      });
+    }
+  });
+
+  it('alarms on a spike of webhook signature failures of this deployment', () => {
+    const { template, ingest } = stackWithSubscriber();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'VideoGenIngest',
+      MetricName: 'WebhookSignatureFailures',
+      Dimensions: [{ Name: 'service', Value: ingest.metricsService }],
+      Threshold: 10,
+      Statistic: 'Sum',
+    });
+  });
+
+  it('graphs the ingest metrics, the dead-letter queue depth and its oldest message on a dashboard', () => {
+    const { template, ingest } = stackWithSubscriber();
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]?.Properties);
+    for (const metricName of [
+      'ExecutionsStarted',
+      'FilesReady',
+      'FilesRejected',
+      'FilesFailed',
+      'FilesTimedOut',
+      'DropToReadyLatency',
+      'BytesTransferred',
+      'WebhookDeliveries',
+      'VideoGenErrors',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateAgeOfOldestMessage',
+    ]) {
+      expect(body).toContain(metricName);
+    }
+    expect(body).toContain(ingest.metricsService);
+    // Every function publishes under the one service name the dashboard reads.
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      if ((fn as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY] === undefined)
+        continue;
+      expect(JSON.stringify(fn)).toContain(`"POWERTOOLS_SERVICE_NAME":"${ingest.metricsService}"`);
+    }
+  });
+
+  it('wires a subscriber to the stream: ingest records entering the statuses asked for, bisect, bounded retries, on-failure queue', () => {
+    const { template } = stackWithSubscriber({ statuses: ['READY', 'FAILED'] });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('IngestTable'), 'StreamArn'] },
+      StartingPosition: 'LATEST',
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 86_400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('SubscriberFailures'), 'Arn'] } },
+      },
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { kind: { S: ['ingest'] }, status: { S: ['READY', 'FAILED'] } } },
+            }),
+          },
+          {
+            Pattern: JSON.stringify({
+              eventName: ['MODIFY'],
+              dynamodb: {
+                NewImage: { kind: { S: ['ingest'] }, status: { S: ['READY', 'FAILED'] } },
+                OldImage: { status: { S: [{ 'anything-but': ['READY', 'FAILED'] }] } },
+              },
+            }),
+          },
+        ],
+      },
+    });
+    // The consumer may read the stream and send to its failure queue, nothing of the table's items.
+    const consumerPolicy = Object.values(template.findResources('AWS::IAM::Policy')).find((policy) =>
+      JSON.stringify(policy).includes('ConsumerServiceRole'),
+    );
+    const actions = JSON.stringify(consumerPolicy);
+    expect(actions).toContain('dynamodb:GetRecords');
+    expect(actions).toContain('sqs:SendMessage');
+    expect(actions).not.toContain('dynamodb:PutItem');
+  });
+
+  it('refuses subscriber options that cannot work, saying why', () => {
+    expect(() => stackWithSubscriber({ statuses: ['DONE' as never] })).toThrow(
+      /"DONE" is not an ingest status/,
+    );
+    expect(() => stackWithSubscriber({ statuses: [] })).toThrow('statuses must name at least one status');
+    expect(() => stackWithSubscriber({ maxRecordAge: Duration.seconds(5) })).toThrow(
+      /maxRecordAge must be from 1 minute to 7 days/,
+    );
+  });
+});

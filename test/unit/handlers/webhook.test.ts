@@ -74,6 +74,31 @@ describe('handleDelivery', () => {
     expect((await getRecord(table.store, pk))?.taskToken).toBeUndefined();
   });
 
+  it('tells the drop-to-READY time once, on the delivery that made the file ready', async () => {
+    const { fileId } = await waitingIngest('token-latency');
+    const readyTimes: number[] = [];
+    const deps = { ...deliveryDeps(), onFileReady: (ms: number) => readyTimes.push(ms) };
+    const readyAt = new Date(Date.parse(AT) + 90_000).toISOString();
+    await handleDelivery(deps, {
+      webhookId: 'l1',
+      event: event(fileId, 'file.upload.completed', 'processing'),
+      receivedAt: readyAt,
+    });
+    expect(readyTimes).toEqual([]);
+    await handleDelivery(deps, {
+      webhookId: 'l2',
+      event: event(fileId, 'file.download_ready', 'ready'),
+      receivedAt: readyAt,
+    });
+    // A later event on a file already ready is recorded, and not counted again.
+    await handleDelivery(deps, {
+      webhookId: 'l3',
+      event: event(fileId, 'file.playback_ready', 'ready'),
+      receivedAt: readyAt,
+    });
+    expect(readyTimes).toEqual([90_000]);
+  });
+
   it('records a webhook that arrives before the token: nothing to resume, nothing lost', async () => {
     const { pk, fileId } = await waitingIngest(undefined);
     await handleDelivery(deliveryDeps(), {

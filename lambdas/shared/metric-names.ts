@@ -1,0 +1,33 @@
+/**
+ * The metrics' names and dimensions: part of the operating contract (the construct's
+ * dashboard and alarms use them, and so may yours). Here, without Powertools, so the CDK
+ * code reads the same names the handlers write.
+ */
+export const METRIC_NAMESPACE = 'VideoGenIngest';
+
+export const METRIC = {
+  executionsStarted: 'ExecutionsStarted',
+  duplicateEvents: 'DuplicateS3Events',
+  filesRejected: 'FilesRejected',
+  filesCreated: 'FilesCreated',
+  bytesTransferred: 'BytesTransferred',
+  uploadUrlsExpired: 'UploadUrlsExpired',
+  filesReady: 'FilesReady',
+  /** Milliseconds from the ingest record's creation (the drop) to readiness. */
+  dropToReadyLatency: 'DropToReadyLatency',
+  filesFailed: 'FilesFailed',
+  filesTimedOut: 'FilesTimedOut',
+  /** With the `outcome` dimension: recorded, unknown-file, signature, payload, too-large, method, in-progress, error. */
+  webhookDeliveries: 'WebhookDeliveries',
+  webhookSignatureFailures: 'WebhookSignatureFailures',
+  webhookUnknownFiles: 'WebhookUnknownFiles',
+  /** With the `code` dimension: VideoGen's `error.code`, or the error's name when it gave none. */
+  videoGenErrors: 'VideoGenErrors',
+} as const;
+
+export const METRIC_DIMENSION = {
+  /** Every metric has it: one value per deployed construct (its `metricsService`). */
+  service: 'service',
+  outcome: 'outcome',
+  code: 'code',
+} as const;

@@ -1,0 +1,5 @@
+/** The package's entry point for CDK apps: `import { VideoGenIngest } from 'videogen-ingest'`. */
+export { VideoGenIngest, type SubscriberOptions, type VideoGenIngestProps } from './videogen-ingest.ts';
+export { VideoGenIngestStack, type VideoGenIngestStackProps } from './videogen-ingest-stack.ts';
+export { IngestMonitoring } from './ingest-monitoring.ts';
+export { METRIC, METRIC_DIMENSION, METRIC_NAMESPACE } from '../lambdas/shared/metric-names.ts';
