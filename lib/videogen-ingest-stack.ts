@@ -39,7 +39,13 @@ export class VideoGenIngestStack extends Stack {
       TableName: [this.ingest.table.tableName, 'Ingest records'],
       TableStreamArn: [this.ingest.table.tableStreamArn ?? '', 'Subscribe downstream systems to this stream'],
       StateMachineArn: [this.ingest.stateMachine.stateMachineArn, 'One execution per dropped object version'],
+      IngestQueueUrl: [this.ingest.ingestQueue.queueUrl, 'S3 events on their way to the starter'],
       DeadLetterQueueUrl: [this.ingest.deadLetterQueue.queueUrl, 'S3 events that could not be started'],
+      AlarmTopicArn: [
+        this.ingest.alarmTopic.topicArn,
+        'Alarms notify this topic: subscribe e-mail, chat or paging to it',
+      ],
+      DashboardName: [this.ingest.dashboard.dashboardName, 'The CloudWatch dashboard of the pipeline'],
     };
     for (const [id, [value, description]] of Object.entries(outputs))
       new CfnOutput(this, id, { value, description });

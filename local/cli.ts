@@ -5,6 +5,8 @@
  */
 import { UsageError } from './cli-args.ts';
 import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
+import { OPS_USAGES, runOps } from './ops/cli.ts';
+import { OpsError } from './ops/target.ts';
 import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime-cli.ts';
 
 const USAGE = `Usage: videogen-ingest <command> [options]
@@ -14,9 +16,15 @@ Commands:
   run      ingest the given files on a throwaway local stack and print their records
   sim      serve the VideoGen API simulator alone
 
+Operations (on the local runtime, or a deployed stack with --stack NAME):
+  status      list ingests by status
+  show        one ingest's record and event history
+  retry       restart a FAILED or TIMED_OUT ingest
+  replay-dlq  move dead-lettered S3 events back to the ingest queue
+
 Run "videogen-ingest <command> --help" for a command's options.`;
 
-const USAGES: Record<string, string> = { start: START_USAGE, run: RUN_USAGE, sim: SIM_USAGE };
+const USAGES: Record<string, string> = { start: START_USAGE, run: RUN_USAGE, sim: SIM_USAGE, ...OPS_USAGES };
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -34,6 +42,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'help':
       console.log(USAGE);
       return 0;
+    case 'status':
+    case 'show':
+    case 'retry':
+    case 'replay-dlq':
+      return runOps(command, args);
     case undefined:
       console.error(USAGE);
       return 2;
@@ -53,7 +66,10 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    console.error(`videogen-ingest: ${error instanceof Error ? error.message : String(error)}`);
+    // An OpsError is for the operator to fix and says how; anything else is shown as thrown.
+    console.error(
+      `videogen-ingest: ${error instanceof OpsError || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : `${error.name}: ${error.message}`}`,
+    );
     process.exitCode = 1;
   },
 );

@@ -1,13 +1,15 @@
 /**
  * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
  */
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
 import { FAILURE_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { UsageError, faultRules, wholeNumber } from './cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
+import { publicRecord } from './ops/ops.ts';
+import { LOCAL_STATE_FILE, type LocalState } from './ops/target.ts';
 import { untilStopped } from './signals.ts';
 
 const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
@@ -133,12 +135,6 @@ export class StatusReporter {
   }
 }
 
-/** A record as the contract has it: without the workflow's internal task token. */
-export function publicRecord(record: IngestRecord): Omit<IngestRecord, 'taskToken'> {
-  const { taskToken: _internal, ...rest } = record;
-  return rest;
-}
-
 export async function runStart(args: readonly string[]): Promise<void> {
   const { values } = parse(args, { drop: { type: 'string' }, 's3-port': { type: 'string' } }, false);
   if (values.help) {
@@ -165,8 +161,13 @@ export async function runStart(args: readonly string[]): Promise<void> {
   VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
   Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
   Table:         ${runtime.tableName}
+  Operations:    npx videogen-ingest status | show KEY | retry KEY | replay-dlq   (in this folder)
 
 Copy files into the drop folder; a line per status change follows. Ctrl-C stops.`);
+  // Where the ops commands find this runtime while it runs.
+  const state: LocalState = { ...runtime.ops, pid: process.pid };
+  await mkdir(path.dirname(LOCAL_STATE_FILE), { recursive: true });
+  await writeFile(LOCAL_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
 
   const reporter = new StatusReporter((line) => console.log(line));
   const dropped = new Map<string, string>();
@@ -197,6 +198,7 @@ Copy files into the drop folder; a line per status change follows. Ctrl-C stops.
   await untilStopped();
   clearInterval(timer);
   console.error('stopping…');
+  await rm(LOCAL_STATE_FILE, { force: true });
   await runtime.stop();
   console.error('stopped');
 }

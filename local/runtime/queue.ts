@@ -28,6 +28,7 @@ export class LocalQueue {
   readonly #ready: QueuedMessage[] = [];
   readonly #options: Required<LocalQueueOptions>;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #hiddenDeadLetters = new Map<string, NodeJS.Timeout>();
   #inFlight = 0;
   #closed = false;
 
@@ -39,6 +40,31 @@ export class LocalQueue {
       visibilityTimeoutMs: 1000,
       ...options,
     };
+  }
+
+  /**
+   * Dead letters for an operator (the local SQS API's ReceiveMessage on the DLQ): each is
+   * hidden until deleted, or back after `visibilityMs`, as SQS does.
+   */
+  receiveDeadLetters(max: number, visibilityMs: number): { receiptHandle: string; message: QueuedMessage }[] {
+    const taken = this.deadLetters.splice(0, max);
+    return taken.map((message) => {
+      const receiptHandle = randomUUID();
+      const timer = setTimeout(() => {
+        this.#hiddenDeadLetters.delete(receiptHandle);
+        this.deadLetters.push(message);
+      }, visibilityMs);
+      timer.unref();
+      this.#hiddenDeadLetters.set(receiptHandle, timer);
+      return { receiptHandle, message };
+    });
+  }
+
+  deleteDeadLetter(receiptHandle: string): boolean {
+    const timer = this.#hiddenDeadLetters.get(receiptHandle);
+    if (!timer) return false;
+    clearTimeout(timer);
+    return this.#hiddenDeadLetters.delete(receiptHandle);
   }
 
   send(body: string): void {
@@ -63,6 +89,8 @@ export class LocalQueue {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    for (const timer of this.#hiddenDeadLetters.values()) clearTimeout(timer);
+    this.#hiddenDeadLetters.clear();
   }
 
   #pump(): void {

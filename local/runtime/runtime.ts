@@ -19,6 +19,7 @@ import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
 import { startS3, type LocalS3 } from '../emulators/s3.ts';
 import { startSecretsManager, type LocalSecrets } from '../emulators/secrets.ts';
+import { startSqs } from '../emulators/sqs.ts';
 import {
   startStepFunctions,
   type LocalExecution,
@@ -79,6 +80,17 @@ export interface LocalRuntimeOptions {
   readonly log?: (line: string) => void;
 }
 
+/** Where the ops CLI finds a local runtime's table, workflow and queues (`.videogen-ingest/local.json`). */
+export interface LocalOpsEndpoints {
+  readonly region: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly ingestQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly endpoints: { readonly dynamodb: string; readonly sfn: string; readonly sqs: string };
+}
+
 export interface DropOptions {
   readonly metadata?: Record<string, string>;
   readonly contentType?: string;
@@ -107,6 +119,8 @@ export class LocalRuntime {
   readonly stepFunctions: LocalStepFunctions;
   /** Webhook answers replaced by a 500 (`webhookFailureRate`). */
   readonly webhookFailures: { readonly injected: number };
+  /** What the ops CLI needs to reach this runtime. */
+  readonly ops: LocalOpsEndpoints;
   readonly #documents: DynamoDBDocumentClient;
   readonly #s3: S3Client;
   readonly #stop: (() => Promise<void>)[];
@@ -127,6 +141,7 @@ export class LocalRuntime {
     queue: LocalQueue;
     stepFunctions: LocalStepFunctions;
     webhookFailures: { readonly injected: number };
+    ops: LocalOpsEndpoints;
     documents: DynamoDBDocumentClient;
     s3: S3Client;
     stop: (() => Promise<void>)[];
@@ -146,6 +161,7 @@ export class LocalRuntime {
     this.queue = parts.queue;
     this.stepFunctions = parts.stepFunctions;
     this.webhookFailures = parts.webhookFailures;
+    this.ops = parts.ops;
     this.#documents = parts.documents;
     this.#s3 = parts.s3;
     this.#stop = parts.stop;
@@ -237,6 +253,11 @@ export class LocalRuntime {
         queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:videogen-ingest-${id}`,
       });
       stop.push(() => Promise.resolve(queue.close()));
+      const sqs = await startSqs(queue, {
+        ingest: `videogen-ingest-${id}`,
+        deadLetters: `videogen-ingest-${id}-dlq`,
+      });
+      stop.push(() => sqs.close());
       let lastS3Event: string | undefined;
       const s3: LocalS3 = await startS3({
         bucket,
@@ -351,6 +372,15 @@ export class LocalRuntime {
         queue,
         stepFunctions,
         webhookFailures,
+        ops: {
+          region: LOCAL_REGION,
+          bucket,
+          tableName,
+          stateMachineArn,
+          ingestQueueUrl: sqs.ingestQueueUrl,
+          deadLetterQueueUrl: sqs.deadLetterQueueUrl,
+          endpoints: { dynamodb: dynamo.endpoint, sfn: stepFunctions.endpoint, sqs: sqs.endpoint },
+        },
         documents,
         s3: new S3Client({
           endpoint: s3.endpoint,
@@ -381,6 +411,11 @@ export class LocalRuntime {
         ...(options.contentType ? { ContentType: options.contentType } : {}),
       }),
     );
+  }
+
+  /** The body of the last S3 event the ingest queue got (tests seed the dead-letter queue with it). */
+  lastS3Event(): string | undefined {
+    return this.#lastS3Event();
   }
 
   /** Delivers the last S3 event again, as EventBridge and SQS may (at least once). */

@@ -397,7 +397,10 @@ describe('webhook registration and alarms', () => {
       'TableName',
       'TableStreamArn',
       'StateMachineArn',
+      'IngestQueueUrl',
       'DeadLetterQueueUrl',
+      'AlarmTopicArn',
+      'DashboardName',
     ]) {
       template.hasOutput(output, {});
     }

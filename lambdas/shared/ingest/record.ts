@@ -100,6 +100,10 @@ export const ingestRecordSchema = z.looseObject({
   readyAt: z.nullable(z.string()),
   /** Optimistic-lock counter; every write bumps it. */
   version: z.int().check(z.nonnegative()),
+  /** How many times an operator retried this ingest (`videogen-ingest retry`); absent before the first. */
+  retries: z.optional(z.int().check(z.nonnegative())),
+  /** The execution a requested retry starts (internal; absent when none is pending). */
+  retryExecutionArn: z.optional(z.string()),
   /** The Step Functions task token of a workflow waiting for readiness (internal; absent when none). */
   taskToken: z.optional(z.string()),
 });

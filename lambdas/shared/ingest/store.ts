@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   filePk,
+  FAILURE_STATUSES,
   filePointerSchema,
   ingestRecordSchema,
   PRE_UPLOAD_STATUSES,
@@ -73,14 +74,76 @@ export async function findSourceOfFile(store: IngestStore, fileId: string): Prom
   return Item ? filePointerSchema.parse(Item).sourcePk : undefined;
 }
 
-/** Writes a new record only if none exists for its source: `false` means a duplicate. */
+/**
+ * Writes a new record for its source; `false` means a duplicate. Also `true` when the
+ * record is this very execution's (an earlier attempt of the step wrote it, then died
+ * before answering), and when an operator's retry started this execution: then the FAILED
+ * or TIMED_OUT record is replaced, its VideoGen files kept as abandoned.
+ */
 export async function claimSource(store: IngestStore, record: IngestRecord): Promise<boolean> {
+  const item = ingestRecordSchema.parse(record);
+  const created = await conditionally(() =>
+    store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    ),
+  );
+  if (created || record.executionArn === null) return created;
+  const existing = await getRecord(store, record.pk);
+  if (!existing) return false;
+  if (existing.executionArn === record.executionArn) return true;
+  if (existing.retryExecutionArn !== record.executionArn) return false;
+  const replacement: IngestRecord = {
+    ...item,
+    retries: (existing.retries ?? 0) + 1,
+    abandonedFileIds: [...existing.abandonedFileIds, ...(existing.fileId ? [existing.fileId] : [])],
+    version: existing.version + 1,
+  };
   return conditionally(() =>
     store.client.send(
       new PutCommand({
         TableName: store.tableName,
-        Item: ingestRecordSchema.parse(record),
-        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: replacement,
+        ConditionExpression: 'retryExecutionArn = :execution AND #version = :version',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':execution': record.executionArn, ':version': existing.version },
+      }),
+    ),
+  );
+}
+
+/**
+ * Marks a FAILED or TIMED_OUT record as retried by `executionArn` (started next), so that
+ * execution's Prepare may replace it. `false` when the record is not (or no longer) retryable.
+ */
+export async function requestRetry(
+  store: IngestStore,
+  record: Pick<IngestRecord, 'pk' | 'version'>,
+  executionArn: string,
+  at: string,
+): Promise<boolean> {
+  const retryable = statusList(
+    FAILURE_STATUSES.filter((status) => status !== 'REJECTED'),
+    's',
+  );
+  return conditionally(() =>
+    store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk: record.pk },
+        UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
+        ConditionExpression: `${retryable.expression} AND #version = :version`,
+        ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+        ExpressionAttributeValues: {
+          ...retryable.values,
+          ':execution': executionArn,
+          ':at': at,
+          ':one': 1,
+          ':version': record.version,
+        },
       }),
     ),
   );

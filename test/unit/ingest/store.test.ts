@@ -7,6 +7,7 @@ import {
   findSourceOfFile,
   getRecord,
   recordCreatedFile,
+  requestRetry,
   saveRecord,
   storeTaskToken,
 } from '#shared/ingest/store';
@@ -31,10 +32,49 @@ async function claimed(overrides = {}) {
 }
 
 describe('ingest store against the DynamoDB emulator', () => {
-  it('claims a source once: a second claim is a duplicate', async () => {
+  it("claims a source once: another execution's claim is a duplicate", async () => {
     const record = await claimed();
-    expect(await claimSource(table.store, record)).toBe(false);
+    const other = { ...record, executionArn: `${record.executionArn ?? ''}-other`, createdAt: 'later' };
+    expect(await claimSource(table.store, other)).toBe(false);
     expect(await getRecord(table.store, record.pk)).toEqual(record);
+  });
+
+  it("answers a retried step's second claim as its own, not as a duplicate", async () => {
+    const record = await claimed();
+    expect(await claimSource(table.store, record)).toBe(true);
+    expect(await getRecord(table.store, record.pk)).toEqual(record);
+  });
+
+  it('lets the execution an operator retry started replace a FAILED record, keeping its VideoGen file', async () => {
+    const record = await claimed();
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_retry1', displayName: 'a.mp4', at: AT });
+    const failure = { code: 'PROCESSING_FAILED', message: 'VideoGen could not process the file' };
+    expect(await advanceStatus(table.store, record.pk, ['CREATED'], 'FAILED', AT, failure)).toBe(true);
+    const failed = await getRecord(table.store, record.pk);
+    if (!failed) throw new Error('no record');
+    const retryArn = 'arn:aws:states:us-east-1:123456789012:execution:sm:retry-1';
+    expect(await claimSource(table.store, { ...record, executionArn: retryArn })).toBe(false);
+    expect(await requestRetry(table.store, failed, retryArn, AT)).toBe(true);
+    // Asked twice with the old version: the second loses.
+    expect(await requestRetry(table.store, failed, retryArn, AT)).toBe(false);
+
+    expect(await claimSource(table.store, { ...record, executionArn: retryArn })).toBe(true);
+    const replaced = await getRecord(table.store, record.pk);
+    expect(replaced).toMatchObject({
+      status: 'RECEIVED',
+      executionArn: retryArn,
+      fileId: null,
+      error: null,
+      retries: 1,
+      abandonedFileIds: ['vg_file_retry1'],
+    });
+    expect(replaced?.retryExecutionArn).toBeUndefined();
+  });
+
+  it('retries only FAILED and TIMED_OUT records', async () => {
+    const record = await claimed();
+    expect(await requestRetry(table.store, record, 'arn:x', AT)).toBe(false);
+    expect((await getRecord(table.store, record.pk))?.retryExecutionArn).toBeUndefined();
   });
 
   it('records a created file and its pointer in one transaction', async () => {

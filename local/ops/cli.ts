@@ -1,0 +1,155 @@
+/**
+ * `videogen-ingest status | show | retry | replay-dlq`: the ops commands from the command
+ * line, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
+ */
+import { parseArgs } from 'node:util';
+import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
+import { UsageError, wholeNumber } from '../cli-args.ts';
+import { parseDuration, replayDeadLetters, retry, show, status, statusTable } from './ops.ts';
+import { localTarget, stackTarget, type OpsTarget } from './target.ts';
+
+const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS credentials     [default: the local runtime]
+  --region REGION        the stack's region                             [default: your AWS config]
+  --json                 machine-readable output`;
+
+export const OPS_USAGES: Record<string, string> = {
+  status: `Usage: videogen-ingest status [--status S] [--since DURATION] [--limit N] [options]
+
+Lists ingests, newest change first.
+
+Options:
+  --status S             only this status (${INGEST_STATUSES.join(', ')})
+  --since DURATION       only changed within it: 90s, 15m, 2h, 7d
+  --limit N              at most N records                              [default: 100]
+${TARGET_OPTIONS}`,
+  show: `Usage: videogen-ingest show <key | s3://bucket/key | fileId> [options]
+
+Prints one ingest record and its event history.
+
+Options:
+${TARGET_OPTIONS}`,
+  retry: `Usage: videogen-ingest retry <key | s3://bucket/key | fileId> [options]
+
+Restarts the workflow of a FAILED or TIMED_OUT ingest (a new execution; the record keeps
+its abandoned VideoGen files and counts the retry).
+
+Options:
+${TARGET_OPTIONS}`,
+  'replay-dlq': `Usage: videogen-ingest replay-dlq [options]
+
+Moves the S3 events in the dead-letter queue back to the ingest queue, after the cause
+(a bug, a throttled account) is fixed.
+
+Options:
+${TARGET_OPTIONS}`,
+};
+
+async function targetFrom(values: {
+  stack?: string | undefined;
+  region?: string | undefined;
+}): Promise<OpsTarget> {
+  return values.stack ? stackTarget(values.stack, values.region) : localTarget();
+}
+
+/** Runs one ops command; answers the exit code. `print` is stdout. */
+export async function runOps(
+  command: string,
+  args: readonly string[],
+  print: (text: string) => void = (text) => console.log(text),
+  connect: typeof targetFrom = targetFrom,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        stack: { type: 'string' },
+        region: { type: 'string' },
+        json: { type: 'boolean' },
+        status: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    print(OPS_USAGES[command] ?? '');
+    return 0;
+  }
+  const needsReference = command === 'show' || command === 'retry';
+  if (needsReference && positionals.length !== 1) throw new UsageError(`${command} needs one key or file id`);
+  if (!needsReference && positionals.length > 0) throw new UsageError(`${command} takes no arguments`);
+  if (values.status !== undefined && !INGEST_STATUSES.includes(values.status as IngestStatus)) {
+    throw new UsageError(`--status must be one of ${INGEST_STATUSES.join(', ')}, got "${values.status}"`);
+  }
+  const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
+  if (values.since !== undefined && sinceMs === undefined) {
+    throw new UsageError(`--since takes a duration such as 90s, 15m, 2h or 7d, got "${values.since}"`);
+  }
+  const limit = wholeNumber('limit', values.limit);
+  const reference = positionals[0] ?? '';
+
+  const target = await connect(values);
+  try {
+    switch (command) {
+      case 'status': {
+        const records = await status(target, {
+          ...(values.status ? { status: values.status as IngestStatus } : {}),
+          ...(sinceMs === undefined ? {} : { sinceMs }),
+          ...(limit === undefined ? {} : { limit }),
+        });
+        print(
+          values.json
+            ? JSON.stringify(records, null, 2)
+            : records.length > 0
+              ? statusTable(records)
+              : `no ingests in ${target.description}`,
+        );
+        return 0;
+      }
+      case 'show': {
+        const shown = await show(target, reference);
+        if (values.json) print(JSON.stringify(shown, null, 2));
+        else {
+          print(JSON.stringify(shown.record, null, 2));
+          print(
+            ['', 'History:', ...shown.history.map((entry) => `  ${entry.at}  ${entry.event}`)].join('\n'),
+          );
+        }
+        return 0;
+      }
+      case 'retry': {
+        const retried = await retry(target, reference);
+        const source = `s3://${retried.record.bucket}/${retried.record.key}`;
+        print(
+          values.json
+            ? JSON.stringify({
+                source,
+                previousStatus: retried.record.status,
+                executionArn: retried.executionArn,
+              })
+            : `${source} was ${retried.record.status}; retrying in ${retried.executionArn}`,
+        );
+        return 0;
+      }
+      case 'replay-dlq': {
+        const moved = await replayDeadLetters(target);
+        print(
+          values.json
+            ? JSON.stringify({ moved })
+            : `moved ${moved} message(s) from the dead-letter queue to the ingest queue`,
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    target.close();
+  }
+}

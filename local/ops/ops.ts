@@ -1,0 +1,247 @@
+/**
+ * The ops commands as functions of a target: `status`, `show`, `retry`, `replay-dlq`.
+ * They read and act through the same table, workflow and queues the pipeline uses, so
+ * they work the same on a deployed stack and on the local runtime.
+ */
+import { createHash } from 'node:crypto';
+import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  INGEST_STATUSES,
+  ingestRecordSchema,
+  type IngestRecord,
+  type IngestStatus,
+} from '../../lambdas/shared/ingest/record.ts';
+import { findSourceOfFile, getRecord, requestRetry } from '../../lambdas/shared/ingest/store.ts';
+import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
+import { OpsError, type OpsTarget } from './target.ts';
+
+export class UnknownIngestError extends OpsError {
+  override readonly name = 'UnknownIngestError';
+}
+export class NotRetryableError extends OpsError {
+  override readonly name = 'NotRetryableError';
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90s`, `15m`, `2h`, `7d` in milliseconds, or undefined when it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  if (!match?.[1] || !match[2]) return undefined;
+  return Number(match[1]) * (DURATION_UNITS[match[2]] ?? 0) * 1000;
+}
+
+/** What operators see of a record: internal fields (the task token, a pending retry) left out. */
+export function publicRecord(record: IngestRecord): Omit<IngestRecord, 'taskToken' | 'retryExecutionArn'> {
+  const { taskToken: _taskToken, retryExecutionArn: _retry, ...rest } = record;
+  return rest;
+}
+
+export interface StatusQuery {
+  readonly status?: IngestStatus;
+  /** Only records updated in the last this many ms. */
+  readonly sinceMs?: number;
+  readonly limit?: number;
+  readonly now?: Date;
+}
+
+/** Records by status, newest change first, from the `byStatus` index (no table scan). */
+export async function status(target: OpsTarget, query: StatusQuery = {}): Promise<IngestRecord[]> {
+  const statuses = query.status ? [query.status] : INGEST_STATUSES;
+  const since =
+    query.sinceMs === undefined
+      ? undefined
+      : new Date((query.now ?? new Date()).getTime() - query.sinceMs).toISOString();
+  const limit = query.limit ?? 100;
+  const pages = await Promise.all(
+    statuses.map(async (value) => {
+      const { Items } = await target.documents.send(
+        new QueryCommand({
+          TableName: target.tableName,
+          IndexName: 'byStatus',
+          KeyConditionExpression: since ? '#status = :status AND updatedAt >= :since' : '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':status': value, ...(since ? { ':since': since } : {}) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      );
+      return (Items ?? [])
+        .filter((item) => item.kind === 'ingest')
+        .map((item) => ingestRecordSchema.parse(item));
+    }),
+  );
+  return pages
+    .flat()
+    .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+    .slice(0, limit);
+}
+
+/**
+ * The record a reference names: a VideoGen file id (`vg_file_…`, a point read), an
+ * `s3://bucket/key`, or a key in the drop bucket (a filtered scan: keys are not indexed).
+ * The newest version's record when a key was dropped more than once.
+ */
+export async function findRecord(target: OpsTarget, reference: string): Promise<IngestRecord> {
+  const store = { client: target.documents, tableName: target.tableName };
+  if (/^vg_file_/.test(reference)) {
+    const pk = await findSourceOfFile(store, reference);
+    const record = pk ? await getRecord(store, pk) : undefined;
+    if (!record)
+      throw new UnknownIngestError(`no ingest of VideoGen file ${reference} in ${target.description}`);
+    return record;
+  }
+  const s3Url = /^s3:\/\/([^/]+)\/(.+)$/.exec(reference);
+  const bucket = s3Url?.[1] ?? target.bucket;
+  const key = s3Url?.[2] ?? reference;
+  const found: IngestRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await target.documents.send(
+      new ScanCommand({
+        TableName: target.tableName,
+        FilterExpression: 'kind = :ingest AND #bucket = :bucket AND #key = :key',
+        ExpressionAttributeNames: { '#bucket': 'bucket', '#key': 'key' },
+        ExpressionAttributeValues: { ':ingest': 'ingest', ':bucket': bucket, ':key': key },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) found.push(ingestRecordSchema.parse(item));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  const newest = found.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+  if (!newest) {
+    throw new UnknownIngestError(
+      `no ingest of s3://${bucket}/${key} in ${target.description}: check the key ("videogen-ingest status" lists them)`,
+    );
+  }
+  return newest;
+}
+
+export interface Shown {
+  readonly record: ReturnType<typeof publicRecord>;
+  /** The lifecycle as it happened: each event type when first seen, oldest first. */
+  readonly history: readonly { readonly at: string; readonly event: string }[];
+}
+
+export async function show(target: OpsTarget, reference: string): Promise<Shown> {
+  const record = await findRecord(target, reference);
+  const history = [
+    { at: record.createdAt, event: 'ingest.received' },
+    ...Object.entries(record.events).map(([event, at]) => ({ at, event })),
+    ...(record.readyAt ? [{ at: record.readyAt, event: `ingest.${record.status.toLowerCase()}` }] : []),
+    ...(record.error
+      ? [{ at: record.updatedAt, event: `ingest.${record.status.toLowerCase()}: ${record.error.code}` }]
+      : []),
+  ].sort((a, b) => a.at.localeCompare(b.at));
+  return { record: publicRecord(record), history };
+}
+
+const RETRYABLE: readonly IngestStatus[] = ['FAILED', 'TIMED_OUT'];
+
+export interface Retried {
+  readonly record: IngestRecord;
+  readonly executionArn: string;
+}
+
+/**
+ * Restarts the workflow of a FAILED or TIMED_OUT ingest: marks the record with the new
+ * execution (conditionally: a concurrent retry loses), then starts it with the source as
+ * recorded. Its Prepare replaces the record; the abandoned VideoGen files stay listed.
+ */
+export async function retry(target: OpsTarget, reference: string, now = new Date()): Promise<Retried> {
+  const record = await findRecord(target, reference);
+  if (!RETRYABLE.includes(record.status)) {
+    throw new NotRetryableError(
+      `s3://${record.bucket}/${record.key} is ${record.status}; only FAILED or TIMED_OUT ingests are retried${record.status === 'REJECTED' ? ' (a REJECTED file needs a new upload)' : ''}`,
+    );
+  }
+  const attempt = (record.retries ?? 0) + 1;
+  const name = `retry-${createHash('sha256').update(record.pk).digest('hex').slice(0, 48)}-${attempt}`;
+  const executionArn = `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const store = { client: target.documents, tableName: target.tableName };
+  if (!(await requestRetry(store, record, executionArn, now.toISOString()))) {
+    throw new NotRetryableError(
+      `s3://${record.bucket}/${record.key} changed meanwhile; look again with "show"`,
+    );
+  }
+  const input: WorkflowInput = {
+    source: {
+      bucket: record.bucket,
+      key: record.key,
+      versionId: record.versionId,
+      etag: record.etag,
+      size: record.size,
+      sequencer: `retry-${attempt}`,
+      eventTime: now.toISOString(),
+    },
+  };
+  try {
+    await target.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: target.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ExecutionAlreadyExists)) throw error;
+  }
+  return { record, executionArn };
+}
+
+/**
+ * Moves every message of the dead-letter queue back to the ingest queue: sent first,
+ * then deleted, so a crash in between duplicates a message (which the starter's
+ * execution names absorb) and never loses one.
+ */
+export async function replayDeadLetters(target: OpsTarget): Promise<number> {
+  let moved = 0;
+  for (;;) {
+    const { Messages } = await target.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: target.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (!Messages || Messages.length === 0) return moved;
+    for (const message of Messages) {
+      await target.sqs.send(
+        new SendMessageCommand({ QueueUrl: target.ingestQueueUrl, MessageBody: message.Body ?? '' }),
+      );
+      await target.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: target.deadLetterQueueUrl,
+          ReceiptHandle: message.ReceiptHandle ?? '',
+        }),
+      );
+      moved += 1;
+    }
+  }
+}
+
+/** A fixed-width table for terminals. */
+export function statusTable(records: readonly IngestRecord[]): string {
+  const rows = records.map((record) => [
+    record.status,
+    record.updatedAt.replace(/\.\d+Z$/, 'Z'),
+    `s3://${record.bucket}/${record.key}`,
+    record.fileId ?? '-',
+    record.error ? `${record.error.code}: ${record.error.message}` : '',
+  ]);
+  const header = ['STATUS', 'UPDATED', 'SOURCE', 'FILE', 'ERROR'];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (column === 4 ? 0 : (row[column] ?? '').length))),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

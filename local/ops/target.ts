@@ -1,0 +1,176 @@
+/**
+ * Where the ops commands act: a deployed stack (found by name through its outputs, with
+ * the caller's AWS credentials) or the local runtime `videogen-ingest start` is running
+ * (found through the file it writes). Either way the same clients and names.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { LocalOpsEndpoints } from '../runtime/runtime.ts';
+
+/** Something the operator must fix first (a missing stack, credentials, a key): said plainly, exit 1. */
+export class OpsError extends Error {
+  override readonly name: string = 'OpsError';
+}
+export class StackNotFoundError extends OpsError {
+  override readonly name = 'StackNotFoundError';
+}
+export class MissingCredentialsError extends OpsError {
+  override readonly name = 'MissingCredentialsError';
+}
+export class LocalRuntimeNotRunningError extends OpsError {
+  override readonly name = 'LocalRuntimeNotRunningError';
+}
+
+export interface OpsTarget {
+  /** Said in output: "stack X (us-east-1)" or "the local runtime". */
+  readonly description: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly ingestQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly documents: DynamoDBDocumentClient;
+  readonly sfn: SFNClient;
+  readonly sqs: SQSClient;
+  close(): void;
+}
+
+/** The file `videogen-ingest start` writes while it runs, relative to its working directory. */
+export const LOCAL_STATE_FILE = path.join('.videogen-ingest', 'local.json');
+
+export interface LocalState extends LocalOpsEndpoints {
+  readonly pid: number;
+}
+
+function clients(region: string, endpoints?: LocalOpsEndpoints['endpoints']) {
+  // The local emulators take any credentials; the deployed stack gets the caller's own chain.
+  const local = endpoints ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {};
+  const raw = new DynamoDBClient({
+    region,
+    ...local,
+    ...(endpoints ? { endpoint: endpoints.dynamodb } : {}),
+  });
+  return {
+    documents: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    sfn: new SFNClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sfn } : {}) }),
+    sqs: new SQSClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sqs } : {}) }),
+    raw,
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function localTarget(stateFile = LOCAL_STATE_FILE): Promise<OpsTarget> {
+  let state: LocalState;
+  try {
+    state = JSON.parse(await readFile(stateFile, 'utf8')) as LocalState;
+  } catch {
+    throw new LocalRuntimeNotRunningError(
+      `no local runtime here (${stateFile} not found): start one with "npm start" in this folder, or pass --stack NAME for a deployed stack`,
+    );
+  }
+  if (!isAlive(state.pid)) {
+    throw new LocalRuntimeNotRunningError(
+      `the local runtime that wrote ${stateFile} (pid ${state.pid}) is gone: start it again with "npm start"`,
+    );
+  }
+  return fromEndpoints(state, 'the local runtime');
+}
+
+/** A target on endpoints the caller already has (the local runtime in-process, tests). */
+export function fromEndpoints(endpoints: LocalOpsEndpoints, description: string): OpsTarget {
+  const made = clients(endpoints.region, endpoints.endpoints);
+  return {
+    description,
+    bucket: endpoints.bucket,
+    tableName: endpoints.tableName,
+    stateMachineArn: endpoints.stateMachineArn,
+    ingestQueueUrl: endpoints.ingestQueueUrl,
+    deadLetterQueueUrl: endpoints.deadLetterQueueUrl,
+    documents: made.documents,
+    sfn: made.sfn,
+    sqs: made.sqs,
+    close: () => {
+      made.raw.destroy();
+      made.sfn.destroy();
+      made.sqs.destroy();
+    },
+  };
+}
+
+/** The stack outputs the ops commands read; `VideoGenIngestStack` declares each. */
+const OUTPUTS = [
+  'BucketName',
+  'TableName',
+  'StateMachineArn',
+  'IngestQueueUrl',
+  'DeadLetterQueueUrl',
+] as const;
+
+export async function stackTarget(
+  stackName: string,
+  region: string | undefined,
+  cloudFormation = new CloudFormationClient(region ? { region } : {}),
+): Promise<OpsTarget> {
+  let outputs: Record<string, string>;
+  const where = async () => `${stackName} (${(await cloudFormation.config.region()) || 'no region'})`;
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = Object.fromEntries(
+      (Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']),
+    );
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    const message = error instanceof Error ? error.message : String(error);
+    if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
+      throw new MissingCredentialsError(
+        `no AWS credentials for ${await where()}: set AWS_PROFILE (after "aws sso login") or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+      );
+    }
+    if (name === 'ValidationError' && /does not exist/.test(message)) {
+      throw new StackNotFoundError(
+        `no stack ${await where()}: deploy it with "npx cdk deploy", or name the region with --region`,
+      );
+    }
+    if (/region/i.test(message)) {
+      throw new MissingCredentialsError(`no AWS region for ${stackName}: pass --region or set AWS_REGION`);
+    }
+    throw error;
+  }
+  const missing = OUTPUTS.filter((key) => !outputs[key]);
+  if (missing.length > 0) {
+    throw new StackNotFoundError(
+      `${await where()} lacks the outputs ${missing.join(', ')}: is it a videogen-ingest stack, deployed with this version?`,
+    );
+  }
+  const made = clients(await cloudFormation.config.region());
+  cloudFormation.destroy();
+  return {
+    description: `stack ${await where()}`,
+    bucket: outputs.BucketName ?? '',
+    tableName: outputs.TableName ?? '',
+    stateMachineArn: outputs.StateMachineArn ?? '',
+    ingestQueueUrl: outputs.IngestQueueUrl ?? '',
+    deadLetterQueueUrl: outputs.DeadLetterQueueUrl ?? '',
+    documents: made.documents,
+    sfn: made.sfn,
+    sqs: made.sqs,
+    close: () => {
+      made.raw.destroy();
+      made.sfn.destroy();
+      made.sqs.destroy();
+    },
+  };
+}
