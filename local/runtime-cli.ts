@@ -121,8 +121,57 @@ export function describeRecord(record: IngestRecord): string {
   return `${record.key}: ${record.status}${detail ? ` (${detail})` : ''}`;
 }
 
-/** Prints a line whenever a record's status changes. */
-export class StatusReporter {
+export interface ProgressReporter {
+  report(records: readonly IngestRecord[]): void;
+}
+
+/** Bytes a file's upload has moved so far, and since when (epoch ms), while it runs. */
+export type TransferProgress = (record: IngestRecord) => { bytes: number; startedAt: number } | undefined;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
+
+/**
+ * On a terminal: one line per file, redrawn in place (status, and bytes and rate while it
+ * transfers), under a count by status. The newest files when there are more than fit.
+ */
+export class LiveProgress implements ProgressReporter {
+  #drawn = 0;
+  constructor(
+    private readonly out: { write(text: string): unknown; rows?: number },
+    private readonly transferOf: TransferProgress,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  report(records: readonly IngestRecord[]): void {
+    const counts = new Map<string, number>();
+    for (const record of records) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+    const summary = `${records.length} file${records.length === 1 ? '' : 's'}: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`;
+    const room = Math.max(3, (this.out.rows ?? 24) - 4);
+    const shown = [...records].sort((a, b) => a.createdAt.localeCompare(b.createdAt)).slice(-room);
+    const lines = [
+      summary,
+      ...shown.map((record) => {
+        const transfer = this.transferOf(record);
+        let detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');
+        if (transfer && record.status !== 'UPLOADED' && !record.error) {
+          const seconds = Math.max(0.001, (this.now() - transfer.startedAt) / 1000);
+          const percent = record.size > 0 ? ` ${Math.floor((transfer.bytes / record.size) * 100)}%` : '';
+          detail = `${megabytes(transfer.bytes)} of ${megabytes(record.size)}${percent}, ${megabytes(transfer.bytes / seconds)}/s`;
+        }
+        return `  ${record.status.padEnd(15)} ${record.key}${detail ? `  ${detail}` : ''}`;
+      }),
+    ];
+    // Up to the first line drawn last time, then each line cleared and written again.
+    const up = this.#drawn > 0 ? `\u001b[${this.#drawn}A` : '';
+    this.out.write(`${up}${lines.map((line) => `\u001b[2K${line}\n`).join('')}`);
+    this.#drawn = lines.length;
+  }
+}
+
+/** Not a terminal (a pipe, a log file): a plain line whenever a record's status changes. */
+export class StatusReporter implements ProgressReporter {
   readonly #seen = new Map<string, string>();
   constructor(private readonly write: (line: string) => void) {}
 
@@ -169,7 +218,7 @@ Copy files into the drop folder; a line per status change follows. Ctrl-C stops.
   await mkdir(path.dirname(LOCAL_STATE_FILE), { recursive: true });
   await writeFile(LOCAL_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
 
-  const reporter = new StatusReporter((line) => console.log(line));
+  const reporter = progressReporter(process.stdout, runtime);
   const dropped = new Map<string, string>();
   const scan = async (): Promise<void> => {
     for (const file of await listFiles(dropDir)) {
@@ -201,6 +250,14 @@ Copy files into the drop folder; a line per status change follows. Ctrl-C stops.
   await rm(LOCAL_STATE_FILE, { force: true });
   await runtime.stop();
   console.error('stopped');
+}
+
+/** The live view on a terminal, plain lines otherwise. */
+function progressReporter(stream: NodeJS.WriteStream, runtime: LocalRuntime): ProgressReporter {
+  if (!stream.isTTY) return new StatusReporter((line) => stream.write(`${line}\n`));
+  return new LiveProgress(stream, (record) =>
+    record.fileId ? runtime.simulator?.file(record.fileId)?.receiving : undefined,
+  );
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -245,7 +302,7 @@ export async function runOnce(args: readonly string[]): Promise<number> {
         ? (names[index] ?? file)
         : `${index + 1}/${path.basename(file)}`,
     );
-    const reporter = new StatusReporter((line) => console.error(line));
+    const reporter = progressReporter(process.stderr, runtime);
     for (const [index, file] of files.entries()) {
       await runtime.drop(
         keys[index] ?? file,

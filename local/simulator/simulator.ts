@@ -98,6 +98,8 @@ export interface SimulatedFile {
   readonly file: VideoGenFile;
   /** What the last complete PUT stored. */
   readonly received?: { readonly bytes: number; readonly sha256: string; readonly at: string };
+  /** An upload in progress: bytes so far, since when (epoch ms). */
+  readonly receiving?: { readonly bytes: number; readonly startedAt: number };
   /** Completed PUTs (an overwrite is a second one). */
   readonly puts: number;
   /** Event types emitted, in order (before delivery faults). */
@@ -117,6 +119,8 @@ interface FileState {
   file: VideoGenFile;
   uploadUrlExpiresAt: number;
   received?: { bytes: number; sha256: string; at: string };
+  /** An upload in progress: bytes so far, since when (epoch ms). */
+  receiving?: { bytes: number; startedAt: number };
   head?: Buffer;
   puts: number;
   events: string[];
@@ -298,6 +302,7 @@ export class VideoGenSimulator extends EventEmitter {
     return {
       file: structuredClone(state.file),
       ...(state.received ? { received: { ...state.received } } : {}),
+      ...(state.receiving ? { receiving: { ...state.receiving } } : {}),
       puts: state.puts,
       events: [...state.events],
     };
@@ -635,11 +640,14 @@ export class VideoGenSimulator extends EventEmitter {
     const head: Buffer[] = [];
     let headBytes = 0;
     let bytes = 0;
+    const receiving = { bytes: 0, startedAt: Date.now() };
+    state.receiving = receiving;
     this.#pending += 1;
     try {
       await new Promise<void>((resolve, reject) => {
         request.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
+          receiving.bytes = bytes;
           hash.update(chunk);
           if (headBytes < SNIFF_BYTES) {
             head.push(chunk.subarray(0, SNIFF_BYTES - headBytes));
@@ -653,6 +661,7 @@ export class VideoGenSimulator extends EventEmitter {
         });
       });
     } catch {
+      delete state.receiving;
       record(400, 'incomplete', {
         bytes,
         reason: `connection closed after ${bytes} of ${contentLength} bytes`,
@@ -662,6 +671,7 @@ export class VideoGenSimulator extends EventEmitter {
     }
     this.#pending -= 1;
     if (bytes !== contentLength) {
+      delete state.receiving;
       record(400, 'incomplete', { bytes, reason: `received ${bytes} of ${contentLength} bytes` });
       response
         .writeHead(400, { 'content-type': 'application/xml' })
@@ -670,6 +680,7 @@ export class VideoGenSimulator extends EventEmitter {
     }
     const sha256 = hash.digest('hex');
     const at = now();
+    delete state.receiving;
     state.received = { bytes, sha256, at };
     state.head = Buffer.concat(head);
     state.puts += 1;

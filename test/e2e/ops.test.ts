@@ -176,13 +176,11 @@ describe('finding the target', () => {
       const error = new Error('Stack with id Nope does not exist');
       error.name = 'ValidationError';
       cloudFormation.on(DescribeStacksCommand, { StackName: 'Nope' }).rejects(error);
-      cloudFormation
-        .on(DescribeStacksCommand, { StackName: 'Other' })
-        .resolves({
-          Stacks: [
-            { StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] },
-          ],
-        });
+      cloudFormation.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({
+        Stacks: [
+          { StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] },
+        ],
+      });
       const client = () => new CloudFormationClient({ region: 'eu-west-1' });
       await expect(stackTarget('Nope', 'eu-west-1', client())).rejects.toThrow(
         new StackNotFoundError(

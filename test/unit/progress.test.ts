@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { LiveProgress, StatusReporter } from '#local/runtime-cli';
+import type { IngestRecord } from '#shared/ingest/record';
+import { receivedRecord } from '../fixtures/records.ts';
+
+const ESC = '\u001b';
+
+function recorded(key: string, overrides: Partial<IngestRecord>): IngestRecord {
+  return { ...receivedRecord({}, key), size: 100_000_000, ...overrides };
+}
+
+describe('progress of start and run', () => {
+  it('on a terminal, redraws one line per file in place, with bytes and rate while it transfers', () => {
+    const written: string[] = [];
+    const startedAt = 1_000_000;
+    const view = new LiveProgress(
+      { write: (text: string) => written.push(text), rows: 40 },
+      (record) => (record.status === 'CREATED' ? { bytes: 25_000_000, startedAt } : undefined),
+      () => startedAt + 500,
+    );
+    const uploading = recorded('big.mp4', { status: 'CREATED', fileId: 'vg_file_big' });
+    const ready = recorded('small.png', { status: 'READY', fileId: 'vg_file_small' });
+    view.report([uploading, ready]);
+    expect(written[0]).toBe(
+      [
+        `${ESC}[2K2 files: 1 CREATED, 1 READY`,
+        `${ESC}[2K  CREATED         big.mp4  25.0 MB of 100.0 MB 25%, 50.0 MB/s`,
+        `${ESC}[2K  READY           small.png  vg_file_small`,
+        '',
+      ].join('\n'),
+    );
+    view.report([{ ...uploading, status: 'UPLOADED' }, ready]);
+    // The second frame starts by moving up over the three lines of the first.
+    expect(written[1]?.startsWith(`${ESC}[3A${ESC}[2K2 files: 1 UPLOADED, 1 READY`)).toBe(true);
+    expect(written[1]).toContain('UPLOADED        big.mp4  vg_file_big');
+  });
+
+  it('elsewhere, prints a plain line only when a status changes', () => {
+    const lines: string[] = [];
+    const reporter = new StatusReporter((line) => lines.push(line));
+    const record = recorded('a.mp4', { status: 'CREATED', fileId: 'vg_file_a' });
+    reporter.report([record]);
+    reporter.report([record]);
+    reporter.report([{ ...record, status: 'FAILED', error: { code: 'X', message: 'broke' } }]);
+    expect(lines.map((line) => line.slice(9))).toEqual([
+      'a.mp4: CREATED (vg_file_a)',
+      'a.mp4: FAILED (X: broke)',
+    ]);
+    expect(lines.join('')).not.toContain(ESC);
+  });
+});
