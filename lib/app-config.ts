@@ -19,6 +19,7 @@ export const contextSchema = z.object({
   pollAfterSeconds: z.coerce.number().int().positive().optional(),
   maxWaitSeconds: z.coerce.number().int().positive().optional(),
   removalPolicy: z.enum(['retain', 'destroy']).optional(),
+  alarmEmail: z.email().optional(),
 });
 export type AppContext = z.infer<typeof contextSchema>;
 
@@ -43,6 +44,7 @@ export function stackPropsFromContext(
     apiKeySecretName: c.apiKeySecretName,
     ...(c.existingBucketName ? { existingBucketName: c.existingBucketName } : {}),
     ...(c.webhookSecretName ? { webhookSecretName: c.webhookSecretName } : {}),
+    ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
     ingest: {
       ...(c.videoGenApiUrl ? { videoGenApiUrl: c.videoGenApiUrl } : {}),
       ...(c.keyPrefix ? { keyPrefix: c.keyPrefix } : {}),

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { VideoGenIngest, type VideoGenIngestProps } from './videogen-ingest.ts';
 
@@ -11,6 +12,8 @@ export interface VideoGenIngestStackProps extends StackProps {
   readonly existingBucketName?: string;
   /** Verify webhooks with this existing secret instead of registering automatically. */
   readonly webhookSecretName?: string;
+  /** Subscribe this address to the alarm topic (it must confirm the subscription e-mail). */
+  readonly alarmEmail?: string;
   readonly ingest?: Omit<VideoGenIngestProps, 'apiKeySecret' | 'bucket' | 'webhookSecret'>;
 }
 
@@ -30,6 +33,7 @@ export class VideoGenIngestStack extends Stack {
         ? { webhookSecret: Secret.fromSecretNameV2(this, 'WebhookSecret', props.webhookSecretName) }
         : {}),
     });
+    if (props.alarmEmail) this.ingest.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
     const outputs: Record<string, [string, string]> = {
       BucketName: [this.ingest.bucket.bucketName, 'Drop files here: aws s3 cp FILE s3://BUCKET/'],
       WebhookUrl: [

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
@@ -32,12 +33,14 @@ describe('CDK context of bin/app.ts', () => {
       pollAfterSeconds: '120',
       maxWaitSeconds: '7200',
       removalPolicy: 'destroy',
+      alarmEmail: 'ops@example.com',
     };
     expect(stackPropsFromContext((key) => context[key])).toEqual({
       stackName: 'Media',
       apiKeySecretName: 'prod/videogen',
       existingBucketName: 'uploads',
       webhookSecretName: 'prod/hook',
+      alarmEmail: 'ops@example.com',
       ingest: {
         videoGenApiUrl: 'https://api.example.com',
         keyPrefix: 'in/',
@@ -49,6 +52,18 @@ describe('CDK context of bin/app.ts', () => {
         maxWait: Duration.seconds(7200),
         removalPolicy: RemovalPolicy.DESTROY,
       },
+    });
+  });
+
+  it('subscribes the alarm e-mail to the alarm topic', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new VideoGenIngestStack(app, 'Mail', {
+      ...stackPropsFromContext((key) => ({ alarmEmail: 'ops@example.com' })[key]),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: Match.stringLikeRegexp('AlarmTopic') },
     });
   });
 

@@ -92,11 +92,16 @@ describe('Prepare', () => {
     });
   });
 
-  it('reads the temporary option, and stops a source claimed before as a duplicate', async () => {
+  it('reads the temporary option, and stops a source another execution claimed as a duplicate', async () => {
     s3Object(mp4(), { 'videogen-temporary': 'TRUE' });
     const input = source();
+    const accepted = await prepare(prepareDeps(), input);
+    expect(accepted.outcome).toBe('ACCEPTED');
+    expect(await getRecord(table.store, accepted.pk)).toMatchObject({ isTemporary: true });
+    // The same execution's Prepare again (its first attempt died after the write): still its own.
     expect((await prepare(prepareDeps(), input)).outcome).toBe('ACCEPTED');
-    expect((await prepare(prepareDeps(), input)).outcome).toBe('DUPLICATE');
+    const otherExecution = { ...input, executionArn: `${input.executionArn}-other` };
+    expect((await prepare(prepareDeps(), otherExecution)).outcome).toBe('DUPLICATE');
   });
 
   it.each([
