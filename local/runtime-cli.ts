@@ -123,6 +123,8 @@ export function describeRecord(record: IngestRecord): string {
 
 export interface ProgressReporter {
   report(records: readonly IngestRecord[]): void;
+  /** A line of its own (what the runtime says), kept out of the way of the progress. */
+  note(line: string): void;
 }
 
 /** Bytes a file's upload has moved so far, and since when (epoch ms), while it runs. */
@@ -138,6 +140,7 @@ function megabytes(bytes: number): string {
  */
 export class LiveProgress implements ProgressReporter {
   #drawn = 0;
+  #frame: string[] = [];
   constructor(
     private readonly out: { write(text: string): unknown; rows?: number },
     private readonly transferOf: TransferProgress,
@@ -163,10 +166,25 @@ export class LiveProgress implements ProgressReporter {
         return `  ${record.status.padEnd(15)} ${record.key}${detail ? `  ${detail}` : ''}`;
       }),
     ];
-    // Up to the first line drawn last time, then each line cleared and written again.
-    const up = this.#drawn > 0 ? `\u001b[${this.#drawn}A` : '';
-    this.out.write(`${up}${lines.map((line) => `\u001b[2K${line}\n`).join('')}`);
-    this.#drawn = lines.length;
+    this.#frame = lines;
+    this.#draw();
+  }
+
+  /** Writes the line where the progress was, and the progress again below it. */
+  note(line: string): void {
+    this.out.write(`${this.#up()}\u001b[0J${line}\n`);
+    this.#drawn = 0;
+    this.#draw();
+  }
+
+  /** Up to the first line drawn last time, then each line cleared and written again. */
+  #draw(): void {
+    this.out.write(`${this.#up()}${this.#frame.map((line) => `\u001b[2K${line}\n`).join('')}`);
+    this.#drawn = this.#frame.length;
+  }
+
+  #up(): string {
+    return this.#drawn > 0 ? `\u001b[${this.#drawn}A` : '';
   }
 }
 
@@ -174,6 +192,10 @@ export class LiveProgress implements ProgressReporter {
 export class StatusReporter implements ProgressReporter {
   readonly #seen = new Map<string, string>();
   constructor(private readonly write: (line: string) => void) {}
+
+  note(line: string): void {
+    this.write(line);
+  }
 
   report(records: readonly IngestRecord[]): void {
     for (const record of records) {
@@ -195,11 +217,15 @@ export async function runStart(args: readonly string[]): Promise<void> {
   const s3Port =
     wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
   await mkdir(dropDir, { recursive: true });
+  // The runtime's own lines go to stderr until the progress view takes them over.
+  let say = (line: string): void => {
+    console.error(line);
+  };
   const runtime = await LocalRuntime.start({
     ...options,
     s3Port,
     bucketName: 'videogen-drop',
-    log: (line) => console.error(`[runtime] ${line}`),
+    log: (line) => say(`[runtime] ${line}`),
   });
   console.log(`videogen-ingest is running locally (the workflow \`cdk deploy\` deploys, on emulators).
 
@@ -219,6 +245,7 @@ Copy files into the drop folder; a line per status change follows. Ctrl-C stops.
   await writeFile(LOCAL_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
 
   const reporter = progressReporter(process.stdout, runtime);
+  if (process.stdout.isTTY) say = (line) => reporter.note(line);
   const dropped = new Map<string, string>();
   const scan = async (): Promise<void> => {
     for (const file of await listFiles(dropDir)) {
@@ -289,10 +316,13 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
   }
   const options = runtimeOptionsFromFlags(values);
+  let say = (line: string): void => {
+    console.error(line);
+  };
   const runtime = await LocalRuntime.start({
     retryPauseMs: 200,
     ...options,
-    log: (line) => console.error(`[runtime] ${line}`),
+    log: (line) => say(`[runtime] ${line}`),
   });
   try {
     // Keys: the file names; a name given twice gets its position as a folder.
@@ -303,6 +333,7 @@ export async function runOnce(args: readonly string[]): Promise<number> {
         : `${index + 1}/${path.basename(file)}`,
     );
     const reporter = progressReporter(process.stderr, runtime);
+    if (process.stderr.isTTY) say = (line) => reporter.note(line);
     for (const [index, file] of files.entries()) {
       await runtime.drop(
         keys[index] ?? file,

@@ -132,7 +132,7 @@ export async function show(target: OpsTarget, reference: string): Promise<Shown>
   const history = [
     { at: record.createdAt, event: 'ingest.received' },
     ...Object.entries(record.events).map(([event, at]) => ({ at, event })),
-    ...(record.readyAt ? [{ at: record.readyAt, event: `ingest.${record.status.toLowerCase()}` }] : []),
+    ...(record.readyAt ? [{ at: record.readyAt, event: 'ingest.ready' }] : []),
     ...(record.error
       ? [{ at: record.updatedAt, event: `ingest.${record.status.toLowerCase()}: ${record.error.code}` }]
       : []),

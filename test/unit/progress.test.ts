@@ -35,6 +35,17 @@ describe('progress of start and run', () => {
     expect(written[1]).toContain('UPLOADED        big.mp4  vg_file_big');
   });
 
+  it("writes the runtime's own lines above the progress, then the progress again", () => {
+    const written: string[] = [];
+    const view = new LiveProgress({ write: (text: string) => written.push(text) }, () => undefined);
+    view.report([recorded('a.png', { status: 'READY', fileId: 'vg_file_a' })]);
+    view.note('[runtime] execution a SUCCEEDED');
+    expect(written.slice(1).join('')).toBe(
+      `${ESC}[2A${ESC}[0J[runtime] execution a SUCCEEDED\n` +
+        `${ESC}[2K1 file: 1 READY\n${ESC}[2K  READY           a.png  vg_file_a\n`,
+    );
+  });
+
   it('elsewhere, prints a plain line only when a status changes', () => {
     const lines: string[] = [];
     const reporter = new StatusReporter((line) => lines.push(line));
