@@ -47,19 +47,38 @@ export interface LocalState extends LocalOpsEndpoints {
   readonly pid: number;
 }
 
-function clients(region: string, endpoints?: LocalOpsEndpoints['endpoints']) {
-  // The local emulators take any credentials; the deployed stack gets the caller's own chain.
+type TargetNames = Pick<
+  OpsTarget,
+  'bucket' | 'tableName' | 'stateMachineArn' | 'ingestQueueUrl' | 'deadLetterQueueUrl'
+>;
+
+/** The clients and names of a target; local endpoints when given, else AWS with the caller's own chain. */
+function makeTarget(
+  description: string,
+  names: TargetNames,
+  region: string,
+  endpoints?: LocalOpsEndpoints['endpoints'],
+): OpsTarget {
+  // The local emulators take any credentials.
   const local = endpoints ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {};
   const raw = new DynamoDBClient({
     region,
     ...local,
     ...(endpoints ? { endpoint: endpoints.dynamodb } : {}),
   });
+  const sfn = new SFNClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sfn } : {}) });
+  const sqs = new SQSClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sqs } : {}) });
   return {
+    description,
+    ...names,
     documents: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
-    sfn: new SFNClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sfn } : {}) }),
-    sqs: new SQSClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sqs } : {}) }),
-    raw,
+    sfn,
+    sqs,
+    close: () => {
+      raw.destroy();
+      sfn.destroy();
+      sqs.destroy();
+    },
   };
 }
 
@@ -91,23 +110,7 @@ export async function localTarget(stateFile = LOCAL_STATE_FILE): Promise<OpsTarg
 
 /** A target on endpoints the caller already has (the local runtime in-process, tests). */
 export function fromEndpoints(endpoints: LocalOpsEndpoints, description: string): OpsTarget {
-  const made = clients(endpoints.region, endpoints.endpoints);
-  return {
-    description,
-    bucket: endpoints.bucket,
-    tableName: endpoints.tableName,
-    stateMachineArn: endpoints.stateMachineArn,
-    ingestQueueUrl: endpoints.ingestQueueUrl,
-    deadLetterQueueUrl: endpoints.deadLetterQueueUrl,
-    documents: made.documents,
-    sfn: made.sfn,
-    sqs: made.sqs,
-    close: () => {
-      made.raw.destroy();
-      made.sfn.destroy();
-      made.sqs.destroy();
-    },
-  };
+  return makeTarget(description, endpoints, endpoints.region, endpoints.endpoints);
 }
 
 /** The stack outputs the ops commands read; `VideoGenIngestStack` declares each. */
@@ -155,22 +158,18 @@ export async function stackTarget(
       `${await where()} lacks the outputs ${missing.join(', ')}: is it a videogen-ingest stack, deployed with this version?`,
     );
   }
-  const made = clients(await cloudFormation.config.region());
+  const resolvedRegion = await cloudFormation.config.region();
+  const description = `stack ${await where()}`;
   cloudFormation.destroy();
-  return {
-    description: `stack ${await where()}`,
-    bucket: outputs.BucketName ?? '',
-    tableName: outputs.TableName ?? '',
-    stateMachineArn: outputs.StateMachineArn ?? '',
-    ingestQueueUrl: outputs.IngestQueueUrl ?? '',
-    deadLetterQueueUrl: outputs.DeadLetterQueueUrl ?? '',
-    documents: made.documents,
-    sfn: made.sfn,
-    sqs: made.sqs,
-    close: () => {
-      made.raw.destroy();
-      made.sfn.destroy();
-      made.sqs.destroy();
+  return makeTarget(
+    description,
+    {
+      bucket: outputs.BucketName ?? '',
+      tableName: outputs.TableName ?? '',
+      stateMachineArn: outputs.StateMachineArn ?? '',
+      ingestQueueUrl: outputs.IngestQueueUrl ?? '',
+      deadLetterQueueUrl: outputs.DeadLetterQueueUrl ?? '',
     },
-  };
+    resolvedRegion,
+  );
 }
