@@ -31,7 +31,7 @@ import { synthesizeStack } from '../synth.ts';
 import { tableSpecFromTemplate } from '../table-from-template.ts';
 import { cfnResolver, LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
 import { startFunctionUrl, type LocalFunctionUrl } from './function-url.ts';
-import { functionsFromTemplate, LocalLambdas } from './lambdas.ts';
+import { functionsFromTemplate, LocalLambdas, type LocalFunction } from './lambdas.ts';
 import { LocalQueue } from './queue.ts';
 
 /** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
@@ -94,6 +94,69 @@ export interface LocalOpsEndpoints {
 export interface DropOptions {
   readonly metadata?: Record<string, string>;
   readonly contentType?: string;
+}
+
+/**
+ * Every handler's environment as deployed, with the local API URL and the emulators'
+ * endpoints (the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables).
+ */
+function localHandlerEnvironment(
+  functions: readonly LocalFunction[],
+  local: { apiUrl: string; logLevel: string; endpoints: Record<string, string> },
+): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const fn of functions) Object.assign(environment, fn.environment);
+  // The deployed service name (`<stack>/<construct>`) names nothing here; logs say videogen-ingest.
+  delete environment.POWERTOOLS_SERVICE_NAME;
+  return {
+    ...environment,
+    VIDEOGEN_API_URL: local.apiUrl,
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    ...Object.fromEntries(
+      Object.entries(local.endpoints).map(([service, endpoint]) => [`AWS_ENDPOINT_URL_${service}`, endpoint]),
+    ),
+    POWERTOOLS_LOG_LEVEL: local.logLevel,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_DEV: 'false',
+  };
+}
+
+/**
+ * As the deployed custom resource does: registers the webhook URL with the API by invoking
+ * the very registration handler with a CloudFormation Create event; answers how to undo it.
+ */
+async function registerWebhookUrl(
+  lambdas: LocalLambdas,
+  webhookUrl: string,
+  secretId: string,
+  runtimeId: string,
+): Promise<{ endpointId: string; unregister: () => Promise<void> }> {
+  const register = lambdas.byHandler('register-webhook');
+  const event = {
+    ServiceToken: register.functionArn,
+    ResponseURL: 'http://localhost/',
+    StackId: `local-${runtimeId}`,
+    RequestId: runtimeId,
+    LogicalResourceId: 'Endpoint',
+    ResourceType: 'Custom::VideoGenWebhookEndpoint',
+    ResourceProperties: { ServiceToken: register.functionArn, WebhookUrl: webhookUrl, SecretId: secretId },
+  };
+  const created = (await lambdas.invoke(register.functionArn, { ...event, RequestType: 'Create' })) as {
+    PhysicalResourceId: string;
+  };
+  return {
+    endpointId: created.PhysicalResourceId,
+    unregister: async () => {
+      await lambdas.invoke(register.functionArn, {
+        ...event,
+        RequestType: 'Delete',
+        PhysicalResourceId: created.PhysicalResourceId,
+      });
+    },
+  };
 }
 
 function isLoopback(url: string): boolean {
@@ -270,27 +333,18 @@ export class LocalRuntime {
       });
       stop.push(() => s3.close());
 
-      // Every handler's environment, with the local API URL and the emulators' endpoints.
-      const environment: Record<string, string> = {};
-      for (const fn of functions) Object.assign(environment, fn.environment);
-      // One process hosts every handler, so the per-function service name would only mislead the logs.
-      delete environment.POWERTOOLS_SERVICE_NAME;
-      Object.assign(environment, {
-        VIDEOGEN_API_URL: apiUrl,
-        AWS_REGION: LOCAL_REGION,
-        AWS_DEFAULT_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-        AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-        POWERTOOLS_LOG_LEVEL: options.handlerLogLevel ?? 'WARN',
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_DEV: 'false',
+      const environment = localHandlerEnvironment(functions, {
+        apiUrl,
+        logLevel: options.handlerLogLevel ?? 'WARN',
+        endpoints: {
+          S3: s3.endpoint,
+          DYNAMODB: dynamo.endpoint,
+          SFN: stepFunctions.endpoint,
+          SECRETS_MANAGER: secrets.endpoint,
+        },
       });
-      delete environment.AWS_PROFILE;
       Object.assign(process.env, environment);
+      delete process.env.AWS_PROFILE;
       secrets.set(
         environment.VIDEOGEN_API_KEY_SECRET ?? '',
         JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }),
@@ -314,39 +368,12 @@ export class LocalRuntime {
       });
       stop.push(() => functionUrl.close());
 
-      // As the deployed custom resource does: register the webhook URL where VideoGen can reach it.
       const webhookSecretId = environment.WEBHOOK_SECRET ?? '';
-      const register = lambdas.functions.find((fn) => fn.handlerName === 'register-webhook');
       let registration: (() => Promise<void>) | undefined;
-      let webhooksRegistered = false;
-      if (register && (options.registerWebhooks ?? isLoopback(apiUrl))) {
-        const properties = {
-          ServiceToken: register.functionArn,
-          WebhookUrl: functionUrl.url,
-          SecretId: webhookSecretId,
-        };
-        const base = {
-          ServiceToken: register.functionArn,
-          ResponseURL: 'http://localhost/',
-          StackId: `local-${id}`,
-          RequestId: id,
-          LogicalResourceId: 'Endpoint',
-          ResourceType: 'Custom::VideoGenWebhookEndpoint',
-          ResourceProperties: properties,
-        };
-        const created = (await lambdas.invoke(register.functionArn, {
-          ...base,
-          RequestType: 'Create',
-        })) as { PhysicalResourceId: string };
-        registration = async () => {
-          await lambdas.invoke(register.functionArn, {
-            ...base,
-            RequestType: 'Delete',
-            PhysicalResourceId: created.PhysicalResourceId,
-          });
-        };
-        webhooksRegistered = true;
-        log(`registered ${functionUrl.url} with ${apiUrl} as ${created.PhysicalResourceId}`);
+      if (options.registerWebhooks ?? isLoopback(apiUrl)) {
+        const registered = await registerWebhookUrl(lambdas, functionUrl.url, webhookSecretId, id);
+        registration = registered.unregister;
+        log(`registered ${functionUrl.url} with ${apiUrl} as ${registered.endpointId}`);
       } else {
         // VideoGen cannot call a loopback URL: no webhooks; the poll path carries every file.
         secrets.set(
@@ -357,6 +384,7 @@ export class LocalRuntime {
           `${apiUrl} cannot reach ${functionUrl.url}: files become READY through polling every ${options.pollAfterSeconds ?? 5} s`,
         );
       }
+      const webhooksRegistered = registration !== undefined;
 
       const runtime = new LocalRuntime({
         id,

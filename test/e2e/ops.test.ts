@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import { runOps } from '#local/ops/cli';
 import { NotRetryableError, UnknownIngestError } from '#local/ops/ops';
@@ -33,6 +33,8 @@ async function ops(command: string, ...args: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
+  // A developer's shell often names a profile; the local runtime's handlers must not use it.
+  vi.stubEnv('AWS_PROFILE', 'a-profile-the-emulators-do-not-know');
   runtime = await startRuntime();
   runtime.simulator?.faults.add({ fault: 'fail_processing', displayName: 'broken.mp4' });
   await ingestAll(runtime, { 'fine.png': { body: png() }, 'broken.mp4': { body: mp4() } });
