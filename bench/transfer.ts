@@ -144,7 +144,7 @@ export async function measureTransfer(sizesGiB: readonly number[], rounds: numbe
           fileURLToPath(new URL('transfer-child.ts', import.meta.url)),
           [JSON.stringify({ warmUp, measured })],
           {
-            execArgv: ['--import', 'tsx', '--expose-gc'],
+            execArgv: ['--import', import.meta.resolve('tsx'), '--expose-gc'],
             env: {
               ...process.env,
               TABLE_NAME: tableName,

@@ -11,7 +11,8 @@ const CHILD_FLAG = '--videogen-dynamodb-child';
 
 export async function startDynamoDBProcess(): Promise<LocalDynamoDB> {
   const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], {
-    execArgv: ['--import', 'tsx'],
+    // tsx resolved from here, not from the working directory: `start` runs in any folder.
+    execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const endpoint = await new Promise<string>((resolve, reject) => {

@@ -12,7 +12,7 @@ import { closedPort } from '../helpers/net.ts';
 const BIN = path.resolve('local/bin.mjs');
 const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
   // The environment a user has: none of the Powertools switches vitest sets for its own process.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
@@ -20,6 +20,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
   });
   let stdout = '';
   let stderr = '';
@@ -106,10 +107,11 @@ describe('videogen-ingest run', () => {
 });
 
 describe('videogen-ingest start', () => {
-  it('prints its endpoints, ingests what lands in the drop folder with a line per status, and stops on Ctrl-C', async () => {
+  it('prints its endpoints, ingests what lands in the drop folder with a line per status, answers the ops commands, and stops on Ctrl-C', async () => {
     const drop = path.join(dir, 'drop');
     const s3Port = await closedPort();
-    const started = cli(['start', '--drop', drop, '--s3-port', String(s3Port), ...FAST_FLAGS]);
+    // In a folder of its own: the ops commands find the runtime through ./.videogen-ingest/local.json.
+    const started = cli(['start', '--drop', drop, '--s3-port', String(s3Port), ...FAST_FLAGS], {}, dir);
     try {
       await expect
         .poll(() => started.output().stdout, { timeout: 30_000 })
@@ -121,11 +123,28 @@ describe('videogen-ingest start', () => {
       await expect
         .poll(() => started.output().stdout, { timeout: 30_000 })
         .toMatch(/dropped\.png: (READY|ANALYZED) \(vg_file_/);
+
+      const status = await cli(['status', '--json'], {}, dir).exit();
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toEqual([
+        expect.objectContaining({ key: 'dropped.png', status: expect.stringMatching(/READY|ANALYZED/) }),
+      ]);
+      const shown = await cli(['show', 'dropped.png'], {}, dir).exit();
+      expect(shown.stdout).toContain('History:');
+      const refused = await cli(['retry', 'dropped.png'], {}, dir).exit();
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /videogen-ingest: s3:\/\/videogen-drop\/dropped\.png is (READY|ANALYZED); only FAILED or TIMED_OUT/,
+      );
     } finally {
       started.child.kill('SIGINT');
     }
     const { code, stderr } = await started.exit();
     expect(code).toBe(0);
     expect(stderr).toContain('stopped');
-  });
+    // Stopped: the state file is gone, and the ops commands say so.
+    const after = await cli(['status'], {}, dir).exit();
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('no local runtime here (.videogen-ingest/local.json not found)');
+  }, 120_000);
 });
