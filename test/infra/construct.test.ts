@@ -663,3 +663,12 @@ describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
     );
   });
 });
+
+describe('the package entry', () => {
+  it('exports the construct, the stack and the metric names to CDK apps that install it', async () => {
+    const entry = await import('videogen-ingest');
+    expect(entry.VideoGenIngest).toBe(VideoGenIngest);
+    expect(entry.METRIC.filesReady).toBe('FilesReady');
+    expect(typeof entry.VideoGenIngestStack).toBe('function');
+  });
+});
