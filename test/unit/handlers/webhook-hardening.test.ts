@@ -42,6 +42,16 @@ function readyEvent(fileId: string, id = `evt_${counter}`): string {
   });
 }
 
+/** Signs `body` now as message `messageId`, sends it, and answers the status code. */
+async function signedStatus(
+  body: string,
+  messageId: string,
+  options: { method?: string } = {},
+): Promise<number> {
+  const headers = signWebhook(secret, messageId, new Date(), body);
+  return (await suite.handler()(urlEvent(body, headers, options), lambdaContext())).statusCode;
+}
+
 async function snapshot(pk: string): Promise<IngestRecord | undefined> {
   return getRecord(suite.table().store, pk);
 }
@@ -150,27 +160,9 @@ describe('documented answers', () => {
     const body = readyEvent(fileId);
     expect((await suite.handler()(urlEvent(body, {}), lambdaContext())).statusCode).toBe(401);
     const big = 'x'.repeat(MAX_WEBHOOK_BODY_BYTES + 1);
-    expect(
-      (await suite.handler()(urlEvent(big, signWebhook(secret, 'msg_big', new Date(), big)), lambdaContext()))
-        .statusCode,
-    ).toBe(413);
-    expect(
-      (
-        await suite.handler()(
-          urlEvent(body, signWebhook(secret, 'msg_get', new Date(), body), { method: 'GET' }),
-          lambdaContext(),
-        )
-      ).statusCode,
-    ).toBe(405);
-    const notEvent = '{"hello":"world"}';
-    expect(
-      (
-        await suite.handler()(
-          urlEvent(notEvent, signWebhook(secret, 'msg_ne', new Date(), notEvent)),
-          lambdaContext(),
-        )
-      ).statusCode,
-    ).toBe(400);
+    expect(await signedStatus(big, 'msg_big')).toBe(413);
+    expect(await signedStatus(body, 'msg_get', { method: 'GET' })).toBe(405);
+    expect(await signedStatus('{"hello":"world"}', 'msg_ne')).toBe(400);
   });
 });
 
@@ -211,21 +203,9 @@ describe('concurrency and crashes', () => {
     // While the dead invocation's claim lasts, a redelivery is told to come back later.
     sfn.reset();
     sfn.on(SendTaskSuccessCommand).resolves({});
-    expect(
-      (
-        await suite.handler()(
-          urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)),
-          lambdaContext(),
-        )
-      ).statusCode,
-    ).toBe(409);
+    expect(await signedStatus(body, 'msg_killed')).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const redelivered = await suite.handler()(
-      urlEvent(body, signWebhook(secret, 'msg_killed', new Date(), body)),
-      lambdaContext(),
-    );
-
-    expect(redelivered.statusCode).toBe(200);
+    expect(await signedStatus(body, 'msg_killed')).toBe(200);
     expect(sfn.commandCalls(SendTaskSuccessCommand).map((call) => call.args[0].input.taskToken)).toEqual([
       token,
     ]);
@@ -237,14 +217,7 @@ describe('concurrency and crashes', () => {
     expect(longToken).toHaveLength(2048);
     const { pk, fileId } = await waitingIngest(longToken);
     const body = readyEvent(fileId, 'evt_long');
-    expect(
-      (
-        await suite.handler()(
-          urlEvent(body, signWebhook(secret, 'msg_long', new Date(), body)),
-          lambdaContext(),
-        )
-      ).statusCode,
-    ).toBe(200);
+    expect(await signedStatus(body, 'msg_long')).toBe(200);
     expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe(longToken);
     expect((await snapshot(pk))?.taskToken).toBeUndefined();
   });
