@@ -1,9 +1,21 @@
 /** What the `videogen-ingest` commands share to read their arguments. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseFaultSpec, type FaultRule } from './simulator/faults.ts';
 
 /** A wrong argument: the command prints it with its usage and exits 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** `parseArgs`, strict, with what it refuses (an unknown or malformed option) as a UsageError. */
+export function parseCommandArgs<const T extends ParseArgsConfig>(
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs<T>({ strict: true, ...config });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** A whole number option, or a UsageError naming the option. */

@@ -3,10 +3,10 @@
  */
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
 import { FAILURE_STATUSES, type IngestRecord } from '#shared/ingest/record';
-import { UsageError, faultRules, wholeNumber } from './cli-args.ts';
+import { UsageError, faultRules, parseCommandArgs, wholeNumber } from './cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
 import { publicRecord } from './ops/ops.ts';
 import { LOCAL_STATE_FILE, type LocalState } from './ops/target.ts';
@@ -65,17 +65,12 @@ function parse(
   extra: ParseArgsOptionsConfig,
   positionals: boolean,
 ): { values: Flags; positionals: string[] } {
-  try {
-    const parsed = parseArgs({
-      args: [...args],
-      options: { ...sharedOptions, ...extra },
-      allowPositionals: positionals,
-      strict: true,
-    });
-    return { values: parsed.values as Flags, positionals: parsed.positionals };
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseCommandArgs({
+    args: [...args],
+    options: { ...sharedOptions, ...extra },
+    allowPositionals: positionals,
+  });
+  return { values: parsed.values as Flags, positionals: parsed.positionals };
 }
 
 /** Runtime options from the flags both commands share. */

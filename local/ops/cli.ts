@@ -2,9 +2,8 @@
  * `videogen-ingest status | show | retry | replay-dlq`: the ops commands from the command
  * line, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
  */
-import { parseArgs } from 'node:util';
 import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
-import { UsageError, wholeNumber } from '../cli-args.ts';
+import { parseCommandArgs, UsageError, wholeNumber } from '../cli-args.ts';
 import { parseDuration, replayDeadLetters, retry, show, status, statusTable } from './ops.ts';
 import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
@@ -58,25 +57,19 @@ export async function runOps(
   print: (text: string) => void = (text) => console.log(text),
   connect: typeof targetFrom = targetFrom,
 ): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        stack: { type: 'string' },
-        region: { type: 'string' },
-        json: { type: 'boolean' },
-        status: { type: 'string' },
-        since: { type: 'string' },
-        limit: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      json: { type: 'boolean' },
+      status: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     print(OPS_USAGES[command] ?? '');
     return 0;

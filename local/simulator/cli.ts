@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { UsageError, faultRules, wholeNumber } from '../cli-args.ts';
+import { UsageError, faultRules, parseCommandArgs, wholeNumber } from '../cli-args.ts';
 import { faultRuleSchema, type FaultRule } from './faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from './simulator.ts';
 import { untilStopped } from '../signals.ts';
@@ -29,32 +28,26 @@ Options:
 export async function simulatorOptionsFromArgs(
   args: readonly string[],
 ): Promise<{ options: SimulatorOptions; help: boolean }> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'api-key': { type: 'string' },
-        'upload-url-ttl-ms': { type: 'string' },
-        'processing-ms': { type: 'string' },
-        'playback-ms': { type: 'string' },
-        'analysis-ms': { type: 'string' },
-        'delivery-timeout-ms': { type: 'string' },
-        'delivery-retry-ms': { type: 'string' },
-        fault: { type: 'string', multiple: true },
-        faults: { type: 'string' },
-        seed: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const { values } = parseCommandArgs({
+    args: [...args],
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      'upload-url-ttl-ms': { type: 'string' },
+      'processing-ms': { type: 'string' },
+      'playback-ms': { type: 'string' },
+      'analysis-ms': { type: 'string' },
+      'delivery-timeout-ms': { type: 'string' },
+      'delivery-retry-ms': { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      faults: { type: 'string' },
+      seed: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  });
   const faults: FaultRule[] = faultRules(values.fault ?? []);
   if (values.faults !== undefined) {
     let parsed: unknown;
