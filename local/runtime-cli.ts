@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
-import { FAILURE_STATUSES, type IngestRecord } from '#shared/ingest/record';
+import { RETRYABLE_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { UsageError, faultRules, parseCommandArgs, wholeNumber } from './cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
 import { publicRecord } from './ops/ops.ts';
@@ -353,9 +353,7 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     else for (const record of records) console.log(describeRecord(record));
     const missing = keys.filter((key) => !records.some((record) => record.key === key));
     for (const key of missing) console.error(`${key}: no ingest record (the workflow never claimed it)`);
-    const failed = records.some(
-      (record) => FAILURE_STATUSES.includes(record.status) && record.status !== 'REJECTED',
-    );
+    const failed = records.some((record) => RETRYABLE_STATUSES.includes(record.status));
     return failed || missing.length > 0 ? 1 : 0;
   } finally {
     await runtime.stop();

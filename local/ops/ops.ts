@@ -6,14 +6,15 @@
 import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   INGEST_STATUSES,
   ingestRecordSchema,
+  RETRYABLE_STATUSES,
   type IngestRecord,
   type IngestStatus,
 } from '../../lambdas/shared/ingest/record.ts';
-import { findSourceOfFile, getRecord, requestRetry } from '../../lambdas/shared/ingest/store.ts';
+import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../../lambdas/shared/ingest/store.ts';
 import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';
 
@@ -96,22 +97,7 @@ export async function findRecord(target: OpsTarget, reference: string): Promise<
   const s3Url = /^s3:\/\/([^/]+)\/(.+)$/.exec(reference);
   const bucket = s3Url?.[1] ?? target.bucket;
   const key = s3Url?.[2] ?? reference;
-  const found: IngestRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await target.documents.send(
-      new ScanCommand({
-        TableName: target.tableName,
-        FilterExpression: 'kind = :ingest AND #bucket = :bucket AND #key = :key',
-        ExpressionAttributeNames: { '#bucket': 'bucket', '#key': 'key' },
-        ExpressionAttributeValues: { ':ingest': 'ingest', ':bucket': bucket, ':key': key },
-        ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    for (const item of page.Items ?? []) found.push(ingestRecordSchema.parse(item));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const found = await scanRecords(store, { bucket, key });
   const newest = found.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
   if (!newest) {
     throw new UnknownIngestError(
@@ -140,8 +126,6 @@ export async function show(target: OpsTarget, reference: string): Promise<Shown>
   return { record: publicRecord(record), history };
 }
 
-const RETRYABLE: readonly IngestStatus[] = ['FAILED', 'TIMED_OUT'];
-
 export interface Retried {
   readonly record: IngestRecord;
   readonly executionArn: string;
@@ -154,7 +138,7 @@ export interface Retried {
  */
 export async function retry(target: OpsTarget, reference: string, now = new Date()): Promise<Retried> {
   const record = await findRecord(target, reference);
-  if (!RETRYABLE.includes(record.status)) {
+  if (!RETRYABLE_STATUSES.includes(record.status)) {
     throw new NotRetryableError(
       `s3://${record.bucket}/${record.key} is ${record.status}; only FAILED or TIMED_OUT ingests are retried${record.status === 'REJECTED' ? ' (a REJECTED file needs a new upload)' : ''}`,
     );

@@ -9,11 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import type { Readiness } from '#shared/config';
-import { ingestRecordSchema, type IngestRecord } from '#shared/ingest/record';
+import type { IngestRecord } from '#shared/ingest/record';
+import { scanRecords } from '#shared/ingest/store';
 import { definitionFromTemplate } from '../definition-from-template.ts';
 import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
@@ -454,21 +455,7 @@ export class LocalRuntime {
 
   /** Every ingest record, oldest first. */
   async records(): Promise<IngestRecord[]> {
-    const records: IngestRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#documents.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'kind = :ingest',
-          ExpressionAttributeValues: { ':ingest': 'ingest' },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) records.push(ingestRecordSchema.parse(item));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const records = await scanRecords({ client: this.#documents, tableName: this.tableName });
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
   }
 

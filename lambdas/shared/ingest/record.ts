@@ -25,6 +25,11 @@ export type IngestStatus = (typeof INGEST_STATUSES)[number];
 
 /** Statuses that end the workflow without a VideoGen file ready to use. */
 export const FAILURE_STATUSES: readonly IngestStatus[] = ['REJECTED', 'FAILED', 'TIMED_OUT'];
+/**
+ * Failures that were not the input's fault: what an operator may retry (`videogen-ingest
+ * retry`) and what `run` exits 1 for. A REJECTED file needs a new upload instead.
+ */
+export const RETRYABLE_STATUSES: readonly IngestStatus[] = ['FAILED', 'TIMED_OUT'];
 /** Statuses at or past the configured readiness. */
 export const READY_STATUSES: readonly IngestStatus[] = ['READY', 'ANALYZED', 'ANALYSIS_FAILED'];
 /** Statuses before the bytes reached VideoGen: the only ones a new upload URL may be created in. */

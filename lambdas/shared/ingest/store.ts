@@ -7,16 +7,17 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   GetCommand,
   PutCommand,
+  ScanCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import {
   filePk,
-  FAILURE_STATUSES,
   filePointerSchema,
   ingestRecordSchema,
   PRE_UPLOAD_STATUSES,
+  RETRYABLE_STATUSES,
   type IngestError,
   type IngestRecord,
   type IngestStatus,
@@ -64,6 +65,36 @@ export async function getRecord(store: IngestStore, pk: string): Promise<IngestR
     new GetCommand({ TableName: store.tableName, Key: { pk }, ConsistentRead: true }),
   );
   return Item ? ingestRecordSchema.parse(Item) : undefined;
+}
+
+/**
+ * Every ingest record, or those of one source object (`bucket` and `key`, every version):
+ * a scan, for operators and the local runtime, never for the workflow's hot path.
+ */
+export async function scanRecords(
+  store: IngestStore,
+  source?: { bucket: string; key: string },
+): Promise<IngestRecord[]> {
+  const records: IngestRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await store.client.send(
+      new ScanCommand({
+        TableName: store.tableName,
+        FilterExpression: source ? 'kind = :ingest AND #bucket = :bucket AND #key = :key' : 'kind = :ingest',
+        ...(source ? { ExpressionAttributeNames: { '#bucket': 'bucket', '#key': 'key' } } : {}),
+        ExpressionAttributeValues: {
+          ':ingest': 'ingest',
+          ...(source ? { ':bucket': source.bucket, ':key': source.key } : {}),
+        },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) records.push(ingestRecordSchema.parse(item));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return records;
 }
 
 /** The source `pk` a VideoGen file belongs to, or undefined for a file this deployment did not create. */
@@ -125,10 +156,7 @@ export async function requestRetry(
   executionArn: string,
   at: string,
 ): Promise<boolean> {
-  const retryable = statusList(
-    FAILURE_STATUSES.filter((status) => status !== 'REJECTED'),
-    's',
-  );
+  const retryable = statusList(RETRYABLE_STATUSES, 's');
   return conditionally(() =>
     store.client.send(
       new UpdateCommand({
