@@ -127,8 +127,13 @@ export async function stackTarget(
   region: string | undefined,
   cloudFormation = new CloudFormationClient(region ? { region } : {}),
 ): Promise<OpsTarget> {
+  // Resolved once: the region the caller's configuration names, said in every message.
+  const resolvedRegion = await cloudFormation.config.region().catch(() => '');
+  if (!resolvedRegion) {
+    throw new MissingCredentialsError(`no AWS region for ${stackName}: pass --region or set AWS_REGION`);
+  }
+  const where = `${stackName} (${resolvedRegion})`;
   let outputs: Record<string, string>;
-  const where = async () => `${stackName} (${(await cloudFormation.config.region()) || 'no region'})`;
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = Object.fromEntries(
@@ -139,30 +144,25 @@ export async function stackTarget(
     const message = error instanceof Error ? error.message : String(error);
     if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
       throw new MissingCredentialsError(
-        `no AWS credentials for ${await where()}: set AWS_PROFILE (after "aws sso login") or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+        `no AWS credentials for ${where}: set AWS_PROFILE (after "aws sso login") or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
       );
     }
     if (name === 'ValidationError' && /does not exist/.test(message)) {
       throw new StackNotFoundError(
-        `no stack ${await where()}: deploy it with "npx cdk deploy", or name the region with --region`,
+        `no stack ${where}: deploy it with "npx cdk deploy", or name the region with --region`,
       );
-    }
-    if (/region/i.test(message)) {
-      throw new MissingCredentialsError(`no AWS region for ${stackName}: pass --region or set AWS_REGION`);
     }
     throw error;
   }
   const missing = OUTPUTS.filter((key) => !outputs[key]);
   if (missing.length > 0) {
     throw new StackNotFoundError(
-      `${await where()} lacks the outputs ${missing.join(', ')}: is it a videogen-ingest stack, deployed with this version?`,
+      `${where} lacks the outputs ${missing.join(', ')}: is it a videogen-ingest stack, deployed with this version?`,
     );
   }
-  const resolvedRegion = await cloudFormation.config.region();
-  const description = `stack ${await where()}`;
   cloudFormation.destroy();
   return makeTarget(
-    description,
+    `stack ${where}`,
     {
       bucket: outputs.BucketName ?? '',
       tableName: outputs.TableName ?? '',
