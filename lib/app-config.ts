@@ -10,12 +10,20 @@ export const contextSchema = z.object({
   apiKeySecretName: z.string().min(1).default('videogen/api-key'),
   videoGenApiUrl: z.string().optional(),
   existingBucketName: z.string().min(3).optional(),
+  existingBucketKmsKeyArn: z
+    .string()
+    .regex(
+      /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/,
+      'must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)',
+    )
+    .optional(),
   webhookSecretName: z.string().min(1).optional(),
   keyPrefix: z.string().optional(),
   keySuffixes: z.string().optional(),
   readiness: z.enum(READINESS_LEVELS).optional(),
   maxFileSizeMiB: z.coerce.number().int().positive().optional(),
   maxConcurrentTransfers: z.coerce.number().int().positive().optional(),
+  maxConcurrentWebhooks: z.coerce.number().int().positive().optional(),
   pollAfterSeconds: z.coerce.number().int().positive().optional(),
   maxWaitSeconds: z.coerce.number().int().positive().optional(),
   removalPolicy: z.enum(['retain', 'destroy']).optional(),
@@ -43,6 +51,7 @@ export function stackPropsFromContext(
     stackName: c.stackName,
     apiKeySecretName: c.apiKeySecretName,
     ...(c.existingBucketName ? { existingBucketName: c.existingBucketName } : {}),
+    ...(c.existingBucketKmsKeyArn ? { existingBucketKmsKeyArn: c.existingBucketKmsKeyArn } : {}),
     ...(c.webhookSecretName ? { webhookSecretName: c.webhookSecretName } : {}),
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
     ingest: {
@@ -52,6 +61,7 @@ export function stackPropsFromContext(
       ...(c.readiness ? { readiness: c.readiness } : {}),
       ...(c.maxFileSizeMiB ? { maxFileSize: Size.mebibytes(c.maxFileSizeMiB) } : {}),
       ...(c.maxConcurrentTransfers ? { maxConcurrentTransfers: c.maxConcurrentTransfers } : {}),
+      ...(c.maxConcurrentWebhooks ? { maxConcurrentWebhooks: c.maxConcurrentWebhooks } : {}),
       ...(c.pollAfterSeconds ? { pollAfter: Duration.seconds(c.pollAfterSeconds) } : {}),
       ...(c.maxWaitSeconds ? { maxWait: Duration.seconds(c.maxWaitSeconds) } : {}),
       ...(c.removalPolicy

@@ -1,4 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Alarm,
   ComparisonOperator,
@@ -71,12 +72,7 @@ export class IngestMonitoring extends Construct {
 
     // TLS only. Not encrypted at rest: CloudWatch cannot publish to a topic under the AWS managed
     // key, and alarm notifications carry names and numbers, no data (bring `alarmTopic` with a key of yours).
-    this.alarmTopic =
-      props.alarmTopic ??
-      new Topic(this, 'AlarmTopic', {
-        displayName: 'VideoGen ingest alarms',
-        enforceSSL: true,
-      });
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic();
     const action = new SnsAction(this.alarmTopic);
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold = 1): Alarm => {
       const created = new Alarm(this, alarmId, {
@@ -209,5 +205,29 @@ export class IngestMonitoring extends Construct {
         width: 8,
       }),
     );
+  }
+
+  /**
+   * A TLS-only topic the alarms can publish to. `enforceSSL` writes a topic policy, and a
+   * topic policy replaces SNS's default one: without this statement CloudWatch may not
+   * publish, and the alarms change state in silence. Scoped to this account's alarms
+   * (the confused-deputy guard AWS documents for service principals).
+   */
+  private createAlarmTopic(): Topic {
+    const topic = new Topic(this, 'AlarmTopic', { displayName: 'VideoGen ingest alarms', enforceSSL: true });
+    const { account, region, partition } = Stack.of(this);
+    topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
+    return topic;
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -30,6 +30,7 @@ export const PERMANENT_ERRORS = [
   'UnexpectedIngestStateError',
   'UploadAttemptsExhaustedError',
   'SourceGoneError',
+  'SourceAccessDeniedError',
   'TransferTimeoutError',
   'VideoGenValidationError',
   'VideoGenAuthError',
@@ -37,6 +38,37 @@ export const PERMANENT_ERRORS = [
   'VideoGenResponseError',
   'Sandbox.Timedout',
 ] as const;
+
+/** A Standard execution ends with an error at this many history events. */
+export const MAX_HISTORY_EVENTS = 25_000;
+/**
+ * History events one wait for a webhook that times out, plus the poll after it, adds:
+ * the callback task's entered, scheduled, started, submitted, timed out and exited, the
+ * poll's entered, scheduled, started, succeeded and exited, and the choice's two.
+ */
+export const HISTORY_EVENTS_PER_WAIT_ROUND = 13;
+/**
+ * Kept for everything outside the wait rounds: Prepare, Create, Transfer with their
+ * retries (a throttled Transfer alone may retry 50 times, 3 events each), polls that are
+ * retried, and the failure path.
+ */
+export const HISTORY_EVENTS_RESERVED = 1_000;
+
+/**
+ * Refuses a `maxWait`/`pollAfter` pair whose wait-and-poll rounds could outgrow a Standard
+ * execution's history: the execution would fail at 25,000 events instead of timing out.
+ */
+export function checkHistoryBudget(maxWait: Duration, pollAfter: Duration): void {
+  const rounds = Math.ceil(maxWait.toSeconds() / Math.max(1, pollAfter.toSeconds()));
+  const maxRounds = Math.floor(
+    (MAX_HISTORY_EVENTS - HISTORY_EVENTS_RESERVED) / HISTORY_EVENTS_PER_WAIT_ROUND,
+  );
+  if (rounds > maxRounds) {
+    throw new Error(
+      `maxWait (${maxWait.toHumanString()}) over pollAfter (${pollAfter.toHumanString()}) is ${rounds} wait-and-poll rounds of ~${HISTORY_EVENTS_PER_WAIT_ROUND} history events each, and a Standard execution stops at ${MAX_HISTORY_EVENTS.toLocaleString('en-US')} events: allow at most ${maxRounds} rounds (raise pollAfter to at least ${Math.ceil(maxWait.toSeconds() / maxRounds)} seconds, or lower maxWait)`,
+    );
+  }
+}
 
 /** State names: the local runtime overrides tasks by these, and tests and docs name them. */
 export const STATE = {
@@ -224,7 +256,10 @@ export class IngestWorkflow extends Construct {
       timeout: props.maxWait.plus(Duration.hours(1)),
       tracingEnabled: true,
       logs: {
+        // Under /aws/vendedlogs/: Step Functions then needs no entry in the account's one
+        // CloudWatch Logs resource policy, whose 5,120-character limit busy accounts reach.
         destination: new LogGroup(this, 'Logs', {
+          logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 400, separator: '-' })}`,
           retention: props.logRetention,
           removalPolicy: props.removalPolicy,
         }),

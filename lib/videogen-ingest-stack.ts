@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -10,11 +11,16 @@ export interface VideoGenIngestStackProps extends StackProps {
   readonly apiKeySecretName: string;
   /** Ingest from this existing bucket instead of creating one. */
   readonly existingBucketName?: string;
+  /** The KMS key ARN of that bucket's SSE-KMS encryption (the readers get `kms:Decrypt`). */
+  readonly existingBucketKmsKeyArn?: string;
   /** Verify webhooks with this existing secret instead of registering automatically. */
   readonly webhookSecretName?: string;
   /** Subscribe this address to the alarm topic (it must confirm the subscription e-mail). */
   readonly alarmEmail?: string;
-  readonly ingest?: Omit<VideoGenIngestProps, 'apiKeySecret' | 'bucket' | 'webhookSecret'>;
+  readonly ingest?: Omit<
+    VideoGenIngestProps,
+    'apiKeySecret' | 'bucket' | 'bucketEncryptionKey' | 'webhookSecret'
+  >;
 }
 
 /** The deployable app: one VideoGenIngest and the outputs a user needs. */
@@ -28,6 +34,9 @@ export class VideoGenIngestStack extends Stack {
       apiKeySecret: Secret.fromSecretNameV2(this, 'ApiKey', props.apiKeySecretName),
       ...(props.existingBucketName
         ? { bucket: Bucket.fromBucketName(this, 'DropBucket', props.existingBucketName) }
+        : {}),
+      ...(props.existingBucketKmsKeyArn
+        ? { bucketEncryptionKey: Key.fromKeyArn(this, 'DropBucketKey', props.existingBucketKmsKeyArn) }
         : {}),
       ...(props.webhookSecretName
         ? { webhookSecret: Secret.fromSecretNameV2(this, 'WebhookSecret', props.webhookSecretName) }

@@ -20,6 +20,7 @@ import {
   ObjectOwnership,
   type IBucket,
 } from 'aws-cdk-lib/aws-s3';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -31,7 +32,7 @@ import { DEFAULT_VIDEOGEN_API_URL, MAX_SINGLE_PUT_BYTES } from '../lambdas/share
 import { INGEST_STATUSES, type IngestStatus } from '../lambdas/shared/ingest/record.ts';
 import { IngestFunction } from './ingest-function.ts';
 import { IngestMonitoring } from './ingest-monitoring.ts';
-import { IngestWorkflow } from './ingest-workflow.ts';
+import { checkHistoryBudget, IngestWorkflow } from './ingest-workflow.ts';
 import { acknowledgeFailureDestination, applyNagSuppressions } from './nag-suppressions.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 
@@ -41,11 +42,18 @@ export interface VideoGenIngestProps {
    */
   readonly apiKeySecret: ISecret;
   /**
-   * The drop bucket. An existing bucket must have "Send notifications to Amazon
-   * EventBridge" turned on (its other notifications are left alone).
+   * The drop bucket. For an existing bucket the stack turns on its "Send notifications
+   * to Amazon EventBridge" (its other notifications are left alone).
    * @default a new bucket: private, encrypted, TLS only, versioned, with EventBridge notifications
    */
   readonly bucket?: IBucket;
+  /**
+   * The KMS key of a bring-your-own bucket encrypted with SSE-KMS: the functions that read
+   * the sources get `kms:Decrypt` on it. (A bucket made here, or one whose `encryptionKey`
+   * is set, needs none.)
+   * @default the bucket's `encryptionKey`, if any
+   */
+  readonly bucketEncryptionKey?: IKey;
   /**
    * Only keys under this prefix are ingested.
    * @default '' (every key)
@@ -81,15 +89,17 @@ export interface VideoGenIngestProps {
    */
   readonly maxFileSize?: Size;
   /**
-   * Transfers running at once (the Transfer function's reserved concurrency), so neither
-   * the account's Lambda concurrency nor VideoGen's rate limit is overrun.
-   * @default 10
+   * Reserved concurrency of the Transfer function: at most this many transfers at once.
+   * Opt in only where the account has room: Lambda keeps at least 100 executions of the
+   * account's concurrency unreserved, so every reservation needs the quota to be at least
+   * 100 plus all reservations (new accounts often have a quota of 10, and the deploy fails).
+   * @default no reservation
    */
   readonly maxConcurrentTransfers?: number;
   /**
-   * Webhook invocations at once (the webhook function's reserved concurrency); VideoGen
-   * retries what is throttled.
-   * @default 10
+   * Reserved concurrency of the webhook function (VideoGen retries what is throttled).
+   * The same account rule as `maxConcurrentTransfers`.
+   * @default no reservation
    */
   readonly maxConcurrentWebhooks?: number;
   /**
@@ -167,8 +177,8 @@ interface ResolvedProps {
   readonly videoGenApiUrl: string;
   readonly readiness: Readiness;
   readonly maxFileBytes: number;
-  readonly maxConcurrentTransfers: number;
-  readonly maxConcurrentWebhooks: number;
+  readonly maxConcurrentTransfers: number | undefined;
+  readonly maxConcurrentWebhooks: number | undefined;
   readonly pollAfter: Duration;
   readonly maxWait: Duration;
   readonly maxUploadUrlAttempts: number;
@@ -183,6 +193,10 @@ function wholeInRange(name: string, value: number, min: number, max: number): nu
     throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
   }
   return value;
+}
+
+function optionalWholeInRange(name: string, value: number | undefined, min: number, max: number) {
+  return value === undefined ? undefined : wholeInRange(name, value, min, max);
 }
 
 /** Applies defaults and checks every prop, with messages that say what to change. */
@@ -219,18 +233,24 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
   }
   if (maxWait.toDays({ integral: false }) > 364)
     throw new Error('maxWait must be under 364 days (a Standard workflow lives at most a year)');
+  checkHistoryBudget(maxWait, pollAfter);
   return {
     filter: { prefix: keyPrefix, suffixes },
     videoGenApiUrl,
     readiness,
     maxFileBytes,
-    maxConcurrentTransfers: wholeInRange(
+    maxConcurrentTransfers: optionalWholeInRange(
       'maxConcurrentTransfers',
-      props.maxConcurrentTransfers ?? 10,
+      props.maxConcurrentTransfers,
       1,
       1000,
     ),
-    maxConcurrentWebhooks: wholeInRange('maxConcurrentWebhooks', props.maxConcurrentWebhooks ?? 10, 1, 1000),
+    maxConcurrentWebhooks: optionalWholeInRange(
+      'maxConcurrentWebhooks',
+      props.maxConcurrentWebhooks,
+      1,
+      1000,
+    ),
     pollAfter,
     maxWait,
     maxUploadUrlAttempts: wholeInRange('maxUploadUrlAttempts', props.maxUploadUrlAttempts ?? 3, 1, 10),
@@ -283,6 +303,9 @@ export class VideoGenIngest extends Construct {
     const { removalPolicy, logRetention } = config;
 
     this.bucket = props.bucket ?? this.createDropBucket(removalPolicy);
+    // Idempotent for a bucket made here; for yours, a custom resource adds EventBridge
+    // delivery to its notification configuration and keeps what is there.
+    if (props.bucket) this.bucket.enableEventBridgeNotification();
     // One service per construct, so a metric means the same whichever function wrote it.
     this.metricsService = `${Stack.of(this).stackName}/${this.node.id}`;
 
@@ -351,7 +374,9 @@ export class VideoGenIngest extends Construct {
       environment: tableEnv,
       memorySize: config.transferMemoryMiB,
       timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: config.maxConcurrentTransfers,
+      ...(config.maxConcurrentTransfers === undefined
+        ? {}
+        : { reservedConcurrentExecutions: config.maxConcurrentTransfers }),
     });
     const awaitFile = new IngestFunction(this, 'AwaitFile', {
       ...common,
@@ -404,9 +429,19 @@ export class VideoGenIngest extends Construct {
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
       resources: [this.bucket.arnForObjects(`${config.filter.prefix}*`)],
     });
+    // With s3:ListBucket S3 answers a deleted source 404, not 403; the listing is held to the prefix.
+    const listSource = new PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [this.bucket.bucketArn],
+      ...(config.filter.prefix
+        ? { conditions: { StringLike: { 's3:prefix': `${config.filter.prefix}*` } } }
+        : {}),
+    });
+    const sourceKey = props.bucketEncryptionKey ?? this.bucket.encryptionKey;
     for (const fn of [prepare, transfer]) {
       fn.addToRolePolicy(readSource);
-      this.bucket.encryptionKey?.grantDecrypt(fn);
+      fn.addToRolePolicy(listSource);
+      sourceKey?.grantDecrypt(fn);
     }
     // Item actions on the table itself: no handler queries an index (`table.grant` would add index/*).
     const grantItems = (fn: IFunction, ...actions: string[]): void => {
@@ -417,7 +452,8 @@ export class VideoGenIngest extends Construct {
         }),
       );
     };
-    grantItems(prepare, 'PutItem');
+    // GetItem: a failed claim reads the record to tell a duplicate from its own retry.
+    grantItems(prepare, 'GetItem', 'PutItem');
     grantItems(create, 'GetItem', 'UpdateItem', 'PutItem');
     grantItems(transfer, 'GetItem', 'UpdateItem');
     grantItems(awaitFile, 'GetItem', 'UpdateItem');
@@ -443,7 +479,9 @@ export class VideoGenIngest extends Construct {
       handler: 'webhook',
       environment: tableEnv,
       timeout: Duration.seconds(10),
-      reservedConcurrentExecutions: config.maxConcurrentWebhooks,
+      ...(config.maxConcurrentWebhooks === undefined
+        ? {}
+        : { reservedConcurrentExecutions: config.maxConcurrentWebhooks }),
     });
     // The Standard Webhooks signature is the authentication; VideoGen cannot sign AWS requests.
     const functionUrl = webhook.addFunctionUrl({

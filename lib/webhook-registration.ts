@@ -46,9 +46,13 @@ export class WebhookRegistration extends Construct {
     });
     this.registerFunction = register;
     props.apiKeySecret.grantRead(register);
-    // PutSecretValue only: `grantWrite` would add UpdateSecret and UpdateSecretVersionStage.
+    // Get and Put only: `grantWrite` would add UpdateSecret and UpdateSecretVersionStage. It reads
+    // the endpoints still registered, so an update keeps the old one's secret and a rollback reuses it.
     register.addToRolePolicy(
-      new PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [this.secret.secretArn] }),
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        resources: [this.secret.secretArn],
+      }),
     );
     const provider = new Provider(this, 'Provider', {
       onEventHandler: register,

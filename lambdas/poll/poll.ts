@@ -59,7 +59,9 @@ async function decide(
     code: 'TIMED_OUT',
     message: `VideoGen did not report the file ready within ${deps.maxWaitSeconds} s (last status ${file.status})`,
   };
-  if (await advanceStatus(deps.store, input.pk, WAITING_STATUSES, 'TIMED_OUT', now.toISOString(), error)) {
+  if (
+    await advanceStatus(deps.store, input.pk, WAITING_STATUSES, 'TIMED_OUT', now.toISOString(), { error })
+  ) {
     return { outcome: 'TIMED_OUT', status: 'TIMED_OUT' };
   }
   // It moved while we decided: a webhook made it ready (or failed) just now.

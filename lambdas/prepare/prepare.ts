@@ -10,7 +10,7 @@ import { claimSource, type IngestStore } from '#shared/ingest/store';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
 import type { FileType } from '#shared/videogen/contract';
-import { httpStatusOf } from '#shared/aws-errors';
+import { classifySourceReadError, type SourceReadFailure } from '#shared/ingest/source-read';
 
 /** How many leading bytes identify a format (what `file-type` reads at most). */
 export const SNIFF_BYTES = 4100;
@@ -44,6 +44,14 @@ export interface PrepareDeps {
 function reject(code: string, message: string): IngestError {
   return { code, message };
 }
+
+const SOURCE_READ_REJECTIONS: Record<SourceReadFailure, IngestError> = {
+  GONE: reject('SOURCE_GONE', 'the object was deleted before it could be ingested'),
+  CHANGED: reject(
+    'SOURCE_CHANGED',
+    'the object was overwritten before it could be ingested; the new content is ingested on its own',
+  ),
+};
 
 /** Decodes an RFC 2047 `=?UTF-8?B?…?=` word, the form S3 metadata takes for non-ASCII text. */
 export function decodeMetadataText(value: string): string {
@@ -121,22 +129,15 @@ export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<P
       }),
     );
   } catch (error) {
-    const status = httpStatusOf(error);
-    if (status !== 404 && status !== 412) throw error;
+    const failure = await classifySourceReadError(deps.s3, input.source, error);
+    if (!failure) throw error;
     const ref: SourceRef = {
       bucket,
       key,
       versionId: input.source.versionId,
       etag: input.source.etag ?? 'unknown',
     };
-    const rejection =
-      status === 404
-        ? reject('SOURCE_GONE', 'the object was deleted before it could be ingested')
-        : reject(
-            'SOURCE_CHANGED',
-            'the object was overwritten before it could be ingested; the new content is ingested on its own',
-          );
-    return claimRejected(deps, ref, 0, null, rejection, input.executionArn, at);
+    return claimRejected(deps, ref, 0, null, SOURCE_READ_REJECTIONS[failure], input.executionArn, at);
   }
 
   const versionId = head.VersionId && head.VersionId !== 'null' ? head.VersionId : null;
@@ -166,7 +167,14 @@ export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<P
   }
   const options = readOptions(key, head.Metadata);
   if ('code' in options) return claimRejected(deps, ref, size, null, options, input.executionArn, at);
-  const mime = await sniff(deps, ref);
+  let mime: string | undefined;
+  try {
+    mime = await sniff(deps, ref);
+  } catch (error) {
+    const failure = await classifySourceReadError(deps.s3, ref, error);
+    if (!failure) throw error;
+    return claimRejected(deps, ref, size, null, SOURCE_READ_REJECTIONS[failure], input.executionArn, at);
+  }
   const type = fileTypeOfMime(mime);
   if (!type) {
     const rejection = reject(

@@ -55,8 +55,12 @@ export async function recordFailure(
 ): Promise<{ status: string }> {
   const at = deps.now();
   const error = ingestErrorOf(input.error);
+  const claimed = input.pk !== undefined && input.pk !== null;
   const pk = input.pk ?? sourcePk({ ...input.source, etag: input.source.etag ?? 'unknown' });
-  if (await advanceStatus(deps.store, pk, FAILABLE, 'FAILED', at, error)) {
+  // Failed before its own claim: a record under that key belongs to another execution of
+  // the same content (an unversioned bucket's same ETag, a redelivered event), never ours to fail.
+  const owner = claimed ? {} : { executionArn: input.executionArn };
+  if (await advanceStatus(deps.store, pk, FAILABLE, 'FAILED', at, { error, ...owner })) {
     // The workflow ends here: a token a wait stored can never be answered now.
     await clearTaskToken(deps.store, pk, undefined);
     return { status: 'FAILED' };

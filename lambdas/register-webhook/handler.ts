@@ -1,7 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { env, loadConfig } from '#shared/config';
-import { logger } from '#shared/powertools';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen-api';
 import { onEvent, type CustomResourceResult } from './register-webhook.ts';
 
@@ -9,6 +10,10 @@ const config = loadConfig({ VIDEOGEN_API_URL: env.url, VIDEOGEN_API_KEY_SECRET: 
 const deps = {
   videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),
   secrets: new SecretsManagerClient({}),
+  onCleanupFailure: (step: string, error: unknown) => {
+    logger.warn('webhook registration cleanup failed; the stack goes on', { step, error });
+    metrics.addMetric(METRIC.webhookCleanupFailures, MetricUnit.Count, 1);
+  },
 };
 
 /** Called by the CDK custom-resource Provider framework, which answers CloudFormation. */
@@ -18,5 +23,9 @@ export const handler = async (
 ): Promise<CustomResourceResult> => {
   logger.addContext(context);
   logger.info('webhook registration', { requestType: event.RequestType });
-  return onEvent(deps, event);
+  try {
+    return await onEvent(deps, event);
+  } finally {
+    publishMetrics();
+  }
 };

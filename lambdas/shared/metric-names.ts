@@ -23,6 +23,8 @@ export const METRIC = {
   webhookUnknownFiles: 'WebhookUnknownFiles',
   /** With the `code` dimension: VideoGen's `error.code`, or the error's name when it gave none. */
   videoGenErrors: 'VideoGenErrors',
+  /** A webhook endpoint (or its secret) that a stack deletion or update could not clean up, and let go. */
+  webhookCleanupFailures: 'WebhookCleanupFailures',
 } as const;
 
 export const METRIC_DIMENSION = {

@@ -9,6 +9,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from './config.ts';
 import { VideoGenClient } from './videogen/client.ts';
+import { signingSecretsOf } from './videogen/signing-secret.ts';
 
 const SECRET_CACHE_SECONDS = 300;
 
@@ -31,6 +32,13 @@ export function secretValue(raw: unknown, field: string, secretId: string): stri
   throw new ConfigError(`secret ${secretId} is JSON without a non-empty "${field}"`);
 }
 
+function fetchSecret(provider: SecretsProvider, secretId: string, options: { forceFetch?: boolean }) {
+  return provider.get(secretId, {
+    maxAge: SECRET_CACHE_SECONDS,
+    ...(options.forceFetch ? { forceFetch: true } : {}),
+  });
+}
+
 /** Reads `field` of a secret; `forceFetch` skips the cache (after a signature failure, say). */
 export async function readSecret(
   provider: SecretsProvider,
@@ -38,11 +46,17 @@ export async function readSecret(
   field: string,
   options: { forceFetch?: boolean } = {},
 ): Promise<string> {
-  const raw = await provider.get(secretId, {
-    maxAge: SECRET_CACHE_SECONDS,
-    ...(options.forceFetch ? { forceFetch: true } : {}),
-  });
-  return secretValue(raw, field, secretId);
+  return secretValue(await fetchSecret(provider, secretId, options), field, secretId);
+}
+
+/** Every secret a webhook delivery may be signed with (see `signingSecretsOf`). */
+export async function readSigningSecrets(
+  provider: SecretsProvider,
+  secretId: string,
+  options: { forceFetch?: boolean } = {},
+): Promise<string[]> {
+  const raw = await fetchSecret(provider, secretId, options);
+  return signingSecretsOf(typeof raw === 'string' ? raw : '', () => secretValue(raw, 'secret', secretId));
 }
 
 export function videoGenClientProvider(

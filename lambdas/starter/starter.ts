@@ -69,23 +69,39 @@ export interface StarterDeps {
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
   readonly filter: DropFilter;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
+
+/**
+ * How much earlier than our call an execution's start may be and still be ours: clock
+ * skew between this function and Step Functions, which both keep NTP time.
+ */
+export const START_CLOCK_TOLERANCE_MS = 1000;
 
 export type StartOutcome = 'started' | 'duplicate' | 'filtered';
 
-/** Starts the ingest workflow for one S3 event; `duplicate` when its execution already exists. */
+/**
+ * Starts the ingest workflow for one S3 event; `duplicate` when its execution already
+ * exists. Step Functions answers a second StartExecution of a running execution with the
+ * same name and input as a success (it is idempotent), with the first start's date: a start
+ * dated before this call is a redelivered event, not a new ingest. Once that execution has
+ * ended, or with other input, it answers ExecutionAlreadyExists.
+ */
 export async function startIngest(deps: StarterDeps, event: ObjectCreatedEvent): Promise<StartOutcome> {
   const input = toWorkflowInput(event);
   if (!matchesDropFilter(input.source.key, deps.filter)) return 'filtered';
+  const calledAt = (deps.now ?? Date.now)();
   try {
-    await deps.sfn.send(
+    const { startDate } = await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.stateMachineArn,
         name: executionName(input.source),
         input: JSON.stringify(input),
       }),
     );
-    return 'started';
+    const startedBefore = startDate && startDate.getTime() < calledAt - START_CLOCK_TOLERANCE_MS;
+    return startedBefore ? 'duplicate' : 'started';
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists) return 'duplicate';
     throw error;

@@ -10,7 +10,7 @@ import {
 import { STATUS_RANK } from '#shared/ingest/record';
 import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
 import type { uploadToPresignedUrl } from '#shared/videogen/upload';
-import { httpStatusOf } from '#shared/aws-errors';
+import { classifySourceReadError } from '#shared/ingest/source-read';
 
 export interface TransferDeps {
   readonly s3: S3Client;
@@ -68,16 +68,11 @@ export async function transfer(deps: TransferDeps, input: TransferInput): Promis
       if (!Body) throw new SourceGoneError(`s3://${record.bucket}/${record.key} has no body`);
       return Body as Readable;
     } catch (error) {
-      const status = httpStatusOf(error);
-      if (status === 404 || status === 412) {
-        throw new SourceGoneError(
-          `s3://${record.bucket}/${record.key} was deleted or overwritten before its transfer`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
+      if (!(await classifySourceReadError(deps.s3, record, error))) throw error;
+      throw new SourceGoneError(
+        `s3://${record.bucket}/${record.key} was deleted or overwritten before its transfer`,
+        { cause: error },
+      );
     }
   };
 

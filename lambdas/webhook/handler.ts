@@ -14,7 +14,7 @@ import {
   publishMetrics,
   recordFileReady,
 } from '#shared/powertools';
-import { createSecretsProvider, readSecret } from '#shared/videogen-api';
+import { createSecretsProvider, readSigningSecrets } from '#shared/videogen-api';
 import {
   createWebhookVerifier,
   WebhookSignatureError,
@@ -51,24 +51,28 @@ const processOnce = makeIdempotent(
 );
 
 /**
- * Verifies with the secret in Secrets Manager (cached). After a signature failure it
- * re-reads the secret once a minute at most, so a re-registration's new secret is picked
- * up at once while forged requests cannot make every call hit Secrets Manager.
+ * Verifies with the secrets in Secrets Manager (cached): every endpoint still registered,
+ * so deliveries to the old URL verify while an update replaces it. After a signature
+ * failure it re-reads the secret once a minute at most, so a re-registration's new secret
+ * is picked up at once while forged requests cannot make every call hit Secrets Manager.
  */
-let verifier: { secret: string; verify: ReturnType<typeof createWebhookVerifier> } | undefined;
+let verifier: { secrets: string; verify: ReturnType<typeof createWebhookVerifier> } | undefined;
 let lastForcedRefresh = 0;
+function verifierFor(list: readonly string[]) {
+  const key = list.join(' ');
+  if (verifier?.secrets !== key) verifier = { secrets: key, verify: createWebhookVerifier(list) };
+  return verifier;
+}
 async function verify(request: RawWebhookRequest) {
-  const secret = await readSecret(secrets, config.WEBHOOK_SECRET, 'secret');
-  if (verifier?.secret !== secret) verifier = { secret, verify: createWebhookVerifier(secret) };
+  const current = verifierFor(await readSigningSecrets(secrets, config.WEBHOOK_SECRET));
   try {
-    return verifier.verify(request);
+    return current.verify(request);
   } catch (error) {
     if (!(error instanceof WebhookSignatureError) || Date.now() - lastForcedRefresh < 60_000) throw error;
     lastForcedRefresh = Date.now();
-    const fresh = await readSecret(secrets, config.WEBHOOK_SECRET, 'secret', { forceFetch: true });
-    if (fresh === secret) throw error;
-    verifier = { secret: fresh, verify: createWebhookVerifier(fresh) };
-    return verifier.verify(request);
+    const fresh = verifierFor(await readSigningSecrets(secrets, config.WEBHOOK_SECRET, { forceFetch: true }));
+    if (fresh === current) throw error;
+    return fresh.verify(request);
   }
 }
 

@@ -1,6 +1,7 @@
 import { App, type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -153,16 +154,29 @@ describe('the functions', () => {
     );
   });
 
-  it('caps transfers and webhooks with reserved concurrency; Transfer gets 15 minutes', () => {
-    const functions = template.findResources('AWS::Lambda::Function');
-    expect(functions[functionIdOf('transfer')]?.Properties).toMatchObject({
-      ReservedConcurrentExecutions: 10,
+  it('reserves no concurrency by default, so the stack deploys on an account whose quota is 10', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions.filter((fn) => 'ReservedConcurrentExecutions' in fn.Properties)).toEqual([]);
+    expect(
+      template.findResources('AWS::Lambda::Function')[functionIdOf('transfer')]?.Properties,
+    ).toMatchObject({
       Timeout: 900,
       MemorySize: 1024,
     });
-    expect(functions[functionIdOf('webhook')]?.Properties).toMatchObject({
-      ReservedConcurrentExecutions: 10,
+  });
+
+  it('reserves concurrency for transfers and webhooks when asked to', () => {
+    const { template: reserved } = synthesizeStack({
+      ...LOCAL_STACK_PROPS,
+      ingest: { maxConcurrentTransfers: 4, maxConcurrentWebhooks: 6 },
     });
+    const byHandler = Object.values(reserved.findResources('AWS::Lambda::Function'))
+      .filter((fn) => 'ReservedConcurrentExecutions' in fn.Properties)
+      .map((fn) => [
+        (fn as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY],
+        (fn.Properties as { ReservedConcurrentExecutions: number }).ReservedConcurrentExecutions,
+      ]);
+    expect(Object.fromEntries(byHandler)).toEqual({ transfer: 4, webhook: 6 });
   });
 
   it('serves the webhook from a Function URL authenticated by its signature (auth NONE)', () => {
@@ -183,7 +197,10 @@ describe('least privilege', () => {
         'states:StartExecution',
       ],
     ],
-    ['prepare', ['dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion']],
+    [
+      'prepare',
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
+    ],
     [
       'create',
       [
@@ -194,7 +211,10 @@ describe('least privilege', () => {
         'secretsmanager:GetSecretValue',
       ],
     ],
-    ['transfer', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:GetObjectVersion']],
+    [
+      'transfer',
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
+    ],
     ['await-file', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'states:SendTaskSuccess']],
     [
       'poll',
@@ -272,7 +292,7 @@ describe('least privilege', () => {
     });
   });
 
-  it('reads source objects under the drop prefix only', () => {
+  it('reads and lists source objects under the drop prefix only', () => {
     const { template: prefixed } = synthesizeStack({
       ...LOCAL_STACK_PROPS,
       ingest: { keyPrefix: 'incoming/' },
@@ -283,6 +303,10 @@ describe('least privilege', () => {
           Match.objectLike({
             Action: ['s3:GetObject', 's3:GetObjectVersion'],
             Resource: { 'Fn::Join': ['', [Match.anyValue(), '/incoming/*']] },
+          }),
+          Match.objectLike({
+            Action: 's3:ListBucket',
+            Condition: { StringLike: { 's3:prefix': 'incoming/*' } },
           }),
         ]),
       },
@@ -296,6 +320,10 @@ describe('the workflow', () => {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    // A vended-logs name keeps Step Functions out of the account's CloudWatch Logs resource policy.
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/VideoGenIngest-Workflow-[0-9A-F]{8}$'),
     });
     expect(definition.TimeoutSeconds).toBe(Duration.hours(7).toSeconds());
   });
@@ -430,6 +458,7 @@ describe('cdk-nag', () => {
     new VideoGenIngestStack(app, 'BringYourOwn', {
       ...LOCAL_STACK_PROPS,
       existingBucketName: 'my-bucket',
+      existingBucketKmsKeyArn: KEY_ARN,
       webhookSecretName: 'my-hook',
     });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -480,6 +509,11 @@ describe('props', () => {
       'maxWait (5 minutes) must be at least pollAfter (10 minutes)',
     ],
     [
+      'waits and polls that outgrow a Standard execution’s history',
+      { pollAfter: Duration.seconds(5), maxWait: Duration.hours(6) },
+      'maxWait (6 hours) over pollAfter (5 seconds) is 4320 wait-and-poll rounds of ~13 history events each, and a Standard execution stops at 25,000 events: allow at most 1846 rounds (raise pollAfter to at least 12 seconds, or lower maxWait)',
+    ],
+    [
       'a sub-second poll interval',
       { pollAfter: Duration.millis(500) },
       'pollAfter must be at least 1 second',
@@ -499,6 +533,12 @@ describe('props', () => {
     });
     const byo = Template.fromStack(stack);
     byo.resourceCountIs('AWS::S3::Bucket', 0);
+    // Its EventBridge delivery is turned on by the stack, its other notifications kept (Managed: false).
+    byo.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: 'my-drop',
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+      Managed: false,
+    });
     byo.resourceCountIs('Custom::VideoGenWebhookEndpoint', 0);
     byo.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -510,6 +550,26 @@ describe('props', () => {
         },
       },
     });
+  });
+
+  it('let the source readers decrypt an SSE-KMS bucket with its key', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Kms');
+    const { Bucket } = bucketModule;
+    const ingest = new VideoGenIngest(stack, 'Ingest', {
+      apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
+      bucket: Bucket.fromBucketName(stack, 'Existing', 'my-drop'),
+      bucketEncryptionKey: Key.fromKeyArn(stack, 'BucketKey', KEY_ARN),
+    });
+    const decrypters = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter(
+      (policy) =>
+        JSON.stringify(policy).includes('"kms:Decrypt"') && JSON.stringify(policy).includes(KEY_ARN),
+    );
+    const roles = decrypters.map((policy) => JSON.stringify((policy.Properties as { Roles: unknown }).Roles));
+    for (const reader of [ingest.functions.prepare, ingest.functions.transfer]) {
+      const roleId = stack.getLogicalId(reader.role?.node.defaultChild as CfnElement);
+      expect(roles.some((list) => list.includes(roleId))).toBe(true);
+    }
+    expect(decrypters).toHaveLength(2);
   });
 
   it('pass readiness, limits and timing to the handlers', () => {
@@ -535,6 +595,7 @@ describe('props', () => {
 
 const stackModule = await import('../../lib/videogen-ingest-stack.ts');
 const bucketModule = await import('aws-cdk-lib/aws-s3');
+const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
   function stackWithSubscriber(options?: SubscriberOptions): { template: Template; ingest: VideoGenIngest } {

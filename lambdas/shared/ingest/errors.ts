@@ -24,3 +24,11 @@ export class SourceGoneError extends Error {
 export class TransferTimeoutError extends Error {
   override readonly name = 'TransferTimeoutError';
 }
+
+/**
+ * The source object is there but this function may not read it: its role lacks
+ * `s3:GetObject` (or `kms:Decrypt` for an SSE-KMS bucket), or a bucket policy denies it.
+ */
+export class SourceAccessDeniedError extends Error {
+  override readonly name = 'SourceAccessDeniedError';
+}

@@ -238,7 +238,8 @@ export async function recordCreatedFile(
 
 /**
  * Moves the status forward to `to` if it is one of `from`; answers whether it did. A
- * record already further along (a webhook got there first) is left as it is.
+ * record already further along (a webhook got there first) is left as it is, and so is
+ * one that another execution owns when `executionArn` is given.
  */
 export async function advanceStatus(
   store: IngestStore,
@@ -246,8 +247,9 @@ export async function advanceStatus(
   from: readonly IngestStatus[],
   to: IngestStatus,
   at: string,
-  error?: IngestError,
+  options: { readonly error?: IngestError; readonly executionArn?: string } = {},
 ): Promise<boolean> {
+  const { error, executionArn } = options;
   const allowed = statusList(from, 'from');
   return conditionally(() =>
     store.client.send(
@@ -255,7 +257,9 @@ export async function advanceStatus(
         TableName: store.tableName,
         Key: { pk },
         UpdateExpression: `SET #status = :to, updatedAt = :at, #version = #version + :one${error ? ', #error = :error' : ''}`,
-        ConditionExpression: allowed.expression,
+        ConditionExpression: executionArn
+          ? `${allowed.expression} AND executionArn = :execution`
+          : allowed.expression,
         ExpressionAttributeNames: {
           '#status': 'status',
           '#version': 'version',
@@ -266,6 +270,7 @@ export async function advanceStatus(
           ':at': at,
           ':one': 1,
           ...(error ? { ':error': error } : {}),
+          ...(executionArn ? { ':execution': executionArn } : {}),
           ...allowed.values,
         },
       }),

@@ -1,27 +1,55 @@
-import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { onEvent } from '../../../lambdas/register-webhook/register-webhook.ts';
 import { VideoGenClient, WEBHOOK_EVENT_TYPES } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
+import { parseSigningSecretDocument, type SigningSecretDocument } from '#shared/videogen/signing-secret';
 
 const secrets = mockClient(SecretsManagerClient);
 let sim: VideoGenSimulator;
 let deps: Parameters<typeof onEvent>[0];
+let cleanupFailures: string[];
+/** The secret's current value, as Secrets Manager would keep it between Put and Get. */
+let storedSecret: string | undefined;
 
 beforeAll(async () => {
   sim = await VideoGenSimulator.start();
   const client = new VideoGenClient({ baseUrl: sim.url, apiKey: 'k' });
-  deps = { videoGen: () => Promise.resolve(client), secrets: new SecretsManagerClient({}) };
+  deps = {
+    videoGen: () => Promise.resolve(client),
+    secrets: new SecretsManagerClient({}),
+    onCleanupFailure: (step) => cleanupFailures.push(step),
+  };
 });
 afterAll(async () => {
   await sim.close();
 });
 beforeEach(() => {
   secrets.reset();
-  secrets.on(PutSecretValueCommand).resolves({});
+  sim.faults.clear();
+  cleanupFailures = [];
+  storedSecret = 'random text CloudFormation generated';
+  secrets.on(PutSecretValueCommand).callsFake((input: { SecretString?: string }) => {
+    storedSecret = input.SecretString;
+    return {};
+  });
+  secrets.on(GetSecretValueCommand).callsFake(() => ({ SecretString: storedSecret }));
 });
+
+function document(): SigningSecretDocument {
+  const parsed = parseSigningSecretDocument(storedSecret);
+  if (!parsed) throw new Error(`no registration document in ${storedSecret ?? 'the secret'}`);
+  return parsed;
+}
+function live(id: string): boolean {
+  return sim.endpoints().some((known) => known.id === id && !known.deleted);
+}
 
 const properties = {
   ServiceToken: 'arn:token',
@@ -56,10 +84,13 @@ describe('webhook registration custom resource', () => {
       events: [...WEBHOOK_EVENT_TYPES],
       deleted: false,
     });
-    const written = JSON.parse(
-      secrets.commandCalls(PutSecretValueCommand)[0]?.args[0].input.SecretString ?? '{}',
-    ) as { secret: string };
-    expect(written).toEqual({ secret: endpoint?.secrets[0], endpointId: result.PhysicalResourceId });
+    expect(document()).toEqual({
+      secret: endpoint?.secrets[0],
+      endpointId: result.PhysicalResourceId,
+      endpoints: [
+        { id: result.PhysicalResourceId, url: properties.WebhookUrl, secret: endpoint?.secrets[0] },
+      ],
+    });
   });
 
   it('keeps the endpoint on an update that changes nothing, and replaces it when the URL changes', async () => {
@@ -81,6 +112,59 @@ describe('webhook registration custom resource', () => {
     expect(moved.PhysicalResourceId).not.toBe(PhysicalResourceId);
   });
 
+  it('keeps the old endpoint’s secret beside the new one until CloudFormation deletes the old endpoint', async () => {
+    const { PhysicalResourceId: first } = await onEvent(deps, cfnEvent('Create'));
+    const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
+    const { PhysicalResourceId: second } = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: first,
+        OldResourceProperties: properties,
+        ResourceProperties: moved,
+      }),
+    );
+    expect(document().endpointId).toBe(second);
+    expect(document().endpoints.map((endpoint) => endpoint.id)).toEqual([second, first]);
+
+    // UPDATE_COMPLETE_CLEANUP: the old physical id is deleted.
+    await onEvent(deps, cfnEvent('Delete', { PhysicalResourceId: first, ResourceProperties: properties }));
+    expect(live(first)).toBe(false);
+    expect(document().endpoints.map((endpoint) => endpoint.id)).toEqual([second]);
+  });
+
+  it('on a rollback makes the previous endpoint current again, so the secret is the one VideoGen signs with', async () => {
+    const { PhysicalResourceId: first } = await onEvent(deps, cfnEvent('Create'));
+    const firstSecret = document().secret;
+    const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
+    const { PhysicalResourceId: second } = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: first,
+        OldResourceProperties: properties,
+        ResourceProperties: moved,
+      }),
+    );
+    const endpointsBefore = sim.endpoints().length;
+
+    // UPDATE_ROLLBACK_IN_PROGRESS: the old properties come back, then the new endpoint is deleted.
+    const rolledBack = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: second,
+        OldResourceProperties: moved,
+        ResourceProperties: properties,
+      }),
+    );
+    await onEvent(deps, cfnEvent('Delete', { PhysicalResourceId: second, ResourceProperties: moved }));
+
+    expect(rolledBack.PhysicalResourceId).toBe(first);
+    expect(sim.endpoints()).toHaveLength(endpointsBefore);
+    expect(live(first)).toBe(true);
+    expect(live(second)).toBe(false);
+    expect(document()).toMatchObject({ endpointId: first, secret: firstSecret });
+    expect(document().endpoints).toHaveLength(1);
+  });
+
   it('deletes the endpoint on stack deletion, and tolerates one already gone or never created', async () => {
     const { PhysicalResourceId } = await onEvent(deps, cfnEvent('Create'));
     await onEvent(deps, cfnEvent('Delete', { PhysicalResourceId }));
@@ -91,5 +175,30 @@ describe('webhook registration custom resource', () => {
     await expect(onEvent(deps, cfnEvent('Delete', { PhysicalResourceId: 'failed-create' }))).resolves.toEqual(
       { PhysicalResourceId: 'failed-create' },
     );
+    expect(cleanupFailures).toEqual([]);
+  });
+
+  it('lets the stack delete when VideoGen is down or the key is revoked, and counts what it left', async () => {
+    const { PhysicalResourceId } = await onEvent(deps, cfnEvent('Create'));
+    sim.faults.add({ fault: 'server_error', on: 'unregister' });
+    await expect(onEvent(deps, cfnEvent('Delete', { PhysicalResourceId }))).resolves.toEqual({
+      PhysicalResourceId,
+    });
+    expect(cleanupFailures).toEqual(['delete-endpoint']);
+
+    const strict = await VideoGenSimulator.start({ apiKey: 'current' });
+    try {
+      const revoked: Parameters<typeof onEvent>[0] = {
+        ...deps,
+        videoGen: () => Promise.resolve(new VideoGenClient({ baseUrl: strict.url, apiKey: 'revoked' })),
+      };
+      secrets.on(GetSecretValueCommand).rejects(new Error('secret scheduled for deletion'));
+      await expect(onEvent(revoked, cfnEvent('Delete', { PhysicalResourceId }))).resolves.toEqual({
+        PhysicalResourceId,
+      });
+    } finally {
+      await strict.close();
+    }
+    expect(cleanupFailures).toEqual(['delete-endpoint', 'delete-endpoint', 'update-secret']);
   });
 });

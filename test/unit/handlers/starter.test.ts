@@ -1,7 +1,12 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { executionName, startIngest, toWorkflowInput } from '../../../lambdas/starter/starter.ts';
+import {
+  executionName,
+  START_CLOCK_TOLERANCE_MS,
+  startIngest,
+  toWorkflowInput,
+} from '../../../lambdas/starter/starter.ts';
 import { objectCreated } from '../../fixtures/s3-events.ts';
 import { dropKeyPattern, matchesDropFilter } from '#shared/drop-filter';
 
@@ -57,6 +62,24 @@ describe('startIngest', () => {
   it('treats an execution that already exists as a duplicate event, not an error', async () => {
     sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
     expect(await startIngest(deps(), objectCreated('clip.mp4'))).toBe('duplicate');
+  });
+
+  it('counts a redelivered event of a running execution as a duplicate, as Step Functions answers it with success', async () => {
+    const calledAt = Date.parse('2026-11-24T10:05:00Z');
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: 'arn:exec', startDate: new Date('2026-11-24T10:00:00Z') });
+    expect(await startIngest({ ...deps(), now: () => calledAt }, objectCreated('clip.mp4'))).toBe(
+      'duplicate',
+    );
+  });
+
+  it('counts a start dated at the call, within clock skew, as started', async () => {
+    const calledAt = Date.parse('2026-11-24T10:05:00Z');
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: 'arn:exec', startDate: new Date(calledAt - START_CLOCK_TOLERANCE_MS / 2) });
+    expect(await startIngest({ ...deps(), now: () => calledAt }, objectCreated('clip.mp4'))).toBe('started');
   });
 
   it('skips keys outside the prefix or suffixes, comparing suffixes without case', async () => {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   S3Client,
   S3ServiceException,
@@ -122,6 +123,20 @@ describe('Prepare', () => {
 
   it('records a source deleted before Prepare as REJECTED SOURCE_GONE', async () => {
     s3.on(HeadObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: { httpStatusCode: 404 } }));
+    const output = await prepare(prepareDeps(), source());
+    expect(output).toMatchObject({ outcome: 'REJECTED', error: { code: 'SOURCE_GONE' } });
+  });
+
+  it('records a source deleted before Prepare as REJECTED SOURCE_GONE when S3 answers 403 for it', async () => {
+    s3.on(HeadObjectCommand).rejects(
+      new S3ServiceException({
+        name: 'Forbidden',
+        $fault: 'client',
+        message: 'Forbidden',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
+    s3.on(ListObjectsV2Command).resolves({ KeyCount: 0 });
     const output = await prepare(prepareDeps(), source());
     expect(output).toMatchObject({ outcome: 'REJECTED', error: { code: 'SOURCE_GONE' } });
   });
@@ -500,6 +515,29 @@ describe('RecordFailure', () => {
         error: { Error: 'States.Timeout' },
       }),
     ).toEqual({ status: 'READY' });
+  });
+
+  it('leaves another execution’s record alone when this one failed before its own claim', async () => {
+    const record = receivedRecord({ executionArn: 'arn:exec:first' }, `steps/${(keys += 1)}.mp4`);
+    await claimSource(table.store, record);
+    const redelivered = {
+      source: { bucket: record.bucket, key: record.key, versionId: record.versionId, etag: record.etag },
+      executionArn: 'arn:exec:second',
+      error: { Error: 'States.TaskFailed', Cause: 'AccessDenied' },
+    };
+    expect(await recordFailure(deps(), redelivered)).toEqual({ status: 'RECEIVED' });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'RECEIVED', error: null });
+  });
+
+  it('fails its own record when Prepare claimed it and then died', async () => {
+    const record = receivedRecord({ executionArn: 'arn:exec:own' }, `steps/${(keys += 1)}.mp4`);
+    await claimSource(table.store, record);
+    const input = {
+      source: { bucket: record.bucket, key: record.key, versionId: record.versionId, etag: record.etag },
+      executionArn: 'arn:exec:own',
+      error: { Error: 'Sandbox.Timedout', Cause: 'timed out' },
+    };
+    expect(await recordFailure(deps(), input)).toEqual({ status: 'FAILED' });
   });
 
   it('creates a FAILED record when the workflow failed before Prepare claimed the source', async () => {

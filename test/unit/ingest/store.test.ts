@@ -49,7 +49,9 @@ describe('ingest store against the DynamoDB emulator', () => {
     const record = await claimed();
     await recordCreatedFile(table.store, record, { fileId: 'vg_file_retry1', displayName: 'a.mp4', at: AT });
     const failure = { code: 'PROCESSING_FAILED', message: 'VideoGen could not process the file' };
-    expect(await advanceStatus(table.store, record.pk, ['CREATED'], 'FAILED', AT, failure)).toBe(true);
+    expect(await advanceStatus(table.store, record.pk, ['CREATED'], 'FAILED', AT, { error: failure })).toBe(
+      true,
+    );
     const failed = await getRecord(table.store, record.pk);
     if (!failed) throw new Error('no record');
     const retryArn = 'arn:aws:states:us-east-1:123456789012:execution:sm:retry-1';
@@ -135,8 +137,7 @@ describe('ingest store against the DynamoDB emulator', () => {
     expect(await advanceStatus(table.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', AT)).toBe(false);
     expect(
       await advanceStatus(table.store, record.pk, WAITING_STATUSES, 'TIMED_OUT', AT, {
-        code: 'TIMED_OUT',
-        message: 'm',
+        error: { code: 'TIMED_OUT', message: 'm' },
       }),
     ).toBe(true);
     expect(await getRecord(table.store, record.pk)).toMatchObject({
