@@ -20,6 +20,8 @@ export const NAG_REASONS = {
     'A CDK-provided framework function (custom-resource provider, S3 notifications) that uses the basic execution role.',
   failureDestination:
     'An on-failure destination of a stream subscription: it is where failed records end up; a queue behind it would only move them again.',
+  listStreams:
+    'dynamodb:ListStreams supports no resource-level permissions (only "*"); it lists stream ARNs, no data. A Lambda stream event source needs it.',
   secretRotation:
     'VideoGen issues the webhook signing secret; it changes by re-registering the endpoint (a replacement on deploy), not by Secrets Manager rotation.',
 } as const;
@@ -34,6 +36,11 @@ const BASIC_EXECUTION_ROLE =
 /** A subscriber's on-failure queue is a dead-letter queue in all but SQS's redrive sense. */
 export function acknowledgeFailureDestination(queue: IConstruct): void {
   acknowledge(queue, 'AwsSolutions-SQS3', NAG_REASONS.failureDestination);
+}
+
+/** The stream subscriber's role may list streams, an action on no resource. */
+export function acknowledgeListStreams(role: IConstruct | undefined): void {
+  acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.listStreams);
 }
 
 /** Writes a resource ARN the way cdk-nag names it in a finding: `<Logical.Arn>`, `<AWS::Partition>`. */

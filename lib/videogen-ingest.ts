@@ -33,7 +33,11 @@ import { INGEST_STATUSES, type IngestStatus } from '../lambdas/shared/ingest/rec
 import { IngestFunction } from './ingest-function.ts';
 import { IngestMonitoring } from './ingest-monitoring.ts';
 import { checkHistoryBudget, IngestWorkflow } from './ingest-workflow.ts';
-import { acknowledgeFailureDestination, applyNagSuppressions } from './nag-suppressions.ts';
+import {
+  acknowledgeFailureDestination,
+  acknowledgeListStreams,
+  applyNagSuppressions,
+} from './nag-suppressions.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 
 export interface VideoGenIngestProps {
@@ -573,6 +577,10 @@ export class VideoGenIngest extends Construct {
       });
       acknowledgeFailureDestination(onFailureQueue);
     }
+    // DynamoEventSource grants dynamodb:ListStreams on the stream ARN, which IAM never matches:
+    // the action takes only "*" (aws-cdk#34575). Granted as AWS evaluates it.
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }));
+    acknowledgeListStreams(fn.role);
     const newStatus = { NewImage: { kind: { S: ['ingest'] }, status: { S: statuses } } };
     fn.addEventSource(
       new DynamoEventSource(this.table, {

@@ -241,7 +241,12 @@ describe('least privilege', () => {
     ],
     [
       'register-webhook',
-      ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+      [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue', // the API key
+        'secretsmanager:GetSecretValue', // the signing secret: endpoints still registered
+        'secretsmanager:PutSecretValue',
+      ],
     ],
   ])('%s may do exactly its job', (name, expected) => {
     expect(actionsOf(name)).toEqual(expected);

@@ -1,0 +1,150 @@
+/**
+ * Every service-to-service edge of the deployed template, judged by the IAM evaluator the
+ * local runtime uses, over the policies the template itself deploys: what AWS would allow
+ * or refuse once the stack is in an account.
+ */
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
+import { templateArns, type TemplateArns } from '#local/iam/arns';
+import { authorize, type IamRequest } from '#local/iam/authorize';
+import { policiesFromTemplate, type TemplatePolicies } from '#local/iam/policies';
+import { LOCAL_ACCOUNT } from '#local/runtime/cfn';
+import { LOCAL_STACK_PROPS } from '#local/synth';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+let resources: Record<string, Resource>;
+let arns: TemplateArns;
+let policies: TemplatePolicies;
+
+beforeAll(() => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new VideoGenIngestStack(app, 'Edges', LOCAL_STACK_PROPS);
+  const consumer = new LambdaFunction(stack, 'Consumer', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+  });
+  stack.ingest.addSubscriber(consumer, { statuses: ['READY'] });
+  const template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+  arns = templateArns(template);
+  policies = policiesFromTemplate(template, arns);
+});
+
+const allowed = (request: IamRequest) => authorize(policies, request);
+function ofType(type: string): [string, Resource][] {
+  return Object.entries(resources).filter(([, resource]) => resource.Type === type);
+}
+function logicalIdOf(token: unknown): string {
+  const value = token as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  const id = value.Ref ?? value['Fn::GetAtt']?.[0];
+  if (!id) throw new Error(`not a reference: ${JSON.stringify(token)}`);
+  return id;
+}
+
+describe('IAM edges of the template', () => {
+  it('lets every alarm publish to its topic, as CloudWatch does, and no other account’s alarm', async () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const [alarmId, alarm] of alarms) {
+      for (const action of alarm.Properties.AlarmActions as unknown[]) {
+        const publish = {
+          principal: 'cloudwatch.amazonaws.com',
+          action: 'sns:Publish',
+          resource: arns.resolve(action),
+          context: { 'aws:SourceArn': arns.arnOf(alarmId), 'aws:SourceAccount': LOCAL_ACCOUNT },
+        };
+        expect(await allowed(publish), alarmId).toBe('Allowed');
+        const foreign = {
+          'aws:SourceArn': 'arn:aws:cloudwatch:us-east-1:999999999999:alarm:x',
+          'aws:SourceAccount': '999999999999',
+        };
+        expect(await allowed({ ...publish, context: foreign }), alarmId).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('lets the Object Created rule send to its queue and dead-letter queue, and no other rule', async () => {
+    const [[ruleId, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
+    const targets = rule.Properties.Targets as { Arn: unknown; DeadLetterConfig?: { Arn: unknown } }[];
+    const queues = targets.flatMap((target) => [
+      target.Arn,
+      ...(target.DeadLetterConfig ? [target.DeadLetterConfig.Arn] : []),
+    ]);
+    expect(queues).toHaveLength(2);
+    for (const queue of queues) {
+      const send = {
+        principal: 'events.amazonaws.com',
+        action: 'sqs:SendMessage',
+        resource: arns.resolve(queue),
+        context: { 'aws:SourceArn': arns.arnOf(ruleId) },
+      };
+      expect(await allowed(send)).toBe('Allowed');
+      const otherRule = { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/other' };
+      expect(await allowed({ ...send, context: otherRule })).not.toBe('Allowed');
+    }
+  });
+
+  it('lets the state machine invoke every function its definition names', async () => {
+    const [[machineId, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    const invoked = new Set(
+      [...JSON.stringify(machine.Properties.DefinitionString).matchAll(/"Fn::GetAtt":\["(\w+)","Arn"\]/g)]
+        .map((match) => match[1] ?? '')
+        .filter((id) => resources[id]?.Type === 'AWS::Lambda::Function'),
+    );
+    expect(invoked.size).toBe(6);
+    for (const functionId of invoked) {
+      const invoke = {
+        principal: policies.roleOf(machineId),
+        action: 'lambda:InvokeFunction',
+        resource: arns.arnOf(functionId),
+      };
+      expect(await allowed(invoke), functionId).toBe('Allowed');
+    }
+  });
+
+  it('lets each event source mapping read its queue or stream and send failures to its destination', async () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(2);
+    for (const [mappingId, mapping] of mappings) {
+      const role = policies.roleOf(logicalIdOf(mapping.Properties.FunctionName));
+      const source = arns.resolve(mapping.Properties.EventSourceArn);
+      const actions = source.includes(':sqs:')
+        ? ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']
+        : [
+            'dynamodb:DescribeStream',
+            'dynamodb:GetRecords',
+            'dynamodb:GetShardIterator',
+            'dynamodb:ListStreams',
+          ];
+      for (const action of actions) {
+        const resource = action === 'dynamodb:ListStreams' ? '*' : source; // an action on no resource
+        expect(await allowed({ principal: role, action, resource }), `${mappingId} ${action}`).toBe(
+          'Allowed',
+        );
+      }
+      const onFailure = (
+        mapping.Properties.DestinationConfig as { OnFailure?: { Destination: unknown } } | undefined
+      )?.OnFailure;
+      if (onFailure) {
+        const destination = arns.resolve(onFailure.Destination);
+        expect(await allowed({ principal: role, action: 'sqs:SendMessage', resource: destination })).toBe(
+          'Allowed',
+        );
+      }
+    }
+  });
+
+  it('lets anyone call the webhook through its Function URL (both permissions), and no one invoke it directly', async () => {
+    const [[, url]] = ofType('AWS::Lambda::Url') as [[string, Resource]];
+    const webhook = arns.arnOf(logicalIdOf(url.Properties.TargetFunctionArn));
+    const viaUrl = { 'lambda:FunctionUrlAuthType': 'NONE', 'lambda:InvokedViaFunctionUrl': 'true' };
+    const anonymous = { principal: 'anonymous', resource: webhook, context: viaUrl };
+    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunctionUrl' })).toBe('Allowed');
+    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunction' })).toBe('Allowed');
+    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunction', context: {} })).not.toBe('Allowed');
+  });
+});
