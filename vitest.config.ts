@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The package's own entries resolve to its TypeScript sources here (the `source` export condition).
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts'],
     // The chaos run is its own command (`npm run test:chaos`), run by CI after `npm test`.

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -22,13 +24,34 @@ export type HandlerName =
 /** Template metadata naming a function's handler folder: how tests and the local runtime find them. */
 export const HANDLER_METADATA_KEY = 'VideoGenIngest:Handler';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * The package's folder, where `lambdas/` is: the parent of `lib/` in this repository, of
+ * `dist/lib/` in the packed package an app installs.
+ */
+export const PROJECT_ROOT = packageRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+/**
+ * What NodejsFunction takes as the lock file: it only tells npm from yarn or pnpm here (no
+ * `nodeModules` are installed). npm never packs package-lock.json, so an installed package
+ * names its package.json instead.
+ */
+const DEPS_LOCK_FILE = [
+  path.join(PROJECT_ROOT, 'package-lock.json'),
+  path.join(PROJECT_ROOT, 'package.json'),
+].find((file) => existsSync(file));
 
 /** The Lambda-only credential chain bundled instead of the SDK's default chain (see the file). */
-const LAMBDA_CREDENTIALS = fileURLToPath(new URL('../lambdas/shared/lambda-credentials.ts', import.meta.url));
+const LAMBDA_CREDENTIALS = path.join(PROJECT_ROOT, 'lambdas/shared/lambda-credentials.ts');
 
 export function handlerEntry(name: HandlerName): string {
-  return fileURLToPath(new URL(`../lambdas/${name}/handler.ts`, import.meta.url));
+  return path.join(PROJECT_ROOT, 'lambdas', name, 'handler.ts');
 }
 
 export interface IngestFunctionProps {
@@ -76,7 +99,7 @@ export class IngestFunction extends NodejsFunction {
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       projectRoot: PROJECT_ROOT,
-      depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
+      ...(DEPS_LOCK_FILE ? { depsLockFilePath: DEPS_LOCK_FILE } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,

@@ -65,11 +65,11 @@ const REF_IS_ARN = new Set([
 
 export interface TemplateArns {
   /** A resource's ARN by its logical id. */
-  arnOf(logicalId: string): string;
+  readonly arnOf: (logicalId: string) => string;
   /** A resource's physical name by its logical id. */
-  nameOf(logicalId: string): string;
+  readonly nameOf: (logicalId: string) => string;
   /** Resolves `Ref`, `Fn::GetAtt` and `Fn::Join` in a template value to its deployed string. */
-  resolve(value: unknown): string;
+  readonly resolve: (value: unknown) => string;
 }
 
 export function templateArns(

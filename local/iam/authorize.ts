@@ -40,5 +40,5 @@ export async function authorize(policies: TemplatePolicies, request: IamRequest)
       `IAM evaluation of ${request.action} on ${request.resource} failed: ${result.errors.message}`,
     );
   }
-  return result.overallResult as IamDecision;
+  return result.overallResult;
 }

@@ -18,11 +18,11 @@ export interface NamedPolicy {
 
 export interface TemplatePolicies {
   /** The identity policies of a role, by its ARN (none for an unknown role). */
-  identityPolicies(roleArn: string): readonly NamedPolicy[];
+  readonly identityPolicies: (roleArn: string) => readonly NamedPolicy[];
   /** The resource policy that governs `resourceArn` (a bucket's for its objects too), if any. */
-  resourcePolicy(resourceArn: string): PolicyDocument | undefined;
+  readonly resourcePolicy: (resourceArn: string) => PolicyDocument | undefined;
   /** The execution role of a function, state machine or other resource with a `Role`/`RoleArn`. */
-  roleOf(logicalId: string): string;
+  readonly roleOf: (logicalId: string) => string;
 }
 
 /**
