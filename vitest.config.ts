@@ -6,8 +6,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    // The chaos run is its own command (`npm run test:chaos`), run by CI after `npm test`.
-    exclude: ['test/chaos/**', 'node_modules/**'],
+    // The chaos run and the packed construct in a fresh CDK app are commands of their own
+    // (`npm run test:chaos`, `npm run test:package`), run by CI after `npm test`.
+    exclude: ['test/chaos/**', 'test/package/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The simulator and emulators bind loopback ports; forks keep each file's servers in its own process.
