@@ -1,7 +1,8 @@
 /**
- * The deployable stack synthesized in-process, without bundling the Lambdas (the local
- * runtime and the tests run the handlers' source directly). The local runtime takes the
- * table and the workflow from this template, so it runs what `cdk deploy` would deploy.
+ * The deployable stack synthesized in-process. Without `bundleInto`, the Lambdas are not
+ * bundled (fast, for tests of the template); with it, they are bundled into that folder as
+ * `cdk synth` does (for the local runtime's function environments). The local runtime
+ * takes the table and the workflow from this template, so it runs what `cdk deploy` would deploy.
  */
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
@@ -18,11 +19,18 @@ function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
-export function synthesizeStack(props: VideoGenIngestStackProps = LOCAL_STACK_PROPS): {
+export function synthesizeStack(
+  props: VideoGenIngestStackProps = LOCAL_STACK_PROPS,
+  options: { readonly bundleInto?: string } = {},
+): {
   stack: VideoGenIngestStack;
   template: Template;
 } {
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+  const context = options.bundleInto
+    ? { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true }
+    : { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] };
+  const app = new App({ context, ...(options.bundleInto ? { outdir: options.bundleInto } : {}) });
   const stack = new VideoGenIngestStack(app, 'VideoGenIngest', props);
+  if (options.bundleInto) app.synth();
   return { stack, template: Template.fromStack(stack) };
 }

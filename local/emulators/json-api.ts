@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { signingAccessKey } from '../iam/sigv4.ts';
 
 /** Thrown by an operation: answered as the AWS error the SDK maps to its exception class. */
 export class AwsApiError extends Error {
@@ -19,6 +20,16 @@ export class AwsApiError extends Error {
 
 export type Operations = Record<string, (body: Record<string, unknown>) => unknown>;
 
+/**
+ * Decides whether the caller (the access key its SigV4 signature names) may make the call;
+ * throws an error named `AccessDeniedException` to refuse it, as AWS answers.
+ */
+export type JudgeCall = (
+  operation: string,
+  body: Record<string, unknown>,
+  accessKeyId: string | undefined,
+) => Promise<void>;
+
 export interface JsonApiServer {
   readonly endpoint: string;
   close(): Promise<void>;
@@ -27,6 +38,7 @@ export interface JsonApiServer {
 export async function startJsonApi(
   operations: Operations,
   contentType = 'application/x-amz-json-1.0',
+  judge?: JudgeCall,
 ): Promise<JsonApiServer> {
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -50,10 +62,14 @@ export async function startJsonApi(
       void (async () => {
         try {
           const text = Buffer.concat(chunks).toString('utf8');
-          send(200, (await handler(text ? (JSON.parse(text) as Record<string, unknown>) : {})) ?? {});
+          const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+          await judge?.(operation, body, signingAccessKey(request.headers.authorization));
+          send(200, (await handler(body)) ?? {});
         } catch (error) {
           if (error instanceof AwsApiError)
             send(error.status, { __type: error.type, message: error.message });
+          else if (error instanceof Error && error.name === 'AccessDeniedException')
+            send(400, { __type: 'AccessDeniedException', message: error.message });
           else
             send(500, {
               __type: 'InternalFailure',

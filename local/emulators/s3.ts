@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
+import { signingAccessKey } from '../iam/sigv4.ts';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 
 export interface LocalS3 {
@@ -29,6 +30,21 @@ export interface LocalS3Options {
   /** Where objects live; a temporary folder, removed on close, by default. */
   readonly directory?: string;
   readonly onObjectCreated: (event: ObjectCreatedEvent) => void;
+  /**
+   * Refuses calls IAM would refuse (the local runtime's IAM): given the method, the URL and
+   * the access key the request is signed with; throws an `AccessDeniedException` to refuse.
+   */
+  readonly judge?: (method: string, url: string, accessKeyId: string | undefined) => Promise<void>;
+}
+
+function accessDenied(response: http.ServerResponse, method: string, message: string): void {
+  const body =
+    method === 'HEAD'
+      ? ''
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${message.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</Message><RequestId>local</RequestId></Error>`;
+  response
+    .writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+    .end(body);
 }
 
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
@@ -66,7 +82,27 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
   });
   const backend = await server.run();
   const front = http.createServer((request, response) => {
+    const accessKeyId = signingAccessKey(request.headers.authorization, request.url);
+    if (!options.judge) return proxy(request, response);
+    request.pause();
+    options.judge(request.method ?? 'GET', request.url ?? '/', accessKeyId).then(
+      () => proxy(request, response),
+      (error: unknown) => {
+        request.resume();
+        if (error instanceof Error && error.name === 'AccessDeniedException') {
+          accessDenied(response, request.method ?? 'GET', error.message);
+        } else {
+          response.writeHead(500).end();
+        }
+      },
+    );
+  });
+  const proxy = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const headers: http.OutgoingHttpHeaders = { ...request.headers };
+    // s3rver knows one key pair: a function's own key (judged above) is signed as it.
+    if (typeof headers.authorization === 'string') {
+      headers.authorization = headers.authorization.replace(/Credential=[^/,\s]+\//, 'Credential=S3RVER/');
+    }
     const chunked = isAwsChunked(request.headers);
     if (chunked) {
       const encodings = (request.headers['content-encoding'] ?? '')
@@ -94,7 +130,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     });
     const body = chunked ? pipeline(request, new AwsChunkedDecoder(), upstream) : pipeline(request, upstream);
     void body.catch(() => upstream.destroy());
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
     front.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -4,14 +4,15 @@
  * Hand-written: no JavaScript emulator of Secrets Manager exists, and two calls are all we need.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsApiError, startJsonApi, type JsonApiServer } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
 
 export interface LocalSecrets extends JsonApiServer {
   set(secretId: string, value: string): void;
   get(secretId: string): string | undefined;
 }
 
-export async function startSecretsManager(): Promise<LocalSecrets> {
+/** `judge` refuses what IAM would (the local runtime's IAM); none judges nothing. */
+export async function startSecretsManager(judge?: JudgeCall): Promise<LocalSecrets> {
   const values = new Map<string, { value: string; versionId: string }>();
   const server = await startJsonApi(
     {
@@ -40,6 +41,7 @@ export async function startSecretsManager(): Promise<LocalSecrets> {
       },
     },
     'application/x-amz-json-1.1',
+    judge,
   );
   return {
     ...server,

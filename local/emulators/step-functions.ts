@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AslDefinition, AslState } from '../definition-from-template.ts';
-import { AwsApiError, startJsonApi, type JsonApiServer } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -46,6 +46,8 @@ export interface LocalStepFunctionsOptions {
   readonly retryPauseMs?: number;
   /** Told when an execution ends. */
   readonly onExecutionEnd?: (execution: LocalExecution) => void;
+  /** Refuses API calls IAM would refuse (the local runtime's IAM). */
+  readonly judge?: JudgeCall;
 }
 
 export interface LocalStepFunctions extends JsonApiServer {
@@ -243,68 +245,72 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     return execution;
   }
 
-  const server = await startJsonApi({
-    StartExecution: (body) => {
-      if (body.stateMachineArn !== stateMachineArn)
-        throw new AwsApiError(
-          'StateMachineDoesNotExist',
-          `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
-        );
-      const name = typeof body.name === 'string' && body.name ? body.name : randomBytes(16).toString('hex');
-      if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
-        throw new AwsApiError('InvalidName', `Invalid Name: '${name}'`);
-      const input = typeof body.input === 'string' ? body.input : '{}';
-      const existing = executions.get(name);
-      if (existing) {
-        // AWS: the same name and input while running is idempotent; anything else is refused.
-        if (existing.status === 'RUNNING' && existing.input === input) {
-          return { executionArn: existing.executionArn, startDate: existing.startDate.getTime() / 1000 };
+  const server = await startJsonApi(
+    {
+      StartExecution: (body) => {
+        if (body.stateMachineArn !== stateMachineArn)
+          throw new AwsApiError(
+            'StateMachineDoesNotExist',
+            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+          );
+        const name = typeof body.name === 'string' && body.name ? body.name : randomBytes(16).toString('hex');
+        if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+          throw new AwsApiError('InvalidName', `Invalid Name: '${name}'`);
+        const input = typeof body.input === 'string' ? body.input : '{}';
+        const existing = executions.get(name);
+        if (existing) {
+          // AWS: the same name and input while running is idempotent; anything else is refused.
+          if (existing.status === 'RUNNING' && existing.input === input) {
+            return { executionArn: existing.executionArn, startDate: existing.startDate.getTime() / 1000 };
+          }
+          throw new AwsApiError(
+            'ExecutionAlreadyExists',
+            `Execution Already Exists: '${existing.executionArn}'`,
+          );
         }
-        throw new AwsApiError(
-          'ExecutionAlreadyExists',
-          `Execution Already Exists: '${existing.executionArn}'`,
+        const execution = start(name, input);
+        return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
+      },
+      DescribeExecution: (body) => {
+        const execution = executionByArn(body.executionArn);
+        return describe(execution);
+      },
+      ListExecutions: (body) => ({
+        executions: [...executions.values()]
+          .filter((execution) => !body.statusFilter || execution.status === body.statusFilter)
+          .map(describe),
+      }),
+      StopExecution: (body) => {
+        const execution = executionByArn(body.executionArn);
+        execution.abort?.();
+        return { stopDate: Date.now() / 1000 };
+      },
+      SendTaskSuccess: (body) => {
+        const pending = answer(String(body.taskToken));
+        pending.resolve(JSON.parse(typeof body.output === 'string' ? body.output : 'null'));
+        return {};
+      },
+      SendTaskFailure: (body) => {
+        const pending = answer(String(body.taskToken));
+        pending.reject(
+          namedError(
+            typeof body.error === 'string' ? body.error : 'TaskFailed',
+            typeof body.cause === 'string' ? body.cause : '',
+          ),
         );
-      }
-      const execution = start(name, input);
-      return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
+        return {};
+      },
+      SendTaskHeartbeat: (body) => {
+        const pending = tokens.get(String(body.taskToken));
+        if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
+        if (pending.settled || Date.now() > pending.deadline)
+          throw new AwsApiError('TaskTimedOut', 'Task Timed Out');
+        return {};
+      },
     },
-    DescribeExecution: (body) => {
-      const execution = executionByArn(body.executionArn);
-      return describe(execution);
-    },
-    ListExecutions: (body) => ({
-      executions: [...executions.values()]
-        .filter((execution) => !body.statusFilter || execution.status === body.statusFilter)
-        .map(describe),
-    }),
-    StopExecution: (body) => {
-      const execution = executionByArn(body.executionArn);
-      execution.abort?.();
-      return { stopDate: Date.now() / 1000 };
-    },
-    SendTaskSuccess: (body) => {
-      const pending = answer(String(body.taskToken));
-      pending.resolve(JSON.parse(typeof body.output === 'string' ? body.output : 'null'));
-      return {};
-    },
-    SendTaskFailure: (body) => {
-      const pending = answer(String(body.taskToken));
-      pending.reject(
-        namedError(
-          typeof body.error === 'string' ? body.error : 'TaskFailed',
-          typeof body.cause === 'string' ? body.cause : '',
-        ),
-      );
-      return {};
-    },
-    SendTaskHeartbeat: (body) => {
-      const pending = tokens.get(String(body.taskToken));
-      if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
-      if (pending.settled || Date.now() > pending.deadline)
-        throw new AwsApiError('TaskTimedOut', 'Task Timed Out');
-      return {};
-    },
-  });
+    'application/x-amz-json-1.0',
+    options.judge,
+  );
 
   return {
     ...server,

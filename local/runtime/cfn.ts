@@ -1,6 +1,6 @@
 /**
  * Resolves the CloudFormation tokens of the synthesized template (`Ref`, `Fn::GetAtt`,
- * `Fn::Join`, pseudo parameters) to the local runtime's names, so handlers get the
+ * `Fn::Join`, `Fn::Sub`, pseudo parameters) to the local runtime's names, so handlers get the
  * environment and the workflow gets the function ARNs that `cdk deploy` would give them.
  */
 import type { Template } from 'aws-cdk-lib/assertions';
@@ -43,6 +43,13 @@ export function cfnResolver(template: Template, names: LocalNames): (value: unkn
     }
     const join = token['Fn::Join'] as [string, unknown[]] | undefined;
     if (join) return join[1].map(resolve).join(join[0]);
+    const sub = token['Fn::Sub'];
+    if (typeof sub === 'string') {
+      return sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+        const [logicalId = '', attribute] = name.split('.');
+        return resolve(attribute ? { 'Fn::GetAtt': [logicalId, attribute] } : { Ref: name });
+      });
+    }
     throw new Error(`cannot resolve ${JSON.stringify(value)} locally`);
   };
   return resolve;

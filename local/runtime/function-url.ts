@@ -59,7 +59,11 @@ export function functionUrlEvent(
 
 export async function startFunctionUrl(
   invoke: (event: LambdaFunctionURLEvent) => Promise<unknown>,
-  options: { port?: number } = {},
+  options: {
+    port?: number;
+    /** Whether the public may call the URL (the function's resource policy): throws `AccessDeniedException` when not. */
+    authorize?: () => Promise<void>;
+  } = {},
 ): Promise<LocalFunctionUrl> {
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -76,6 +80,13 @@ export async function startFunctionUrl(
         return;
       }
       void (async () => {
+        try {
+          await options.authorize?.();
+        } catch {
+          // What a Function URL answers a caller its resource policy does not allow.
+          response.writeHead(403, { 'content-type': 'application/json' }).end('{"Message":"Forbidden"}');
+          return;
+        }
         try {
           const result = (await invoke(
             functionUrlEvent(request, Buffer.concat(chunks), request.socket.remoteAddress ?? '127.0.0.1'),

@@ -2,16 +2,15 @@
  * The local runtime: the stack `cdk deploy` would deploy, on one machine, with no AWS
  * account. Emulators stand in for the services (s3rver, dynalite, a Step Functions and a
  * Secrets Manager endpoint), the workflow is the synthesized definition run by
- * aws-local-stepfunctions, and the Lambda handlers are the real ones, in this process.
- *
- * One runtime per process at a time: handlers read their configuration from the process
- * environment, as on Lambda.
+ * aws-local-stepfunctions, and the Lambda functions run from their deployed bundles in
+ * execution environments of their own (worker threads), each with its own variables.
  */
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import type { Readiness } from '#shared/config';
 import type { IngestRecord } from '#shared/ingest/record';
 import { scanRecords } from '#shared/ingest/store';
@@ -30,9 +29,14 @@ import { seededRandom } from '../simulator/faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from '../simulator/simulator.ts';
 import { synthesizeStack } from '../synth.ts';
 import { tableSpecFromTemplate } from '../table-from-template.ts';
-import { cfnResolver, LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
+import { templateArns } from '../iam/arns.ts';
+import { startJsonGate } from '../iam/json-gate.ts';
+import { LocalIam, serviceJudges, type Credentials } from '../iam/local-iam.ts';
 import { startFunctionUrl, type LocalFunctionUrl } from './function-url.ts';
-import { functionsFromTemplate, LocalLambdas, type LocalFunction } from './lambdas.ts';
+import { deployedBundles } from './bundles.ts';
+import { functionsFromTemplate, LocalLambdas, localFunctionName, type LocalFunction } from './lambdas.ts';
+import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/ingest-function.ts';
 import { LocalQueue } from './queue.ts';
 
 /** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
@@ -75,6 +79,15 @@ export interface LocalRuntimeOptions {
   readonly webhookFailureRate?: number;
   /** Seeds `webhookFailureRate`'s dice. @default 1 */
   readonly seed?: number;
+  /**
+   * Authorize every call as AWS IAM would, from the template's policies. Off only to
+   * measure what it costs. @default true
+   */
+  readonly iam?: boolean;
+  /** Changes the synthesized template before the runtime reads it (tests: a grant removed). */
+  readonly editTemplate?: (template: {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  }) => void;
   /** Powertools log level of the handlers. @default 'WARN' */
   readonly handlerLogLevel?: string;
   /** Told what the runtime does, a line at a time. */
@@ -98,24 +111,27 @@ export interface DropOptions {
 }
 
 /**
- * Every handler's environment as deployed, with the local API URL and the emulators'
- * endpoints (the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables).
+ * A function's environment as deployed, with the local API URL and the emulators'
+ * endpoints (the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables): its own
+ * variables only, as on Lambda.
  */
-function localHandlerEnvironment(
-  functions: readonly LocalFunction[],
+function localFunctionVariables(
+  fn: LocalFunction,
   local: { apiUrl: string; logLevel: string; endpoints: Record<string, string> },
+  credentials: Credentials,
 ): Record<string, string> {
-  const environment: Record<string, string> = {};
-  for (const fn of functions) Object.assign(environment, fn.environment);
   // The deployed service name (`<stack>/<construct>`) names nothing here; logs say videogen-ingest.
-  delete environment.POWERTOOLS_SERVICE_NAME;
+  const { POWERTOOLS_SERVICE_NAME: _deployedName, ...variables } = fn.environment;
   return {
-    ...environment,
-    VIDEOGEN_API_URL: local.apiUrl,
+    ...variables,
+    ...(variables.VIDEOGEN_API_URL === undefined ? {} : { VIDEOGEN_API_URL: local.apiUrl }),
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMiB),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     ...Object.fromEntries(
       Object.entries(local.endpoints).map(([service, endpoint]) => [`AWS_ENDPOINT_URL_${service}`, endpoint]),
     ),
@@ -160,6 +176,14 @@ async function registerWebhookUrl(
   };
 }
 
+/** A public Function URL needs both permissions of the function's resource policy (since 2025). */
+async function authorizeFunctionUrl(iam: LocalIam, functionArn: string): Promise<void> {
+  const context = { 'lambda:FunctionUrlAuthType': 'NONE', 'lambda:InvokedViaFunctionUrl': 'true' };
+  for (const action of ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction']) {
+    await iam.check({ principal: 'anonymous', action, resource: functionArn, context });
+  }
+}
+
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
@@ -181,6 +205,8 @@ export class LocalRuntime {
   readonly lambdas: LocalLambdas;
   readonly queue: LocalQueue;
   readonly stepFunctions: LocalStepFunctions;
+  /** The runtime's IAM: the template's policies, and the calls it refused (`denials`). */
+  readonly iam: LocalIam | undefined;
   /** Webhook answers replaced by a 500 (`webhookFailureRate`). */
   readonly webhookFailures: { readonly injected: number };
   /** What the ops CLI needs to reach this runtime. */
@@ -204,6 +230,7 @@ export class LocalRuntime {
     lambdas: LocalLambdas;
     queue: LocalQueue;
     stepFunctions: LocalStepFunctions;
+    iam: LocalIam | undefined;
     webhookFailures: { readonly injected: number };
     ops: LocalOpsEndpoints;
     documents: DynamoDBDocumentClient;
@@ -224,6 +251,7 @@ export class LocalRuntime {
     this.lambdas = parts.lambdas;
     this.queue = parts.queue;
     this.stepFunctions = parts.stepFunctions;
+    this.iam = parts.iam;
     this.webhookFailures = parts.webhookFailures;
     this.ops = parts.ops;
     this.#documents = parts.documents;
@@ -248,7 +276,7 @@ export class LocalRuntime {
       const apiUrl = options.videoGenApiUrl ?? simulator?.url ?? '';
 
       // The very stack `cdk deploy` deploys, synthesized with this run's settings.
-      const { template } = synthesizeStack({
+      const synthesized = synthesizeStack({
         apiKeySecretName: `local/${id}/videogen-api-key`,
         ingest: {
           videoGenApiUrl: 'https://api.videogen.io', // the construct wants https; the local value is swapped in below
@@ -263,29 +291,34 @@ export class LocalRuntime {
           ...(options.keySuffixes ? { keySuffixes: options.keySuffixes } : {}),
         },
       });
+      let template = synthesized.template;
+      if (options.editTemplate) {
+        const json = template.toJSON() as Parameters<NonNullable<LocalRuntimeOptions['editTemplate']>>[0];
+        options.editTemplate(json);
+        template = Template.fromJSON(json);
+      }
       const bucket = options.bucketName ?? `videogen-drop-${id}`;
       const tableName = `videogen-ingest-${id}`;
-      const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:videogen-ingest-${id}`;
-      const resolve = cfnResolver(template, {
-        ref: (logicalId, type) => {
-          if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
-          if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArn;
-          if (type === 'AWS::S3::Bucket') return bucket;
-          if (type === 'AWS::SecretsManager::Secret')
-            return `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:local/${id}/${logicalId}`;
-          throw new Error(`no local name for ${type} ${logicalId}`);
-        },
-        getAtt: (logicalId, attribute, type) => {
-          if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return functionArnOf(logicalId);
-          throw new Error(`no local value for ${type} ${logicalId}.${attribute}`);
-        },
+      const queueName = `videogen-ingest-${id}`;
+      const handlerOf = (logicalId: string) =>
+        (template.toJSON() as { Resources: Record<string, { Metadata?: Record<string, unknown> }> })
+          .Resources[logicalId]?.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+      // The deployed names, as this runtime gives them: the template's ARNs resolve to them.
+      const arns = templateArns(template, (logicalId, type) => {
+        if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
+        if (type === 'AWS::StepFunctions::StateMachine') return `videogen-ingest-${id}`;
+        if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket')) return bucket;
+        if (type === 'AWS::SecretsManager::Secret') return `local/${id}/${logicalId}`;
+        if (type === 'AWS::SQS::Queue' && logicalId.includes('IngestQueue')) return queueName;
+        if (type === 'AWS::SQS::Queue' && logicalId.includes('DeadLetterQueue')) return `${queueName}-dlq`;
+        const handler = type === 'AWS::Lambda::Function' ? handlerOf(logicalId) : undefined;
+        return handler ? localFunctionName(handler, id) : undefined;
       });
-      const functions = functionsFromTemplate(template, resolve, id);
-      const functionArnOf = (logicalId: string): string => {
-        const fn = functions.find((candidate) => candidate.logicalId === logicalId);
-        if (!fn) throw new Error(`no local function for ${logicalId}`);
-        return fn.functionArn;
-      };
+      const [machineId] = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+      const stateMachineArn = arns.arnOf(machineId ?? '');
+      const functions = functionsFromTemplate(template, arns.resolve, id);
+      const iam = options.iam === false ? undefined : new LocalIam(template, arns);
+      const judges = iam && serviceJudges(iam, stateMachineArn);
       const lambdas = new LocalLambdas(functions);
 
       const dynamo: LocalDynamoDB = await startDynamoDBProcess();
@@ -298,23 +331,44 @@ export class LocalRuntime {
       stop.push(() => Promise.resolve(rawDynamo.destroy()));
       await rawDynamo.send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create));
       const documents = DynamoDBDocumentClient.from(rawDynamo);
+      // The functions reach DynamoDB through an IAM gate; the emulator runs in its own process.
+      const dynamoGate = judges && (await startJsonGate(dynamo.endpoint, judges.dynamodb));
+      if (dynamoGate) stop.push(() => dynamoGate.close());
 
-      const secrets: LocalSecrets = await startSecretsManager();
+      const secrets: LocalSecrets = await startSecretsManager(judges?.secretsManager);
       stop.push(() => secrets.close());
 
       let onExecutionEnd: (execution: LocalExecution) => void = () => undefined;
       const stepFunctions = await startStepFunctions({
-        definition: definitionFromTemplate(template, resolve),
+        definition: definitionFromTemplate(template, arns.resolve),
         stateMachineArn,
-        invoke: (functionArn, payload) => lambdas.invoke(functionArn, payload),
+        invoke: async (functionArn, payload) => {
+          const invokeFunction = { action: 'lambda:InvokeFunction', resource: functionArn };
+          await iam
+            ?.check({ principal: iam.policies.roleOf(machineId ?? ''), ...invokeFunction })
+            .catch((error: unknown) => {
+              // How Step Functions reports a Lambda call its role may not make.
+              throw Object.assign(new Error(error instanceof Error ? error.message : String(error)), {
+                name: 'Lambda.AWSLambdaException',
+              });
+            });
+          return lambdas.invoke(functionArn, payload);
+        },
+        ...(judges ? { judge: judges.stepFunctions } : {}),
         ...(options.retryPauseMs === undefined ? {} : { retryPauseMs: options.retryPauseMs }),
         onExecutionEnd: (execution) => onExecutionEnd(execution),
       });
       stop.push(() => stepFunctions.close());
 
+      const queueArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${queueName}`;
+      const starter = lambdas.byHandler('starter');
+      // As CreateEventSourceMapping does on deploy: the starter's role must be able to read the queue.
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+        await iam?.check({ principal: iam.policies.roleOf(starter.logicalId), action, resource: queueArn });
+      }
       const queue = new LocalQueue({
-        consume: (event) => lambdas.invoke(lambdas.byHandler('starter').functionArn, event),
-        queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:videogen-ingest-${id}`,
+        consume: (event) => lambdas.invoke(starter.functionArn, event),
+        queueArn,
       });
       stop.push(() => Promise.resolve(queue.close()));
       const sqs = await startSqs(queue, {
@@ -327,6 +381,7 @@ export class LocalRuntime {
         bucket,
         ...(options.s3Port === undefined ? {} : { port: options.s3Port }),
         ...(options.s3Directory === undefined ? {} : { directory: options.s3Directory }),
+        ...(judges ? { judge: judges.s3 } : {}),
         onObjectCreated: (event) => {
           lastS3Event = JSON.stringify(event);
           queue.send(lastS3Event);
@@ -334,42 +389,44 @@ export class LocalRuntime {
       });
       stop.push(() => s3.close());
 
-      const environment = localHandlerEnvironment(functions, {
+      const local = {
         apiUrl,
         logLevel: options.handlerLogLevel ?? 'WARN',
         endpoints: {
           S3: s3.endpoint,
-          DYNAMODB: dynamo.endpoint,
+          DYNAMODB: dynamoGate?.endpoint ?? dynamo.endpoint,
           SFN: stepFunctions.endpoint,
           SECRETS_MANAGER: secrets.endpoint,
         },
-      });
-      Object.assign(process.env, environment);
-      delete process.env.AWS_PROFILE;
-      secrets.set(
-        environment.VIDEOGEN_API_KEY_SECRET ?? '',
-        JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }),
+      };
+      lambdas.load(await deployedBundles(log), (fn) =>
+        localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
       );
-      await lambdas.load(id);
-      // Handlers share one Logger per process (its module is cached); this run's level applies to it.
-      // Imported here, after the environment is set: Powertools reads it when it is first loaded.
-      const { logger } = await import('#shared/powertools');
-      logger.setLogLevel((options.handlerLogLevel ?? 'WARN') as Parameters<typeof logger.setLogLevel>[0]);
+      stop.push(() => lambdas.close());
+      const apiKeySecretId = lambdas.byHandler('create').environment.VIDEOGEN_API_KEY_SECRET ?? '';
+      secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
 
       const webhookFailures = { injected: 0 };
       const failureRate = options.webhookFailureRate ?? 0;
       const dice = seededRandom(options.seed ?? 1);
-      const functionUrl: LocalFunctionUrl = await startFunctionUrl(async (event) => {
-        const answer = await lambdas.invoke(lambdas.byHandler('webhook').functionArn, event);
-        if (failureRate > 0 && dice() < failureRate) {
-          webhookFailures.injected += 1;
-          return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };
-        }
-        return answer;
-      });
+      const functionUrl: LocalFunctionUrl = await startFunctionUrl(
+        async (event) => {
+          const answer = await lambdas.invoke(lambdas.byHandler('webhook').functionArn, event);
+          if (failureRate > 0 && dice() < failureRate) {
+            webhookFailures.injected += 1;
+            return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };
+          }
+          return answer;
+        },
+        {
+          ...(iam
+            ? { authorize: () => authorizeFunctionUrl(iam, lambdas.byHandler('webhook').functionArn) }
+            : {}),
+        },
+      );
       stop.push(() => functionUrl.close());
 
-      const webhookSecretId = environment.WEBHOOK_SECRET ?? '';
+      const webhookSecretId = lambdas.byHandler('webhook').environment.WEBHOOK_SECRET ?? '';
       let registration: (() => Promise<void>) | undefined;
       if (options.registerWebhooks ?? isLoopback(apiUrl)) {
         const registered = await registerWebhookUrl(lambdas, functionUrl.url, webhookSecretId, id);
@@ -400,6 +457,7 @@ export class LocalRuntime {
         lambdas,
         queue,
         stepFunctions,
+        iam,
         webhookFailures,
         ops: {
           region: LOCAL_REGION,
@@ -476,6 +534,7 @@ export class LocalRuntime {
     this.queue.close();
     await this.stepFunctions.close();
     await this.lambdas.drain();
+    await this.lambdas.close();
     for (const step of this.#stop.reverse()) await step().catch(() => undefined);
     this.#s3.destroy();
   }

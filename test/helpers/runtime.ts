@@ -9,7 +9,8 @@ export const FAST: LocalRuntimeOptions = {
     playbackMs: 30,
     analysisMs: 30,
     deliveryRetryDelaysMs: [50, 100, 200],
-    deliveryTimeoutMs: 2000,
+    // A cold environment on a loaded test machine can take seconds to answer; real senders wait ~15 s.
+    deliveryTimeoutMs: 10_000,
     seed: 1,
   },
   pollAfterSeconds: 2,

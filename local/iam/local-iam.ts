@@ -1,0 +1,120 @@
+/**
+ * IAM for the local runtime, as AWS applies it: every function signs its calls with
+ * credentials of its own, the emulators' fronts read the access key from the SigV4
+ * header, and the call's action and resource are judged against that function's role
+ * (and the target's resource policy) from the synthesized template. Calls signed with
+ * the runtime's own credentials are the account owner's (you, with `aws … --endpoint-url`)
+ * and are not judged, as an administrator's would pass.
+ */
+import { createHash } from 'node:crypto';
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { TemplateArns } from './arns.ts';
+import { authorize, type IamRequest } from './authorize.ts';
+import { policiesFromTemplate, type TemplatePolicies } from './policies.ts';
+import {
+  dynamoDbActions,
+  s3Action,
+  secretsManagerAction,
+  stepFunctionsAction,
+  type ActionOnResource,
+} from './service-actions.ts';
+
+/** Refused as AWS refuses: the message names the principal, the action and the resource. */
+export class AccessDeniedError extends Error {
+  override readonly name = 'AccessDeniedException';
+  constructor(
+    readonly principal: string,
+    readonly action: string,
+    readonly resource: string,
+  ) {
+    super(
+      `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
+    );
+  }
+}
+
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** A call to judge: who signed it (an access key, or a principal already known) and what it does. */
+export interface CallToJudge extends Omit<IamRequest, 'principal'> {
+  readonly accessKeyId?: string;
+  readonly principal?: string;
+}
+
+const CACHE_LIMIT = 20_000;
+
+export class LocalIam {
+  readonly policies: TemplatePolicies;
+  readonly #roleByAccessKey = new Map<string, string>();
+  readonly #decisions = new Map<string, Promise<string>>();
+  /** Denials so far, newest last (for tests and the runtime's log). */
+  readonly denials: AccessDeniedError[] = [];
+
+  constructor(template: Template, arns: TemplateArns) {
+    this.policies = policiesFromTemplate(template, arns);
+  }
+
+  /** Credentials of a resource's role (a function's), which identify it to every front. */
+  credentialsFor(logicalId: string): Credentials {
+    const role = this.policies.roleOf(logicalId);
+    const accessKeyId = `AKIA${createHash('sha256').update(role).digest('hex').slice(0, 16).toUpperCase()}`;
+    this.#roleByAccessKey.set(accessKeyId, role);
+    return { accessKeyId, secretAccessKey: `local-${accessKeyId.toLowerCase()}` };
+  }
+
+  /** The role an access key belongs to; undefined for the account owner's (not judged). */
+  roleOfAccessKey(accessKeyId: string | undefined): string | undefined {
+    return accessKeyId === undefined ? undefined : this.#roleByAccessKey.get(accessKeyId);
+  }
+
+  /** Throws `AccessDeniedError` when AWS would refuse the call; passes the account owner's. */
+  async check(call: CallToJudge): Promise<void> {
+    const principal = call.principal ?? this.roleOfAccessKey(call.accessKeyId);
+    if (!principal) return;
+    const request: IamRequest = {
+      principal,
+      action: call.action,
+      resource: call.resource,
+      ...(call.context ? { context: call.context } : {}),
+    };
+    const key = JSON.stringify(request);
+    let decision = this.#decisions.get(key);
+    if (!decision) {
+      if (this.#decisions.size >= CACHE_LIMIT) this.#decisions.clear();
+      decision = authorize(this.policies, request);
+      this.#decisions.set(key, decision);
+    }
+    if ((await decision) === 'Allowed') return;
+    const denial = new AccessDeniedError(
+      principal.replace(/^arn:aws:iam::(\d+):role\/(.+)$/, 'arn:aws:sts::$1:assumed-role/$2/local'),
+      call.action,
+      call.resource,
+    );
+    this.denials.push(denial);
+    throw denial;
+  }
+}
+
+/** The judges the emulators' fronts call, one per service, each mapping a call to its action. */
+export function serviceJudges(iam: LocalIam, stateMachineArn: string) {
+  const each = (accessKeyId: string | undefined, calls: readonly ActionOnResource[]) =>
+    Promise.all(calls.map((call) => iam.check({ accessKeyId, ...call }))).then(() => undefined);
+  return {
+    s3: async (method: string, url: string, accessKeyId: string | undefined) => {
+      const call = s3Action(method, url);
+      if (call) return each(accessKeyId, [call]);
+      const role = iam.roleOfAccessKey(accessKeyId);
+      // A call the local IAM has no action for: refused for a function, so none passes unjudged.
+      if (role) throw new AccessDeniedError(role, `s3:${method} ${url} (not modelled locally)`, url);
+    },
+    dynamodb: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
+      each(accessKeyId, dynamoDbActions(operation, body)),
+    stepFunctions: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
+      each(accessKeyId, [stepFunctionsAction(operation, body, () => stateMachineArn)]),
+    secretsManager: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
+      each(accessKeyId, [secretsManagerAction(operation, body)]),
+  };
+}

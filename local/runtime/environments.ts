@@ -1,0 +1,218 @@
+/**
+ * Lambda's execution environments for one function, as Lambda runs them: each a worker
+ * thread with that function's environment variables and credentials only, loading its
+ * deployed bundle, serving one invocation at a time and reused while warm. A timeout or a
+ * crash ends the environment (the next invocation starts a cold one); the heap is capped
+ * at the function's memory. Written here because no library runs Lambda bundles in-process:
+ * the emulators that do (SAM, LocalStack) need Docker.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+const WORKER = new URL('./lambda-worker.mjs', import.meta.url);
+
+export interface EnvironmentSpec {
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly memoryMiB: number;
+  readonly timeoutSeconds: number;
+  readonly bundle: string;
+  readonly variables: Readonly<Record<string, string>>;
+  /**
+   * Environments this function may have at once on this machine; further invocations wait
+   * for one to be free (Lambda would start more, up to the account's concurrency).
+   */
+  readonly maxEnvironments: number;
+}
+
+/** An error a handler threw or Lambda raised, with the name Step Functions matches on. */
+export class LambdaInvocationError extends Error {
+  constructor(name: string, message: string, stack?: string) {
+    super(message);
+    this.name = name;
+    if (stack) this.stack = stack;
+  }
+}
+
+interface Answer {
+  readonly id: string;
+  readonly result?: string;
+  readonly error?: { name: string; message: string; stack?: string };
+  readonly heapBytes: number;
+}
+
+/** One environment: a worker that answers invocations in order. */
+class Environment {
+  readonly #worker: Worker;
+  readonly ready: Promise<void>;
+  #pending: { id: string; resolve: (answer: Answer) => void; reject: (error: Error) => void } | undefined;
+  alive = true;
+
+  constructor(spec: EnvironmentSpec) {
+    this.#worker = new Worker(WORKER, {
+      env: { ...spec.variables },
+      workerData: {
+        bundle: spec.bundle,
+        compileCache: path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
+        context: {
+          functionName: spec.functionName,
+          functionVersion: '$LATEST',
+          invokedFunctionArn: spec.functionArn,
+          memoryLimitInMB: String(spec.memoryMiB),
+          logGroupName: `/aws/lambda/${spec.functionName}`,
+          logStreamName: `local/${randomUUID()}`,
+        },
+      },
+      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMiB },
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.#worker.once('message', () => resolve());
+      this.#worker.once('error', reject);
+    });
+    this.#worker.on('message', (answer: Answer | { ready: true }) => {
+      if (!('id' in answer) || answer.id !== this.#pending?.id) return;
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending.resolve(answer);
+    });
+    const die = (error: Error) => {
+      this.alive = false;
+      this.#pending?.reject(error);
+      this.#pending = undefined;
+    };
+    this.#worker.on('error', (error) =>
+      die(
+        error.name === 'Error' && /ERR_WORKER_OUT_OF_MEMORY/.test(String((error as { code?: string }).code))
+          ? new LambdaInvocationError('Runtime.OutOfMemory', error.message)
+          : new LambdaInvocationError('Runtime.ExitError', `the environment crashed: ${error.message}`),
+      ),
+    );
+    this.#worker.on('exit', (code) =>
+      die(new LambdaInvocationError('Runtime.ExitError', `the environment exited with ${code}`)),
+    );
+  }
+
+  run(event: unknown, deadline: number): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const id = randomUUID();
+      this.#pending = { id, resolve, reject };
+      this.#worker.postMessage({ id, event: JSON.stringify(event ?? null), deadline, awsRequestId: id });
+    });
+  }
+
+  async end(): Promise<void> {
+    this.alive = false;
+    await this.#worker.terminate();
+  }
+}
+
+/** Figures of one function's environments, for the runtime's report and the benchmarks. */
+export interface EnvironmentFigures {
+  readonly coldStarts: number;
+  readonly coldStartMs: readonly number[];
+  readonly environments: number;
+  readonly peakConcurrency: number;
+  /** The largest heap one environment used after an invocation, against the configured memory. */
+  readonly peakHeapBytes: number;
+  readonly memoryMiB: number;
+}
+
+/** Every environment of one function. */
+export class FunctionEnvironments {
+  readonly #spec: EnvironmentSpec;
+  readonly #idle: Environment[] = [];
+  readonly #all = new Set<Environment>();
+  #busy = 0;
+  #peakConcurrency = 0;
+  #peakHeapBytes = 0;
+  readonly #coldStartMs: number[] = [];
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(spec: EnvironmentSpec) {
+    this.#spec = spec;
+  }
+
+  get figures(): EnvironmentFigures {
+    return {
+      coldStarts: this.#coldStartMs.length,
+      coldStartMs: [...this.#coldStartMs],
+      environments: this.#all.size,
+      peakConcurrency: this.#peakConcurrency,
+      peakHeapBytes: this.#peakHeapBytes,
+      memoryMiB: this.#spec.memoryMiB,
+    };
+  }
+
+  /** Runs one invocation in a warm environment, or a cold one when none is free. */
+  async invoke(event: unknown): Promise<unknown> {
+    this.#busy += 1;
+    this.#peakConcurrency = Math.max(this.#peakConcurrency, this.#busy);
+    let environment: Environment | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      environment = await this.#acquire();
+      const deadline = Date.now() + this.#spec.timeoutSeconds * 1000;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new LambdaInvocationError(
+                'Sandbox.Timedout',
+                `${this.#spec.functionName}: Task timed out after ${this.#spec.timeoutSeconds.toFixed(2)} seconds`,
+              ),
+            ),
+          this.#spec.timeoutSeconds * 1000,
+        );
+      });
+      const answer = await Promise.race([environment.run(event, deadline), timedOut]);
+      this.#peakHeapBytes = Math.max(this.#peakHeapBytes, answer.heapBytes);
+      if (answer.error)
+        throw new LambdaInvocationError(answer.error.name, answer.error.message, answer.error.stack);
+      return JSON.parse(answer.result ?? 'null') as unknown;
+    } catch (error) {
+      // Lambda ends an environment whose invocation timed out or crashed; a handler's own error keeps it.
+      if (environment && (!environment.alive || (error as Error).name === 'Sandbox.Timedout')) {
+        this.#all.delete(environment);
+        await environment.end();
+        environment = undefined;
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#busy -= 1;
+      if (environment?.alive) this.#idle.push(environment);
+      this.#waiting.shift()?.();
+    }
+  }
+
+  /** A warm environment, a cold one while under the cap, or the next one freed. */
+  async #acquire(): Promise<Environment> {
+    for (;;) {
+      const warm = this.#idle.pop();
+      if (warm) return warm;
+      if (this.#all.size < this.#spec.maxEnvironments) return this.#coldStart();
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+  }
+
+  async #coldStart(): Promise<Environment> {
+    const started = performance.now();
+    const environment = new Environment(this.#spec);
+    this.#all.add(environment);
+    try {
+      await environment.ready;
+    } catch (error) {
+      this.#all.delete(environment);
+      throw error;
+    }
+    this.#coldStartMs.push(Math.round(performance.now() - started));
+    return environment;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#all].map((environment) => environment.end()));
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+}

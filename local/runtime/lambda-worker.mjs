@@ -1,0 +1,46 @@
+// One Lambda execution environment: a worker thread with the function's own environment
+// variables, that loads the function's deployed bundle once (its cold start) and serves
+// one invocation at a time, keeping module scope between them as Lambda does.
+// Plain JavaScript: the environment runs the bundle, nothing of the project's TypeScript.
+import * as nodeModule from 'node:module';
+import { getHeapStatistics } from 'node:v8';
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+/** An error as Lambda reports it: its name (`errorType`), message and stack. */
+function describe(error) {
+  return error instanceof Error
+    ? { name: error.name, message: error.message, stack: error.stack }
+    : { name: 'Error', message: String(error) };
+}
+
+// Node's on-disk code cache: a cold start reads the bundle's compiled code instead of
+// compiling it again (Lambda's own cold starts are faster than a worker's; this narrows it).
+if (workerData.compileCache) nodeModule.enableCompileCache?.(workerData.compileCache);
+
+let handler;
+let initError;
+try {
+  ({ handler } = await import(pathToFileURL(workerData.bundle).href));
+  if (typeof handler !== 'function') throw new Error(`${workerData.bundle} exports no handler`);
+} catch (error) {
+  initError = describe(error);
+}
+
+parentPort.on('message', async ({ id, event, deadline, awsRequestId }) => {
+  const heap = () => getHeapStatistics().used_heap_size;
+  if (initError) return parentPort.postMessage({ id, error: initError, heapBytes: heap() });
+  const context = {
+    ...workerData.context,
+    awsRequestId,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  try {
+    const result = await handler(JSON.parse(event), context);
+    parentPort.postMessage({ id, result: JSON.stringify(result ?? null), heapBytes: heap() });
+  } catch (error) {
+    parentPort.postMessage({ id, error: describe(error), heapBytes: heap() });
+  }
+});
+parentPort.postMessage({ ready: true });

@@ -1,0 +1,14 @@
+import { LocalRuntime } from '#local/runtime/runtime';
+import { mp4 } from '#local/media';
+const t0 = performance.now();
+const runtime = await LocalRuntime.start({});
+console.log('start ms', Math.round(performance.now() - t0));
+const t1 = performance.now();
+for (let i = 0; i < 20; i++) await runtime.drop(`a/${i}.mp4`, mp4());
+await runtime.idle();
+console.log('20 files ms', Math.round(performance.now() - t1));
+const f = runtime.lambdas.figures();
+for (const [h, x] of Object.entries(f)) console.log(h, x.coldStarts, x.environments, x.peakConcurrency, Math.round(x.peakHeapBytes/1e6), x.coldStartMs.slice(0,5));
+const ex = runtime.stepFunctions.executions()[0];
+console.log(JSON.stringify(ex).slice(0, 600));
+await runtime.stop();

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FunctionEnvironments, type EnvironmentSpec } from '#local/runtime/environments';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A bundle like esbuild's: module scope that lives as long as its environment. */
+const bundle = path.join(dir, 'index.mjs');
+writeFileSync(
+  bundle,
+  `let invocations = 0;
+export const handler = async (event, context) => {
+  invocations += 1;
+  if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  if (event.fail) throw Object.assign(new Error('bad input'), { name: 'VideoGenValidationError' });
+  if (event.crash) setImmediate(() => { throw new Error('uncaught'); });
+  if (event.crash) await new Promise(() => undefined);
+  return { invocations, secret: process.env.SECRET ?? null, other: process.env.OTHER ?? null, name: context.functionName };
+};
+`,
+);
+const brokenBundle = path.join(dir, 'broken.mjs');
+writeFileSync(
+  brokenBundle,
+  `throw Object.assign(new Error('TABLE_NAME is missing'), { name: 'ConfigError' });\n`,
+);
+
+const spec = (overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
+  functionName: 'fn',
+  functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fn',
+  memoryMiB: 128,
+  timeoutSeconds: 1,
+  bundle,
+  variables: { SECRET: 'mine' },
+  maxEnvironments: 2,
+  ...overrides,
+});
+
+let open: FunctionEnvironments[] = [];
+function environments(overrides?: Partial<EnvironmentSpec>): FunctionEnvironments {
+  const created = new FunctionEnvironments(spec(overrides));
+  open.push(created);
+  return created;
+}
+afterEach(async () => {
+  await Promise.all(open.map((created) => created.close()));
+  open = [];
+});
+
+describe('function environments', () => {
+  it('keep module scope between invocations of a warm environment, with the function’s own variables only', async () => {
+    process.env.OTHER = 'the runtime’s, not the function’s';
+    const fn = environments();
+    expect(await fn.invoke({})).toEqual({ invocations: 1, secret: 'mine', other: null, name: 'fn' });
+    expect(await fn.invoke({})).toMatchObject({ invocations: 2 });
+    expect(fn.figures).toMatchObject({ coldStarts: 1, environments: 1 });
+    delete process.env.OTHER;
+  });
+
+  it('serve one invocation at a time: concurrent ones get environments of their own, up to the cap', async () => {
+    const fn = environments({ maxEnvironments: 2 });
+    const answers = (await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 100 })))) as {
+      invocations: number;
+    }[];
+    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+    // Four invocations over two environments: each environment counted two.
+    expect(answers.map((answer) => answer.invocations).sort()).toEqual([1, 1, 2, 2]);
+  });
+
+  it('end an environment that timed out (Sandbox.Timedout): the next invocation starts cold', async () => {
+    const fn = environments({ timeoutSeconds: 0.2 });
+    await expect(fn.invoke({ sleepMs: 5_000 })).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+    expect(await fn.invoke({})).toMatchObject({ invocations: 1 });
+    expect(fn.figures.coldStarts).toBe(2);
+  });
+
+  it('pass a handler’s error on by its name and keep the environment; a crash ends it', async () => {
+    const fn = environments();
+    await expect(fn.invoke({ fail: true })).rejects.toMatchObject({
+      name: 'VideoGenValidationError',
+      message: 'bad input',
+    });
+    expect(await fn.invoke({})).toMatchObject({ invocations: 2 });
+    await expect(fn.invoke({ crash: true })).rejects.toMatchObject({ name: 'Runtime.ExitError' });
+    expect(await fn.invoke({})).toMatchObject({ invocations: 1 });
+  });
+
+  it('fail every invocation with the init error of a bundle whose module scope throws', async () => {
+    const fn = environments({ bundle: brokenBundle });
+    await expect(fn.invoke({})).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: 'TABLE_NAME is missing',
+    });
+  });
+});
