@@ -136,8 +136,9 @@ export interface VideoGenIngestProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * Where the alarms notify (subscribe e-mail, chat or paging to it).
-   * @default a new topic, TLS only
+   * Where the alarms notify (subscribe e-mail, chat or paging to it). Its policy must let
+   * `cloudwatch.amazonaws.com` publish (a topic policy replaces SNS's default one).
+   * @default a new topic, TLS only, that this account's CloudWatch alarms may publish to
    */
   readonly alarmTopic?: ITopic;
   /**
