@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures, writes `bench/results/latest.json` and `bench/results/latest.md`,
  * and says which targets hold. Sections: coldstart, pipeline (with the seed's approach
- * side by side), transfer. `npm run bench -- --only pipeline --files 100` runs one quickly;
+ * side by side), transfer, runtime (what Lambda fidelity costs locally). `npm run bench -- --only pipeline --files 100` runs one quickly;
  * sections not run keep their last figures.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ import {
   type SeedApproachFigures,
 } from './pipeline.ts';
 import { measureTransfer, type TransferFigures } from './transfer.ts';
+import { measureLocalRuntime, type LocalRuntimeFigures } from './local-runtime.ts';
+import { round } from './stats.ts';
 
 const RESULTS_JSON = 'bench/results/latest.json';
 const RESULTS_MD = 'bench/results/latest.md';
@@ -29,6 +31,8 @@ export const TARGETS = {
   bundleBytes: 500_000,
   initMs: 150,
   costPer1000FilesUsd: 0.3,
+  /** `npm start` ready, cold and with cached bundles (the function-environments issue). */
+  localStartMs: 10_000,
 } as const;
 
 interface Results {
@@ -37,6 +41,7 @@ interface Results {
   pipeline?: PipelineFigures;
   seedApproach?: SeedApproachFigures;
   transfer?: TransferFigures;
+  localRuntime?: LocalRuntimeFigures;
   targets?: Record<string, { target: string; measured: string; holds: boolean }>;
 }
 
@@ -77,6 +82,14 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
       target: `≤ ${TARGETS.transferMemoryGrowthMb} MB`,
       measured: `${run.memoryGrowthMb} MB`,
       holds: run.memoryGrowthMb <= TARGETS.transferMemoryGrowthMb,
+    };
+  }
+  if (results.localRuntime) {
+    const { startWithBundlingMs, startCachedMs } = results.localRuntime;
+    targets['local runtime ready (bundling / cached)'] = {
+      target: `≤ ${TARGETS.localStartMs / 1000} s`,
+      measured: `${round(startWithBundlingMs / 1000, 1)} s / ${round(startCachedMs / 1000, 1)} s`,
+      holds: Math.max(startWithBundlingMs, startCachedMs) <= TARGETS.localStartMs,
     };
   }
   return targets;
@@ -154,6 +167,21 @@ function markdown(results: Results): string {
       );
     lines.push('', results.transfer.note);
   }
+  if (results.localRuntime) {
+    const r = results.localRuntime;
+    lines.push(
+      '',
+      '## Local runtime: functions in their own environments, IAM on every call',
+      '',
+      '| figure | measured |',
+      '| --- | --- |',
+      `| start, bundling the functions first | ${r.startWithBundlingMs} ms |`,
+      `| start, bundles cached | ${r.startCachedMs} ms |`,
+      `| environment start (worker + module init), p50 / max | ${r.environmentStartMs.p50} / ${r.environmentStartMs.max} ms |`,
+      `| warm invocation round trip, p50 / p95 | ${r.warmInvokeMs.p50} / ${r.warmInvokeMs.p95} ms |`,
+      `| IAM decision, first / cached | ${r.iamDecisionMs.first} / ${r.iamDecisionMs.cached} ms |`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -166,7 +194,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
   },
 });
-const only = new Set((values.only ?? 'coldstart,pipeline,transfer').split(','));
+const only = new Set((values.only ?? 'coldstart,pipeline,transfer,runtime').split(','));
 const files = Number(values.files ?? 500);
 const processingMs = Number(values['processing-ms'] ?? 1000);
 const results: Results = existsSync(RESULTS_JSON)
@@ -193,6 +221,10 @@ if (only.has('transfer')) {
   const sizes = (values.sizes ?? '1,4').split(',').map(Number);
   console.error(`transfer: ${sizes.join(' and ')} GiB, handler and curl alternating…`);
   results.transfer = await measureTransfer(sizes, Number(values.rounds ?? 5));
+}
+if (only.has('runtime')) {
+  console.error('local runtime: start (bundling, cached), environments, invocations, IAM…');
+  results.localRuntime = await measureLocalRuntime();
 }
 results.targets = checkTargets(results);
 mkdirSync('bench/results', { recursive: true });

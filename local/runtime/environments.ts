@@ -24,6 +24,40 @@ export interface EnvironmentSpec {
    * for one to be free (Lambda would start more, up to the account's concurrency).
    */
   readonly maxEnvironments: number;
+  /** Shared by every function: how many environments may be starting at once. */
+  readonly startGate: StartGate;
+}
+
+/**
+ * How many environments may start at once across the runtime (one per core): a burst
+ * then starts environments at the pace the machine can, and an invocation that waits for
+ * a start takes a warm environment instead as soon as one is free, as Lambda's scaling
+ * rate does on a larger scale.
+ */
+export class StartGate {
+  #free: number;
+  readonly #waiting = new Set<() => void>();
+
+  constructor(slots: number) {
+    this.#free = slots;
+  }
+
+  tryTake(): boolean {
+    if (this.#free === 0) return false;
+    this.#free -= 1;
+    return true;
+  }
+
+  release(): void {
+    this.#free += 1;
+    for (const wake of [...this.#waiting]) wake();
+  }
+
+  /** Calls `wake` the next time a slot is released; answers how to stop waiting. */
+  whenReleased(wake: () => void): () => void {
+    this.#waiting.add(wake);
+    return () => this.#waiting.delete(wake);
+  }
 }
 
 /** An error a handler threw or Lambda raised, with the name Step Functions matches on. */
@@ -127,7 +161,7 @@ export class FunctionEnvironments {
   #peakConcurrency = 0;
   #peakHeapBytes = 0;
   readonly #coldStartMs: number[] = [];
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting = new Set<() => void>();
 
   constructor(spec: EnvironmentSpec) {
     this.#spec = spec;
@@ -182,17 +216,34 @@ export class FunctionEnvironments {
       clearTimeout(timer);
       this.#busy -= 1;
       if (environment?.alive) this.#idle.push(environment);
-      this.#waiting.shift()?.();
+      // Every waiter looks again: one takes this environment, or a start slot, the rest wait.
+      for (const wake of [...this.#waiting]) wake();
     }
   }
 
-  /** A warm environment, a cold one while under the cap, or the next one freed. */
+  /** A warm environment, a cold one while under the cap and a start slot is free, or whichever comes first. */
   async #acquire(): Promise<Environment> {
     for (;;) {
       const warm = this.#idle.pop();
       if (warm) return warm;
-      if (this.#all.size < this.#spec.maxEnvironments) return this.#coldStart();
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      if (this.#all.size < this.#spec.maxEnvironments && this.#spec.startGate.tryTake()) {
+        try {
+          return await this.#coldStart();
+        } finally {
+          this.#spec.startGate.release();
+        }
+      }
+      // Woken by whichever comes first; the other registration is withdrawn, so nothing
+      // (this invocation's event least of all) stays referenced by a wait that is over.
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiting.delete(wake);
+          stopWaitingForStart();
+          resolve();
+        };
+        this.#waiting.add(wake);
+        const stopWaitingForStart = this.#spec.startGate.whenReleased(wake);
+      });
     }
   }
 

@@ -73,6 +73,21 @@ function cfnEvent(
   } as CloudFormationCustomResourceEvent;
 }
 
+const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
+
+/** A stack update that moves the Function URL: the new endpoint's id. */
+async function moveUrl(fromEndpoint: string): Promise<string> {
+  const updated = await onEvent(
+    deps,
+    cfnEvent('Update', {
+      PhysicalResourceId: fromEndpoint,
+      OldResourceProperties: properties,
+      ResourceProperties: moved,
+    }),
+  );
+  return updated.PhysicalResourceId;
+}
+
 describe('webhook registration custom resource', () => {
   it('registers the Function URL for every lifecycle event and keeps the secret', async () => {
     const result = await onEvent(deps, cfnEvent('Create'));
@@ -114,15 +129,7 @@ describe('webhook registration custom resource', () => {
 
   it('keeps the old endpoint’s secret beside the new one until CloudFormation deletes the old endpoint', async () => {
     const { PhysicalResourceId: first } = await onEvent(deps, cfnEvent('Create'));
-    const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
-    const { PhysicalResourceId: second } = await onEvent(
-      deps,
-      cfnEvent('Update', {
-        PhysicalResourceId: first,
-        OldResourceProperties: properties,
-        ResourceProperties: moved,
-      }),
-    );
+    const second = await moveUrl(first);
     expect(document().endpointId).toBe(second);
     expect(document().endpoints.map((endpoint) => endpoint.id)).toEqual([second, first]);
 
@@ -135,15 +142,7 @@ describe('webhook registration custom resource', () => {
   it('on a rollback makes the previous endpoint current again, so the secret is the one VideoGen signs with', async () => {
     const { PhysicalResourceId: first } = await onEvent(deps, cfnEvent('Create'));
     const firstSecret = document().secret;
-    const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
-    const { PhysicalResourceId: second } = await onEvent(
-      deps,
-      cfnEvent('Update', {
-        PhysicalResourceId: first,
-        OldResourceProperties: properties,
-        ResourceProperties: moved,
-      }),
-    );
+    const second = await moveUrl(first);
     const endpointsBefore = sim.endpoints().length;
 
     // UPDATE_ROLLBACK_IN_PROGRESS: the old properties come back, then the new endpoint is deleted.

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FunctionEnvironments, type EnvironmentSpec } from '#local/runtime/environments';
+import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/runtime/environments';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,6 +36,7 @@ const spec = (overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
   bundle,
   variables: { SECRET: 'mine' },
   maxEnvironments: 2,
+  startGate: new StartGate(2),
   ...overrides,
 });
 

@@ -1,0 +1,12 @@
+import { LocalRuntime } from '#local/runtime/runtime';
+import { mp4 } from '#local/media';
+const level = process.argv[2] ?? 'SILENT';
+const runtime = await LocalRuntime.start({ handlerLogLevel: level, simulator: { processingMs: 200, playbackMs: 100, analysisMs: 200, deliveryTimeoutMs: 3000 }, pollAfterSeconds: 3, retryPauseMs: 50 });
+const mem = () => `${Math.round(process.memoryUsage().heapUsed / 1e6)} MB heap, ${Math.round(process.memoryUsage().rss / 1e6)} MB rss`;
+const timer = setInterval(() => process.stderr.write(`${mem()} gate/iam: ${runtime.iam?.denials.length}\n`), 5000);
+const t = performance.now();
+for (let i = 0; i < 300; i++) await runtime.drop(`c/${i}.mp4`, mp4());
+await runtime.idle(600_000);
+process.stderr.write(`done ${Math.round(performance.now() - t)} ms ${mem()}\n`);
+clearInterval(timer);
+await runtime.stop();
