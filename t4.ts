@@ -5,7 +5,7 @@ const runtime = await LocalRuntime.start({ handlerLogLevel: level, simulator: { 
 const mem = () => `${Math.round(process.memoryUsage().heapUsed / 1e6)} MB heap, ${Math.round(process.memoryUsage().rss / 1e6)} MB rss`;
 const timer = setInterval(() => process.stderr.write(`${mem()} gate/iam: ${runtime.iam?.denials.length}\n`), 5000);
 const t = performance.now();
-for (let i = 0; i < 300; i++) await runtime.drop(`c/${i}.mp4`, mp4());
+for (let i = 0; i < Number(process.argv[3] ?? 300); i++) await runtime.drop(`c/${i}.mp4`, mp4());
 await runtime.idle(600_000);
 process.stderr.write(`done ${Math.round(performance.now() - t)} ms ${mem()}\n`);
 clearInterval(timer);

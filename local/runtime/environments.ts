@@ -86,6 +86,8 @@ class Environment {
   constructor(spec: EnvironmentSpec) {
     this.#worker = new Worker(WORKER, {
       env: { ...spec.variables },
+      // Nothing of the runtime's own loaders (tsx, vitest): the bundle runs on plain Node, as on Lambda.
+      execArgv: [],
       workerData: {
         bundle: spec.bundle,
         compileCache: path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
@@ -178,14 +180,18 @@ export class FunctionEnvironments {
     };
   }
 
-  /** Runs one invocation in a warm environment, or a cold one when none is free. */
-  async invoke(event: unknown): Promise<unknown> {
+  /**
+   * Runs one invocation in a warm environment, or a cold one when none is free. `signal`:
+   * the caller gave up (a webhook sender's timeout) while the invocation still waited for an
+   * environment, which Lambda, never making it wait, would not have; it is then not run.
+   */
+  async invoke(event: unknown, signal?: AbortSignal): Promise<unknown> {
     this.#busy += 1;
     this.#peakConcurrency = Math.max(this.#peakConcurrency, this.#busy);
     let environment: Environment | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      environment = await this.#acquire();
+      environment = await this.#acquire(signal);
       const deadline = Date.now() + this.#spec.timeoutSeconds * 1000;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -222,8 +228,9 @@ export class FunctionEnvironments {
   }
 
   /** A warm environment, a cold one while under the cap and a start slot is free, or whichever comes first. */
-  async #acquire(): Promise<Environment> {
+  async #acquire(signal?: AbortSignal): Promise<Environment> {
     for (;;) {
+      signal?.throwIfAborted();
       const warm = this.#idle.pop();
       if (warm) return warm;
       if (this.#all.size < this.#spec.maxEnvironments && this.#spec.startGate.tryTake()) {
@@ -239,10 +246,12 @@ export class FunctionEnvironments {
         const wake = () => {
           this.#waiting.delete(wake);
           stopWaitingForStart();
+          signal?.removeEventListener('abort', wake);
           resolve();
         };
         this.#waiting.add(wake);
         const stopWaitingForStart = this.#spec.startGate.whenReleased(wake);
+        signal?.addEventListener('abort', wake);
       });
     }
   }

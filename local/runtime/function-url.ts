@@ -58,7 +58,8 @@ export function functionUrlEvent(
 }
 
 export async function startFunctionUrl(
-  invoke: (event: LambdaFunctionURLEvent) => Promise<unknown>,
+  /** `signal` aborts when the caller hangs up before the answer. */
+  invoke: (event: LambdaFunctionURLEvent, signal: AbortSignal) => Promise<unknown>,
   options: {
     port?: number;
     /** Whether the public may call the URL (the function's resource policy): throws `AccessDeniedException` when not. */
@@ -88,8 +89,11 @@ export async function startFunctionUrl(
           return;
         }
         try {
+          const hungUp = new AbortController();
+          response.once('close', () => hungUp.abort());
           const result = (await invoke(
             functionUrlEvent(request, Buffer.concat(chunks), request.socket.remoteAddress ?? '127.0.0.1'),
+            hungUp.signal,
           )) as LambdaFunctionURLResult;
           const answer =
             typeof result === 'object' && 'statusCode' in result

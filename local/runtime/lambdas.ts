@@ -133,8 +133,8 @@ export class LocalLambdas {
   }
 
   /** Invokes like Lambda: JSON in, JSON out, the handler's error (and its name) passed on. */
-  invoke(functionArnOrName: string, payload: unknown): Promise<unknown> {
-    const running = this.#invoke(functionArnOrName, payload);
+  invoke(functionArnOrName: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+    const running = this.#invoke(functionArnOrName, payload, signal);
     this.#running.add(running);
     void running.catch(() => undefined).finally(() => this.#running.delete(running));
     return running;
@@ -156,7 +156,7 @@ export class LocalLambdas {
     await Promise.all([...this.#environments.values()].map((environments) => environments.close()));
   }
 
-  async #invoke(functionArnOrName: string, payload: unknown): Promise<unknown> {
+  async #invoke(functionArnOrName: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
     const fn = this.#functions.find(
       (candidate) =>
         candidate.functionArn === functionArnOrName || candidate.functionName === functionArnOrName,
@@ -169,7 +169,7 @@ export class LocalLambdas {
     this.invocations[fn.handlerName] = (this.invocations[fn.handlerName] ?? 0) + 1;
     const started = performance.now();
     try {
-      return await environments.invoke(payload);
+      return await environments.invoke(payload, signal);
     } finally {
       this.billedMs[fn.handlerName] =
         (this.billedMs[fn.handlerName] ?? 0) + Math.ceil(performance.now() - started);

@@ -410,8 +410,8 @@ export class LocalRuntime {
       const failureRate = options.webhookFailureRate ?? 0;
       const dice = seededRandom(options.seed ?? 1);
       const functionUrl: LocalFunctionUrl = await startFunctionUrl(
-        async (event) => {
-          const answer = await lambdas.invoke(lambdas.byHandler('webhook').functionArn, event);
+        async (event, signal) => {
+          const answer = await lambdas.invoke(lambdas.byHandler('webhook').functionArn, event, signal);
           if (failureRate > 0 && dice() < failureRate) {
             webhookFailures.injected += 1;
             return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };
