@@ -517,26 +517,26 @@ describe('RecordFailure', () => {
     ).toEqual({ status: 'READY' });
   });
 
-  it('leaves another execution’s record alone when this one failed before its own claim', async () => {
-    const record = receivedRecord({ executionArn: 'arn:exec:first' }, `steps/${(keys += 1)}.mp4`);
+  /** A record claimed by `owner`, and a RecordFailureBeforeClaim input (no `pk`) of `failing`. */
+  async function claimedAndFailedBeforeClaim(owner: string, failing: string) {
+    const record = receivedRecord({ executionArn: owner }, `steps/${(keys += 1)}.mp4`);
     await claimSource(table.store, record);
-    const redelivered = {
+    const input = {
       source: { bucket: record.bucket, key: record.key, versionId: record.versionId, etag: record.etag },
-      executionArn: 'arn:exec:second',
+      executionArn: failing,
       error: { Error: 'States.TaskFailed', Cause: 'AccessDenied' },
     };
-    expect(await recordFailure(deps(), redelivered)).toEqual({ status: 'RECEIVED' });
+    return { record, input };
+  }
+
+  it('leaves another execution’s record alone when this one failed before its own claim', async () => {
+    const { record, input } = await claimedAndFailedBeforeClaim('arn:exec:first', 'arn:exec:second');
+    expect(await recordFailure(deps(), input)).toEqual({ status: 'RECEIVED' });
     expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'RECEIVED', error: null });
   });
 
   it('fails its own record when Prepare claimed it and then died', async () => {
-    const record = receivedRecord({ executionArn: 'arn:exec:own' }, `steps/${(keys += 1)}.mp4`);
-    await claimSource(table.store, record);
-    const input = {
-      source: { bucket: record.bucket, key: record.key, versionId: record.versionId, etag: record.etag },
-      executionArn: 'arn:exec:own',
-      error: { Error: 'Sandbox.Timedout', Cause: 'timed out' },
-    };
+    const { input } = await claimedAndFailedBeforeClaim('arn:exec:own', 'arn:exec:own');
     expect(await recordFailure(deps(), input)).toEqual({ status: 'FAILED' });
   });
 
