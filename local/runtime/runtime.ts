@@ -300,9 +300,11 @@ export class LocalRuntime {
       const bucket = options.bucketName ?? `videogen-drop-${id}`;
       const tableName = `videogen-ingest-${id}`;
       const queueName = `videogen-ingest-${id}`;
+      const { Resources: resources } = template.toJSON() as {
+        Resources: Record<string, { Metadata?: Record<string, unknown> }>;
+      };
       const handlerOf = (logicalId: string) =>
-        (template.toJSON() as { Resources: Record<string, { Metadata?: Record<string, unknown> }> })
-          .Resources[logicalId]?.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+        resources[logicalId]?.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
       // The deployed names, as this runtime gives them: the template's ARNs resolve to them.
       const arns = templateArns(template, (logicalId, type) => {
         if (type === 'AWS::DynamoDB::GlobalTable') return tableName;

@@ -5,7 +5,6 @@ import {
   ListObjectsV2Command,
   NoSuchKey,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { sdkStreamMixin } from '@smithy/util-stream';
@@ -23,6 +22,7 @@ import { VideoGenClient, uploadToPresignedUrl, UploadUrlExpiredError } from '#sh
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
+import { s3Error } from '../../fixtures/s3-errors.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
 
 const s3 = mockClient(S3Client);
@@ -128,28 +128,14 @@ describe('Prepare', () => {
   });
 
   it('records a source deleted before Prepare as REJECTED SOURCE_GONE when S3 answers 403 for it', async () => {
-    s3.on(HeadObjectCommand).rejects(
-      new S3ServiceException({
-        name: 'Forbidden',
-        $fault: 'client',
-        message: 'Forbidden',
-        $metadata: { httpStatusCode: 403 },
-      }),
-    );
+    s3.on(HeadObjectCommand).rejects(s3Error(403, 'Forbidden'));
     s3.on(ListObjectsV2Command).resolves({ KeyCount: 0 });
     const output = await prepare(prepareDeps(), source());
     expect(output).toMatchObject({ outcome: 'REJECTED', error: { code: 'SOURCE_GONE' } });
   });
 
   it('lets a transient S3 error through for the workflow to retry', async () => {
-    s3.on(HeadObjectCommand).rejects(
-      new S3ServiceException({
-        name: 'InternalError',
-        $fault: 'server',
-        message: 'boom',
-        $metadata: { httpStatusCode: 500 },
-      }),
-    );
+    s3.on(HeadObjectCommand).rejects(s3Error(500, 'InternalError', 'boom'));
     await expect(prepare(prepareDeps(), source())).rejects.toThrow('boom');
   });
 });
@@ -296,14 +282,7 @@ describe('Transfer', () => {
   });
 
   it('answers SourceGoneError when the object was overwritten before its transfer (If-Match fails)', async () => {
-    s3.on(GetObjectCommand).rejects(
-      new S3ServiceException({
-        name: 'PreconditionFailed',
-        $fault: 'client',
-        message: 'changed',
-        $metadata: { httpStatusCode: 412 },
-      }),
-    );
+    s3.on(GetObjectCommand).rejects(s3Error(412, 'PreconditionFailed', 'changed'));
     const { record, created } = await createdFor(png());
     await expect(transfer(transferDeps(), { pk: record.pk, ...created })).rejects.toMatchObject({
       name: 'SourceGoneError',

@@ -1,21 +1,13 @@
-import { ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { classifySourceReadError } from '#shared/ingest/source-read';
+import { s3Error } from '../../fixtures/s3-errors.ts';
 
 const s3 = mockClient(S3Client);
 beforeEach(() => s3.reset());
 
 const source = { bucket: 'drop', key: 'in/clip.mp4' };
-function s3Error(status: number, name: string): S3ServiceException {
-  return new S3ServiceException({
-    name,
-    $fault: 'client',
-    message: name,
-    $metadata: { httpStatusCode: status },
-  });
-}
-
 describe('classifySourceReadError', () => {
   it('reads 404 as gone and 412 (If-Match) as changed, without listing', async () => {
     expect(await classifySourceReadError(new S3Client({}), source, s3Error(404, 'NotFound'))).toBe('GONE');
