@@ -1,10 +1,13 @@
 /**
- * One Transfer invocation in a process of its own, so its memory is its own: loads the
- * real handler, warms it with a 1 KiB transfer (as a reused Lambda environment is warm:
+ * One transfer in a process of its own, so its memory is its own: the transfer worker's
+ * streaming step (`transfer`, with the clients its handler makes), warmed with a 1 KiB transfer (as a reused Lambda environment is warm:
  * the SDK loads parts of itself on its first call), notes the idle RSS, samples RSS every
  * 10 ms while the handler streams the measured object, and reports to the parent.
  */
-import type { Context } from 'aws-lambda';
+import { createDocumentClient } from '../lambdas/shared/clients/dynamodb.ts';
+import { createS3Client } from '../lambdas/shared/clients/s3.ts';
+import { uploadToPresignedUrl } from '../lambdas/shared/videogen/upload.ts';
+import { transfer } from '../lambdas/transfer/transfer.ts';
 
 interface TransferInput {
   readonly pk: string;
@@ -12,18 +15,13 @@ interface TransferInput {
   readonly uploadUrl: string;
 }
 const inputs = JSON.parse(process.argv[2] ?? '{}') as { warmUp: TransferInput; measured: TransferInput };
-const { handler } = (await import('../lambdas/transfer/handler.ts')) as {
-  handler: (event: unknown, context: Context) => Promise<{ bytes: number }>;
+const deps = {
+  s3: createS3Client(),
+  store: { client: createDocumentClient(), tableName: process.env.TABLE_NAME ?? '' },
+  upload: uploadToPresignedUrl,
+  now: () => new Date().toISOString(),
 };
-const context = (): Context => {
-  const deadline = Date.now() + 15 * 60_000;
-  return {
-    functionName: 'transfer',
-    awsRequestId: 'bench',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  } as unknown as Context;
-};
-await handler(inputs.warmUp, context());
+await transfer(deps, inputs.warmUp);
 globalThis.gc?.();
 const idleRss = process.memoryUsage.rss();
 let peakRss = idleRss;
@@ -32,7 +30,7 @@ const sampler = setInterval(() => {
 }, 10);
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
-const output = await handler(inputs.measured, context());
+const output = await transfer(deps, inputs.measured);
 const durationMs = performance.now() - started;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());

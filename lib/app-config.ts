@@ -23,6 +23,7 @@ export const contextSchema = z.object({
   readiness: z.enum(READINESS_LEVELS).optional(),
   maxFileSizeMiB: z.coerce.number().int().positive().optional(),
   maxConcurrentTransfers: z.coerce.number().int().positive().optional(),
+  maxQueueWaitHours: z.coerce.number().positive().optional(),
   maxConcurrentWebhooks: z.coerce.number().int().positive().optional(),
   pollAfterSeconds: z.coerce.number().int().positive().optional(),
   maxWaitSeconds: z.coerce.number().int().positive().optional(),
@@ -61,6 +62,9 @@ export function stackPropsFromContext(
       ...(c.readiness ? { readiness: c.readiness } : {}),
       ...(c.maxFileSizeMiB ? { maxFileSize: Size.mebibytes(c.maxFileSizeMiB) } : {}),
       ...(c.maxConcurrentTransfers ? { maxConcurrentTransfers: c.maxConcurrentTransfers } : {}),
+      ...(c.maxQueueWaitHours
+        ? { maxQueueWait: Duration.minutes(Math.round(c.maxQueueWaitHours * 60)) }
+        : {}),
       ...(c.maxConcurrentWebhooks ? { maxConcurrentWebhooks: c.maxConcurrentWebhooks } : {}),
       ...(c.pollAfterSeconds ? { pollAfter: Duration.seconds(c.pollAfterSeconds) } : {}),
       ...(c.maxWaitSeconds ? { maxWait: Duration.seconds(c.maxWaitSeconds) } : {}),

@@ -13,7 +13,6 @@ import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names.ts';
 export type HandlerName =
   | 'starter'
   | 'prepare'
-  | 'create'
   | 'transfer'
   | 'await-file'
   | 'poll'

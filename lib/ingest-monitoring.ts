@@ -26,7 +26,12 @@ export interface IngestMonitoringProps {
   readonly stateMachine: IStateMachine;
   readonly deadLetterQueue: IQueue;
   readonly ingestQueue: IQueue;
+  /** Files waiting their turn to transfer (the admission cap's backlog). */
+  readonly transferQueue: IQueue;
+  /** Transfer messages no worker could take (malformed, or every delivery crashed). */
+  readonly transferDeadLetterQueue: IQueue;
   readonly maxWait: Duration;
+  readonly maxQueueWait: Duration;
   /** Where alarms go; a new topic when absent. */
   readonly alarmTopic?: ITopic;
   /** Webhook signature failures in 5 minutes that raise the alarm. */
@@ -47,6 +52,7 @@ export class IngestMonitoring extends Construct {
     readonly overdueExecutions: Alarm;
     readonly timedOutFiles: Alarm;
     readonly deadLetters: Alarm;
+    readonly transferDeadLetters: Alarm;
     readonly signatureFailures: Alarm;
   };
 
@@ -96,7 +102,7 @@ export class IngestMonitoring extends Construct {
       ),
       overdueExecutions: alarm(
         'OverdueExecutions',
-        `Ingest executions ran past the max wait (${maxWait}) plus an hour and were stopped by Step Functions`,
+        `Ingest executions ran past the max queue wait (${props.maxQueueWait.toHumanString()}) and max wait (${maxWait}) plus an hour and were stopped by Step Functions`,
         props.stateMachine.metricTimedOut({ period: PERIOD }),
       ),
       timedOutFiles: alarm(
@@ -108,6 +114,14 @@ export class IngestMonitoring extends Construct {
         'DeadLetters',
         'S3 events the starter could not handle wait in the dead-letter queue (videogen-ingest replay-dlq)',
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: PERIOD,
+          statistic: Stats.MAXIMUM,
+        }),
+      ),
+      transferDeadLetters: alarm(
+        'TransferDeadLetters',
+        'Transfer messages no worker could finish are in the transfer dead-letter queue; their files end FAILED TransferQueueTimeoutError at the max queue wait (videogen-ingest retry KEY)',
+        props.transferDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
           period: PERIOD,
           statistic: Stats.MAXIMUM,
         }),
@@ -203,6 +217,21 @@ export class IngestMonitoring extends Construct {
           props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, label: 'oldest (s)' }),
         ],
         width: 8,
+      }),
+      new GraphWidget({
+        title: 'Transfer queue: files waiting their turn, and transferring',
+        left: [
+          props.transferQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, label: 'waiting' }),
+          props.transferQueue.metricApproximateNumberOfMessagesNotVisible({
+            period: PERIOD,
+            label: 'transferring or deferred',
+          }),
+        ],
+        right: [
+          props.transferQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, label: 'oldest (s)' }),
+          ingestMetric(METRIC.transfersDeferred, Stats.SUM, 'deferred (429, retry)'),
+        ],
+        width: 24,
       }),
     );
   }

@@ -1,5 +1,6 @@
 import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
@@ -10,6 +11,8 @@ import {
   JitterType,
   JsonPath,
   LogLevel,
+  Pass,
+  Result,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -19,7 +22,7 @@ import {
   type INextable,
   type State,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { LambdaInvoke, SqsSendMessage } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 
 /** Errors that the same call will raise again: straight to the failure record, never retried. */
@@ -29,6 +32,7 @@ export const PERMANENT_ERRORS = [
   'IngestRecordMissingError',
   'UnexpectedIngestStateError',
   'UploadAttemptsExhaustedError',
+  'TransferAttemptsExhaustedError',
   'SourceGoneError',
   'SourceAccessDeniedError',
   'TransferTimeoutError',
@@ -48,9 +52,8 @@ export const MAX_HISTORY_EVENTS = 25_000;
  */
 export const HISTORY_EVENTS_PER_WAIT_ROUND = 13;
 /**
- * Kept for everything outside the wait rounds: Prepare, Create, Transfer with their
- * retries (a throttled Transfer alone may retry 50 times, 3 events each), polls that are
- * retried, and the failure path.
+ * Kept for everything outside the wait rounds: Prepare and its retries, the transfer's
+ * one wait in the queue (however long), polls that are retried, and the failure path.
  */
 export const HISTORY_EVENTS_RESERVED = 1_000;
 
@@ -76,8 +79,8 @@ export const STATE = {
   prepared: 'Prepared?',
   duplicate: 'Duplicate',
   rejected: 'Rejected',
-  create: 'Create',
   transfer: 'Transfer',
+  transferQueueTimedOut: 'TransferQueueTimedOut',
   waitForFile: 'WaitForFile',
   poll: 'Poll',
   readiness: 'Ready?',
@@ -91,8 +94,6 @@ export const STATE = {
 
 export interface IngestWorkflowFunctions {
   readonly prepare: IFunction;
-  readonly create: IFunction;
-  readonly transfer: IFunction;
   readonly awaitFile: IFunction;
   readonly poll: IFunction;
   readonly recordFailure: IFunction;
@@ -100,9 +101,13 @@ export interface IngestWorkflowFunctions {
 
 export interface IngestWorkflowProps {
   readonly functions: IngestWorkflowFunctions;
+  /** Transfers wait their turn here; its consumer answers the task token. */
+  readonly transferQueue: IQueue;
+  /** The longest a transfer may wait in the queue and run before the file is FAILED `TransferQueueTimeoutError`. */
+  readonly maxQueueWait: Duration;
   /** How long one wait for a webhook lasts before a poll. */
   readonly pollAfter: Duration;
-  /** The longest an ingest waits for readiness; the state machine's own timeout adds an hour to it. */
+  /** The longest an ingest waits for readiness; the state machine's own timeout adds the queue's wait and an hour. */
   readonly maxWait: Duration;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -112,9 +117,13 @@ export interface IngestWorkflowProps {
  * The ingest workflow, in JSONPath (not JSONata, no `Assign`) so the deployed definition
  * and the one the local runtime runs are the same text:
  *
- * Prepare → Prepared? → Create → Transfer → WaitForFile ⇄ Poll → Ready? → Ready
- * with Duplicate / Rejected (succeed, already recorded), expired URL → Create again,
- * errors → RecordFailure → Failed, ProcessingFailed and TimedOut (recorded by who saw them).
+ * Prepare → Prepared? → Transfer (queued) → WaitForFile ⇄ Poll → Ready? → Ready
+ * with Duplicate / Rejected (succeed, already recorded), errors → RecordFailure → Failed,
+ * ProcessingFailed and TimedOut (recorded by who saw them).
+ *
+ * Transfer is the admission control: it puts `{pk, taskToken}` on the transfer queue and
+ * waits, at no cost per minute, until the queue's consumer (at most the cap at once)
+ * creates the VideoGen file, sends the bytes and answers the token.
  */
 export class IngestWorkflow extends Construct {
   readonly stateMachine: StateMachine;
@@ -167,32 +176,29 @@ export class IngestWorkflow extends Construct {
     this.retryTransient(prepare);
     prepare.addCatch(recordFailureBeforeClaim, { errors: ['States.ALL'], resultPath: '$.error' });
 
-    const create = this.task(STATE.create, functions.create, { pk }, '$.upload');
-    this.retryTransient(create);
-    create.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-
-    const transfer = this.task(
-      STATE.transfer,
-      functions.transfer,
-      {
-        pk,
-        fileId: JsonPath.stringAt('$.upload.fileId'),
-        uploadUrl: JsonPath.stringAt('$.upload.uploadUrl'),
-      },
-      // Overwrites `$.upload`: the presigned URL (a credential) leaves the state here.
-      '$.upload',
-    );
-    // Transfers are capped by reserved concurrency: a throttled one waits its turn.
+    const transfer = new SqsSendMessage(this, STATE.transfer, {
+      queue: props.transferQueue,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      messageBody: TaskInput.fromObject({ pk, taskToken: JsonPath.taskToken }),
+      resultPath: '$.upload',
+      taskTimeout: Timeout.duration(props.maxQueueWait),
+    });
     transfer.addRetry({
-      errors: ['Lambda.TooManyRequestsException'],
-      interval: Duration.seconds(10),
-      backoffRate: 1.5,
-      maxDelay: Duration.minutes(5),
-      maxAttempts: 50,
+      errors: ['SQS.SdkClientException', 'SQS.AmazonSQSException'],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 5,
       jitterStrategy: JitterType.FULL,
     });
-    this.retryTransient(transfer);
-    transfer.addCatch(create, { errors: ['UploadUrlExpiredError'], resultPath: '$.lastError' });
+    const queueTimedOut = new Pass(this, STATE.transferQueueTimedOut, {
+      result: Result.fromObject({
+        Error: 'TransferQueueTimeoutError',
+        Cause: `the transfer did not finish within ${props.maxQueueWait.toHumanString()} of joining the transfer queue`,
+      }),
+      resultPath: '$.error',
+    });
+    queueTimedOut.next(recordFailure);
+    transfer.addCatch(queueTimedOut, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
     transfer.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
 
     const waitForFile = new LambdaInvoke(this, STATE.waitForFile, {
@@ -247,13 +253,13 @@ export class IngestWorkflow extends Construct {
           Condition.stringEquals('$.prepared.outcome', 'REJECTED'),
           new Succeed(this, STATE.rejected, { comment: 'recorded REJECTED with its reason' }),
         )
-        .otherwise(create.next(transfer).next(waitForFile)),
+        .otherwise(transfer.next(waitForFile)),
     );
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
-      timeout: props.maxWait.plus(Duration.hours(1)),
+      timeout: props.maxQueueWait.plus(props.maxWait).plus(Duration.hours(1)),
       tracingEnabled: true,
       logs: {
         // Under /aws/vendedlogs/: Step Functions then needs no entry in the account's one
@@ -288,7 +294,7 @@ export class IngestWorkflow extends Construct {
 
   /** Permanent errors go straight to Catch; a 429 backs off longer; anything else transient is retried. */
   private retryTransient(task: State & INextable & { addRetry: LambdaInvoke['addRetry'] }): void {
-    task.addRetry({ errors: [...PERMANENT_ERRORS, 'UploadUrlExpiredError'], maxAttempts: 0 });
+    task.addRetry({ errors: [...PERMANENT_ERRORS], maxAttempts: 0 });
     task.addRetry({
       errors: ['VideoGenRateLimitedError'],
       interval: Duration.seconds(5),

@@ -40,6 +40,13 @@ import {
 } from './nag-suppressions.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 
+/**
+ * Deliveries of one transfer message before the worker fails its file
+ * (`TransferAttemptsExhaustedError`): crashes and transient errors, each retried after a
+ * growing delay (15 s doubling to 15 min, about two hours in all).
+ */
+export const MAX_TRANSFER_RECEIVES = 10;
+
 export interface VideoGenIngestProps {
   /**
    * The API key, as a Secrets Manager secret holding the key itself or `{"apiKey": "…"}`.
@@ -93,16 +100,24 @@ export interface VideoGenIngestProps {
    */
   readonly maxFileSize?: Size;
   /**
-   * Reserved concurrency of the Transfer function: at most this many transfers at once.
-   * Opt in only where the account has room: Lambda keeps at least 100 executions of the
-   * account's concurrency unreserved, so every reservation needs the quota to be at least
-   * 100 plus all reservations (new accounts often have a quota of 10, and the deploy fails).
-   * @default no reservation
+   * At most this many transfers at once (create + PUT): the transfer queue's event source
+   * mapping `MaximumConcurrency` (2 to 1,000). Files beyond it wait in the queue, at no cost
+   * per minute of waiting. No reserved concurrency is needed, so any account can deploy it.
+   * @default 10
    */
   readonly maxConcurrentTransfers?: number;
   /**
+   * How long a file may wait in the transfer queue, transfer included, before it ends
+   * FAILED `TransferQueueTimeoutError`. From 1 minute to 13 days (the queue keeps a message
+   * at most 14 days).
+   * @default Duration.hours(24)
+   */
+  readonly maxQueueWait?: Duration;
+  /**
    * Reserved concurrency of the webhook function (VideoGen retries what is throttled).
-   * The same account rule as `maxConcurrentTransfers`.
+   * Opt in only where the account has room: Lambda keeps at least 100 executions of the
+   * account's concurrency unreserved, so a reservation needs the quota to be at least 100
+   * plus all reservations (new accounts often have a quota of 10, and the deploy fails).
    * @default no reservation
    */
   readonly maxConcurrentWebhooks?: number;
@@ -182,7 +197,8 @@ interface ResolvedProps {
   readonly videoGenApiUrl: string;
   readonly readiness: Readiness;
   readonly maxFileBytes: number;
-  readonly maxConcurrentTransfers: number | undefined;
+  readonly maxConcurrentTransfers: number;
+  readonly maxQueueWait: Duration;
   readonly maxConcurrentWebhooks: number | undefined;
   readonly pollAfter: Duration;
   readonly maxWait: Duration;
@@ -239,17 +255,24 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
   if (maxWait.toDays({ integral: false }) > 364)
     throw new Error('maxWait must be under 364 days (a Standard workflow lives at most a year)');
   checkHistoryBudget(maxWait, pollAfter);
+  const maxQueueWait = props.maxQueueWait ?? Duration.hours(24);
+  if (maxQueueWait.toSeconds() < 60 || maxQueueWait.toSeconds() > Duration.days(13).toSeconds()) {
+    throw new Error(
+      `maxQueueWait must be from 1 minute to 13 days (the transfer queue keeps a message at most 14 days), got ${maxQueueWait.toHumanString()}`,
+    );
+  }
   return {
     filter: { prefix: keyPrefix, suffixes },
     videoGenApiUrl,
     readiness,
     maxFileBytes,
-    maxConcurrentTransfers: optionalWholeInRange(
+    maxConcurrentTransfers: wholeInRange(
       'maxConcurrentTransfers',
-      props.maxConcurrentTransfers,
-      1,
+      props.maxConcurrentTransfers ?? 10,
+      2,
       1000,
     ),
+    maxQueueWait,
     maxConcurrentWebhooks: optionalWholeInRange(
       'maxConcurrentWebhooks',
       props.maxConcurrentWebhooks,
@@ -287,13 +310,14 @@ export class VideoGenIngest extends Construct {
   readonly deadLetterQueue: IQueue;
   /** The queue that buffers S3 events for the starter. */
   readonly ingestQueue: IQueue;
+  /** Files waiting their turn to transfer: at most `maxConcurrentTransfers` are taken at once. */
+  readonly transferQueue: IQueue;
+  /** Transfer messages no worker could finish (a safety net: the worker fails such files itself first). */
+  readonly transferDeadLetterQueue: IQueue;
   /** The secret webhook deliveries are verified with. */
   readonly webhookSecret: ISecret;
   readonly functions: Readonly<
-    Record<
-      'starter' | 'prepare' | 'create' | 'transfer' | 'awaitFile' | 'poll' | 'recordFailure' | 'webhook',
-      IFunction
-    >
+    Record<'starter' | 'prepare' | 'transfer' | 'awaitFile' | 'poll' | 'recordFailure' | 'webhook', IFunction>
   >;
   readonly alarms: readonly Alarm[];
   /** Alarms notify this topic. */
@@ -368,21 +392,43 @@ export class VideoGenIngest extends Construct {
       handler: 'prepare',
       environment: { ...tableEnv, READINESS: config.readiness, MAX_FILE_BYTES: String(config.maxFileBytes) },
     });
-    const create = new IngestFunction(this, 'Create', {
-      ...common,
-      handler: 'create',
-      environment: { ...tableEnv, ...apiEnv, MAX_UPLOAD_URL_ATTEMPTS: String(config.maxUploadUrlAttempts) },
+    const transferTimeout = Duration.minutes(15);
+    this.transferDeadLetterQueue = new Queue(this, 'TransferDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.transferQueue = new Queue(this, 'TransferQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // At least the worker's timeout, so no message is taken twice at once; a crashed
+      // attempt is taken again a minute after the time it could have run. Not AWS's "six
+      // times the timeout": MaximumConcurrency keeps the mapping from throttling itself.
+      visibilityTimeout: transferTimeout.plus(Duration.minutes(1)),
+      retentionPeriod: config.maxQueueWait.plus(Duration.days(1)),
+      // The worker fails a file itself after MAX_TRANSFER_RECEIVES deliveries; this catches the rest.
+      deadLetterQueue: { queue: this.transferDeadLetterQueue, maxReceiveCount: MAX_TRANSFER_RECEIVES + 2 },
     });
     const transfer = new IngestFunction(this, 'Transfer', {
       ...common,
       handler: 'transfer',
-      environment: tableEnv,
+      environment: {
+        ...tableEnv,
+        ...apiEnv,
+        MAX_UPLOAD_URL_ATTEMPTS: String(config.maxUploadUrlAttempts),
+        MAX_TRANSFER_RECEIVES: String(MAX_TRANSFER_RECEIVES),
+        TRANSFER_QUEUE_URL: this.transferQueue.queueUrl,
+      },
       memorySize: config.transferMemoryMiB,
-      timeout: Duration.minutes(15),
-      ...(config.maxConcurrentTransfers === undefined
-        ? {}
-        : { reservedConcurrentExecutions: config.maxConcurrentTransfers }),
+      timeout: transferTimeout,
     });
+    transfer.addEventSource(
+      new SqsEventSource(this.transferQueue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.maxConcurrentTransfers,
+      }),
+    );
     const awaitFile = new IngestFunction(this, 'AwaitFile', {
       ...common,
       handler: 'await-file',
@@ -402,7 +448,9 @@ export class VideoGenIngest extends Construct {
     });
 
     const workflow = new IngestWorkflow(this, 'Workflow', {
-      functions: { prepare, create, transfer, awaitFile, poll, recordFailure },
+      functions: { prepare, awaitFile, poll, recordFailure },
+      transferQueue: this.transferQueue,
+      maxQueueWait: config.maxQueueWait,
       pollAfter: config.pollAfter,
       maxWait: config.maxWait,
       logRetention,
@@ -459,12 +507,12 @@ export class VideoGenIngest extends Construct {
     };
     // GetItem: a failed claim reads the record to tell a duplicate from its own retry.
     grantItems(prepare, 'GetItem', 'PutItem');
-    grantItems(create, 'GetItem', 'UpdateItem', 'PutItem');
-    grantItems(transfer, 'GetItem', 'UpdateItem');
+    // PutItem: the file pointer, written in one transaction with the created file.
+    grantItems(transfer, 'GetItem', 'UpdateItem', 'PutItem');
     grantItems(awaitFile, 'GetItem', 'UpdateItem');
     grantItems(poll, 'GetItem', 'PutItem', 'UpdateItem');
     grantItems(recordFailure, 'GetItem', 'PutItem', 'UpdateItem');
-    props.apiKeySecret.grantRead(create);
+    props.apiKeySecret.grantRead(transfer);
     props.apiKeySecret.grantRead(poll);
     this.stateMachine.grantStartExecution(starter);
     // A Policy of its own, not the role's default one: the function must not depend on the
@@ -478,6 +526,13 @@ export class VideoGenIngest extends Construct {
         }),
       ],
     });
+    // The transfer worker answers the token its message carries: done, or failed by name.
+    transfer.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [this.stateMachine.stateMachineArn],
+      }),
+    );
 
     const webhook = new IngestFunction(this, 'Webhook', {
       ...common,
@@ -519,13 +574,16 @@ export class VideoGenIngest extends Construct {
     webhook.addEnvironment('WEBHOOK_SECRET', this.webhookSecret.secretArn);
     this.webhookSecret.grantRead(webhook);
 
-    this.functions = { starter, prepare, create, transfer, awaitFile, poll, recordFailure, webhook };
+    this.functions = { starter, prepare, transfer, awaitFile, poll, recordFailure, webhook };
     const monitoring = new IngestMonitoring(this, 'Monitoring', {
       metricsService: this.metricsService,
       stateMachine: this.stateMachine,
       deadLetterQueue: this.deadLetterQueue,
       ingestQueue: this.ingestQueue,
+      transferQueue: this.transferQueue,
+      transferDeadLetterQueue: this.transferDeadLetterQueue,
       maxWait: config.maxWait,
+      maxQueueWait: config.maxQueueWait,
       signatureFailureThreshold: config.signatureFailureAlarmThreshold,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });
@@ -537,7 +595,7 @@ export class VideoGenIngest extends Construct {
       sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: readSource.resources[0] ?? '' },
       workflow: {
         role: this.stateMachine.role,
-        invokes: [prepare, create, transfer, awaitFile, poll, recordFailure],
+        invokes: [prepare, awaitFile, poll, recordFailure],
       },
       registration: registration && {
         providerFunction: registration.providerFunction,

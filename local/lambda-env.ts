@@ -10,6 +10,8 @@ export const SAMPLE_LAMBDA_ENV: Readonly<Record<string, string>> = {
   VIDEOGEN_API_URL: 'https://api.videogen.io',
   VIDEOGEN_API_KEY_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:key',
   MAX_UPLOAD_URL_ATTEMPTS: '3',
+  MAX_TRANSFER_RECEIVES: '10',
+  TRANSFER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/transfers',
   MAX_WAIT_SECONDS: '3600',
   STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm',
   WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook',

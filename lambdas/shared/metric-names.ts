@@ -9,9 +9,11 @@ export const METRIC = {
   executionsStarted: 'ExecutionsStarted',
   duplicateEvents: 'DuplicateS3Events',
   filesRejected: 'FilesRejected',
-  filesCreated: 'FilesCreated',
   bytesTransferred: 'BytesTransferred',
-  uploadUrlsExpired: 'UploadUrlsExpired',
+  /** Milliseconds a transfer message waited in the transfer queue (the admission cap at work). */
+  transferQueueTime: 'TransferQueueTime',
+  /** Transfer messages put back in the queue: a shared VideoGen pause (429) or a transient error. */
+  transfersDeferred: 'TransfersDeferred',
   filesReady: 'FilesReady',
   /** Milliseconds from the ingest record's creation (the drop) to readiness. */
   dropToReadyLatency: 'DropToReadyLatency',

@@ -1,49 +1,107 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createS3Client } from '#shared/clients/s3';
+import { createSfnClient } from '#shared/clients/sfn';
+import { createSqsClient } from '#shared/clients/sqs';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
-import { countVideoGenError, logger, METRIC, metrics } from '#shared/powertools';
-import { stepFunctionsTask } from '#shared/task-handler';
+import { completeTask, failTask } from '#shared/ingest/resume';
+import { countVideoGenError, logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
+import { videoGenClientProvider } from '#shared/videogen-api';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
-import { UploadUrlExpiredError } from '#shared/videogen/errors';
-import { transfer } from './transfer.ts';
+import { processTransferMessage, type TransferDisposition } from './worker.ts';
 
-const config = loadConfig({ TABLE_NAME: env.tableName });
+const config = loadConfig({
+  TABLE_NAME: env.tableName,
+  VIDEOGEN_API_URL: env.url,
+  VIDEOGEN_API_KEY_SECRET: env.secretArn,
+  MAX_UPLOAD_URL_ATTEMPTS: env.positiveInt,
+  MAX_TRANSFER_RECEIVES: env.positiveInt,
+  TRANSFER_QUEUE_URL: nonEmptyString(),
+});
 const s3 = createS3Client();
+const sfn = createSfnClient();
+const sqs = createSqsClient();
 const store = { client: createDocumentClient(), tableName: config.TABLE_NAME };
+const videoGen = videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET);
 /** Stop this long before the Lambda's limit, so the failure is ours to report, not a timeout. */
 const SAFETY_MARGIN_MS = 10_000;
 
-const inputSchema = z.object({ pk: nonEmptyString(), fileId: nonEmptyString(), uploadUrl: z.url() });
+const messageSchema = z.object({ pk: nonEmptyString(), taskToken: nonEmptyString() });
 
-export const handler = stepFunctionsTask(inputSchema, async (input, context) => {
-  logger.appendKeys({ fileId: input.fileId });
-  const signal = AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS));
-  try {
-    const output = await transfer(
-      {
-        s3,
-        store,
-        upload: uploadToPresignedUrl,
-        now: () => new Date().toISOString(),
-        signal,
-        retry: {
-          budgetMs: () => context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
-          onRetry: (error) => {
-            countVideoGenError(error);
-            logger.warn('transfer retried', { errorName: error.name, status: error.status });
-          },
-        },
+async function handleRecord(record: SQSRecord, context: Context): Promise<TransferDisposition> {
+  const parsed = messageSchema.safeParse(JSON.parse(record.body));
+  // Only the workflow writes this queue: a malformed message is a bug, kept for the DLQ.
+  if (!parsed.success) throw new Error(`malformed transfer message ${record.messageId}`);
+  const { pk, taskToken } = parsed.data;
+  logger.appendKeys({ pk });
+  const queuedMs = Date.now() - Number(record.attributes.SentTimestamp);
+  if (Number.isFinite(queuedMs))
+    metrics.addMetric(METRIC.transferQueueTime, MetricUnit.Milliseconds, queuedMs);
+  const budgetMs = () => context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
+  const disposition = await processTransferMessage(
+    {
+      s3,
+      store,
+      videoGen,
+      upload: uploadToPresignedUrl,
+      answers: {
+        succeed: (token, output) => completeTask(sfn, token, output),
+        fail: (token, error) => failTask(sfn, token, error),
       },
-      input,
-    );
-    if (output.sent) metrics.addMetric(METRIC.bytesTransferred, MetricUnit.Bytes, output.bytes);
-    logger.info('transfer done', { bytes: output.bytes, sent: output.sent });
-    return output;
-  } catch (error) {
-    if (error instanceof UploadUrlExpiredError)
-      metrics.addMetric(METRIC.uploadUrlsExpired, MetricUnit.Count, 1);
-    throw error;
+      maxUploadUrlAttempts: config.MAX_UPLOAD_URL_ATTEMPTS,
+      maxReceives: config.MAX_TRANSFER_RECEIVES,
+      budgetMs,
+      signal: AbortSignal.timeout(Math.max(1000, budgetMs())),
+      onRetry: (error) => {
+        countVideoGenError(error);
+        logger.warn('VideoGen call retried', { errorName: error.name, status: error.status });
+      },
+    },
+    { pk, taskToken, receiveCount: Number(record.attributes.ApproximateReceiveCount) },
+  );
+  return disposition;
+}
+
+/**
+ * The transfer queue's consumer (batch size 1). A message to retry stays in the queue,
+ * hidden for as long as the disposition says (a 429's `Retry-After`, or a backoff), and is
+ * reported as this batch's failure; every other message is deleted.
+ */
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  try {
+    for (const record of event.Records) {
+      const disposition = await handleRecord(record, context);
+      if (disposition.kind === 'answered') {
+        logger.info('transfer answered', { outcome: disposition.outcome, error: disposition.error });
+        if (disposition.bytesSent !== undefined)
+          metrics.addMetric(METRIC.bytesTransferred, MetricUnit.Bytes, disposition.bytesSent);
+        continue;
+      }
+      logger.warn('transfer deferred', {
+        afterSeconds: disposition.afterSeconds,
+        reason: disposition.reason,
+      });
+      metrics.addMetric(METRIC.transfersDeferred, MetricUnit.Count, 1);
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+      await sqs
+        .send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: config.TRANSFER_QUEUE_URL,
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: disposition.afterSeconds,
+          }),
+        )
+        // The message then returns after the queue's own visibility timeout instead.
+        .catch((error: unknown) => logger.warn('could not set the retry delay', { error }));
+    }
+    return { batchItemFailures };
+  } finally {
+    publishMetrics();
+    logger.resetKeys();
   }
-});
+};

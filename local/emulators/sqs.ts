@@ -1,81 +1,111 @@
 /**
- * The SQS API of the local runtime's two queues, for the ops CLI (`replay-dlq`) and for
- * anyone poking at them with the AWS SDK or CLI: SendMessage to the ingest queue,
- * ReceiveMessage and DeleteMessage on the dead-letter queue, GetQueueAttributes on both.
- * SQS speaks the AWS JSON protocol, so it rides on the same small server as Step Functions.
+ * The SQS API of the local runtime's queues, for the handlers (the transfer worker's
+ * ChangeMessageVisibility), the ops CLI (`replay-dlq`) and anyone poking at them with an
+ * AWS SDK: GetQueueUrl, GetQueueAttributes, SendMessage, ReceiveMessage, DeleteMessage and
+ * ChangeMessageVisibility, judged by the local IAM. SQS speaks the AWS JSON protocol, so it
+ * rides on the same small server as Step Functions. A queue that an event source mapping
+ * consumes is not received from here: on AWS a second consumer would steal its messages.
  */
 import { createHash } from 'node:crypto';
-import type { LocalQueue } from '../runtime/queue.ts';
-import { AwsApiError, startJsonApi, type JsonApiServer } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
+import { SqsQueueError, type SqsQueue } from './sqs-queue.ts';
+import { LOCAL_ACCOUNT } from '../runtime/cfn.ts';
 
 export interface LocalSqs extends JsonApiServer {
-  readonly ingestQueueUrl: string;
-  readonly deadLetterQueueUrl: string;
+  /** A queue's URL on this endpoint. */
+  urlOf(queue: SqsQueue): string;
 }
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 export async function startSqs(
-  queue: LocalQueue,
-  names: { ingest: string; deadLetters: string },
+  queues: readonly SqsQueue[],
+  options: { consumed: ReadonlySet<SqsQueue>; judge?: JudgeCall },
 ): Promise<LocalSqs> {
-  let urls = { ingest: '', deadLetters: '' };
-  const which = (body: Record<string, unknown>): 'ingest' | 'deadLetters' => {
-    const url = body.QueueUrl;
-    if (url === urls.ingest) return 'ingest';
-    if (url === urls.deadLetters) return 'deadLetters';
-    throw new AwsApiError('AWS.SimpleQueueService.NonExistentQueue', `no queue ${String(url)}`);
+  const byName = new Map(queues.map((queue) => [queue.name, queue]));
+  const queueOf = (body: Record<string, unknown>): SqsQueue => {
+    // The name is the URL's last part: the deployed-style URL a function's variables hold works too.
+    const name =
+      String(body.QueueUrl ?? '')
+        .split('/')
+        .pop() ?? '';
+    const queue = byName.get(name);
+    if (!queue)
+      throw new AwsApiError('AWS.SimpleQueueService.NonExistentQueue', `no queue ${String(body.QueueUrl)}`);
+    return queue;
   };
-  const server = await startJsonApi({
-    GetQueueUrl: (body) => {
-      if (body.QueueName === names.ingest) return { QueueUrl: urls.ingest };
-      if (body.QueueName === names.deadLetters) return { QueueUrl: urls.deadLetters };
-      throw new AwsApiError('AWS.SimpleQueueService.NonExistentQueue', `no queue ${String(body.QueueName)}`);
-    },
-    GetQueueAttributes: (body) => ({
-      Attributes: {
-        ApproximateNumberOfMessages: String(
-          which(body) === 'ingest' ? queue.depth : queue.deadLetters.length,
-        ),
+  const guard = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof SqsQueueError) throw new AwsApiError(error.name, error.message);
+      throw error;
+    }
+  };
+  let endpoint = '';
+  const server = await startJsonApi(
+    {
+      GetQueueUrl: (body) => {
+        const queue = byName.get(String(body.QueueName));
+        if (!queue)
+          throw new AwsApiError(
+            'AWS.SimpleQueueService.NonExistentQueue',
+            `no queue ${String(body.QueueName)}`,
+          );
+        return { QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${queue.name}` };
       },
-    }),
-    SendMessage: (body) => {
-      if (which(body) !== 'ingest')
-        throw new AwsApiError('InvalidParameterValue', 'send to the ingest queue only');
-      const text = typeof body.MessageBody === 'string' ? body.MessageBody : '';
-      queue.send(text);
-      return { MessageId: md5(`${text}${Date.now()}`), MD5OfMessageBody: md5(text) };
+      GetQueueAttributes: (body) => {
+        const queue = queueOf(body);
+        return {
+          Attributes: {
+            ApproximateNumberOfMessages: String(queue.visible),
+            ApproximateNumberOfMessagesNotVisible: String(queue.inFlight),
+            VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
+            QueueArn: queue.arn,
+          },
+        };
+      },
+      SendMessage: (body) =>
+        guard(() => {
+          const text = typeof body.MessageBody === 'string' ? body.MessageBody : '';
+          const message = queueOf(body).send(text, Number(body.DelaySeconds ?? 0));
+          return { MessageId: message.messageId, MD5OfMessageBody: md5(text) };
+        }),
+      ReceiveMessage: (body) => {
+        const queue = queueOf(body);
+        if (options.consumed.has(queue)) {
+          throw new AwsApiError(
+            'InvalidParameterValue',
+            `a Lambda event source mapping consumes ${queue.name}; receive from its dead-letter queue instead`,
+          );
+        }
+        const max = Math.min(10, Number(body.MaxNumberOfMessages ?? 1));
+        const visibility = body.VisibilityTimeout === undefined ? undefined : Number(body.VisibilityTimeout);
+        return {
+          Messages: queue.receive(max, visibility).map(({ receiptHandle, message }) => ({
+            MessageId: message.messageId,
+            ReceiptHandle: receiptHandle,
+            Body: message.body,
+            MD5OfBody: md5(message.body),
+            Attributes: { ApproximateReceiveCount: String(message.receiveCount) },
+          })),
+        };
+      },
+      DeleteMessage: (body) => {
+        if (!queueOf(body).delete(String(body.ReceiptHandle))) {
+          throw new AwsApiError('ReceiptHandleIsInvalid', 'unknown or expired receipt handle');
+        }
+        return {};
+      },
+      ChangeMessageVisibility: (body) =>
+        guard(() => {
+          queueOf(body).changeVisibility(String(body.ReceiptHandle), Number(body.VisibilityTimeout));
+          return {};
+        }),
     },
-    ReceiveMessage: (body) => {
-      if (which(body) !== 'deadLetters') {
-        throw new AwsApiError(
-          'InvalidParameterValue',
-          'the starter consumes the ingest queue; receive from the DLQ only',
-        );
-      }
-      const max = Math.min(10, Number(body.MaxNumberOfMessages ?? 1));
-      const visibilityMs = Number(body.VisibilityTimeout ?? 30) * 1000;
-      return {
-        Messages: queue.receiveDeadLetters(max, visibilityMs).map(({ receiptHandle, message }) => ({
-          MessageId: message.messageId,
-          ReceiptHandle: receiptHandle,
-          Body: message.body,
-          MD5OfBody: md5(message.body),
-          Attributes: { ApproximateReceiveCount: String(message.receiveCount) },
-        })),
-      };
-    },
-    DeleteMessage: (body) => {
-      which(body);
-      if (!queue.deleteDeadLetter(String(body.ReceiptHandle))) {
-        throw new AwsApiError('ReceiptHandleIsInvalid', 'unknown or expired receipt handle');
-      }
-      return {};
-    },
-  });
-  urls = {
-    ingest: `${server.endpoint}/000000000000/${names.ingest}`,
-    deadLetters: `${server.endpoint}/000000000000/${names.deadLetters}`,
-  };
-  return { ...server, ingestQueueUrl: urls.ingest, deadLetterQueueUrl: urls.deadLetters };
+    'application/x-amz-json-1.0',
+    options.judge,
+  );
+  endpoint = server.endpoint;
+  return { ...server, urlOf: (queue) => `${endpoint}/${LOCAL_ACCOUNT}/${queue.name}` };
 }

@@ -42,6 +42,8 @@ export interface LocalStepFunctionsOptions {
   readonly definition: AslDefinition;
   readonly stateMachineArn: string;
   readonly invoke: Invoke;
+  /** `sqs:sendMessage` as the state machine's role makes it (a queue URL, the body as text). */
+  readonly sendMessage?: (queueUrl: string, body: string) => Promise<void>;
   /** Pause before every retry, instead of the definition's backoff (the local runtime's speed knob). */
   readonly retryPauseMs?: number;
   /** Told when an execution ends. */
@@ -59,6 +61,7 @@ export interface LocalStepFunctions extends JsonApiServer {
 
 const TOKEN_PLACEHOLDER = '__LOCAL_TASK_TOKEN__';
 const WAIT_FOR_TOKEN = /:states:::lambda:invoke\.waitForTaskToken$/;
+const SQS_WAIT_FOR_TOKEN = /:states:::sqs:sendMessage\.waitForTaskToken$/;
 const LAMBDA_INVOKE = /:states:::lambda:invoke$/;
 const FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+$/;
 
@@ -98,13 +101,12 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     for (const [name, state] of Object.entries<AslState>(definition.States)) {
       if (state.Type !== 'Task' || !state.Resource) continue;
       const resource = state.Resource;
-      if (WAIT_FOR_TOKEN.test(resource)) {
-        overrides[name] = async (input) => {
+      /** A callback task: a fresh token, handed on by `deliver`, then the wait for its answer. */
+      const waitForToken =
+        (deliver: (parameters: Record<string, unknown>) => Promise<unknown>) =>
+        async (input: Json): Promise<Json> => {
           const token = `${randomBytes(48).toString('base64url')}.${execution.name}`;
-          const parameters = replaceDeep(input, TOKEN_PLACEHOLDER, token) as {
-            FunctionName: string;
-            Payload: unknown;
-          };
+          const parameters = replaceDeep(input, TOKEN_PLACEHOLDER, token) as Record<string, unknown>;
           const answered = new Promise<unknown>((resolve, reject) => {
             tokens.set(token, {
               executionArn: execution.executionArn,
@@ -114,9 +116,23 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
               reject,
             });
           });
-          await options.invoke(parameters.FunctionName, parameters.Payload);
+          await deliver(parameters);
           return (await answered) as Json;
         };
+      if (WAIT_FOR_TOKEN.test(resource)) {
+        overrides[name] = waitForToken((parameters) =>
+          options.invoke(String(parameters.FunctionName), parameters.Payload),
+        );
+      } else if (SQS_WAIT_FOR_TOKEN.test(resource) && options.sendMessage) {
+        const send = options.sendMessage;
+        overrides[name] = waitForToken((parameters) =>
+          send(
+            String(parameters.QueueUrl),
+            typeof parameters.MessageBody === 'string'
+              ? parameters.MessageBody
+              : JSON.stringify(parameters.MessageBody),
+          ),
+        );
       } else if (LAMBDA_INVOKE.test(resource)) {
         overrides[name] = async (input) => {
           const parameters = input as { FunctionName: string; Payload: unknown };

@@ -15,6 +15,7 @@ import {
   dynamoDbActions,
   s3Action,
   secretsManagerAction,
+  sqsAction,
   stepFunctionsAction,
   type ActionOnResource,
 } from './service-actions.ts';
@@ -116,5 +117,7 @@ export function serviceJudges(iam: LocalIam, stateMachineArn: string) {
       each(accessKeyId, [stepFunctionsAction(operation, body, () => stateMachineArn)]),
     secretsManager: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
       each(accessKeyId, [secretsManagerAction(operation, body)]),
+    sqs: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
+      each(accessKeyId, [sqsAction(operation, body)]),
   };
 }

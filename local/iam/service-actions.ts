@@ -89,3 +89,11 @@ export function secretsManagerAction(operation: string, body: Record<string, unk
     resource: /-[A-Za-z0-9]{6}$/.test(arn) ? arn : `${arn}-AbCdEf`,
   };
 }
+
+/** An SQS call as its action on the queue its `QueueUrl` names (the queue's name is the URL's last part). */
+export function sqsAction(operation: string, body: Record<string, unknown>): ActionOnResource {
+  const named = body.QueueUrl ?? body.QueueName;
+  const url = typeof named === 'string' ? named : '';
+  const name = url.split('/').pop() ?? '';
+  return { action: `sqs:${operation}`, resource: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}` };
+}

@@ -270,6 +270,13 @@ export class FunctionEnvironments {
     return environment;
   }
 
+  /** Ends every environment running an invocation: each invocation fails `Runtime.ExitError`. */
+  crashBusy(): number {
+    const busy = [...this.#all].filter((environment) => !this.#idle.includes(environment));
+    for (const environment of busy) void environment.end();
+    return busy.length;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#all].map((environment) => environment.end()));
     this.#all.clear();

@@ -106,7 +106,14 @@ export async function startFunctionUrl(
                 ? Buffer.from(answer.body, 'base64')
                 : answer.body;
           response.writeHead(answer.statusCode ?? 200, answer.headers as http.OutgoingHttpHeaders).end(body);
-        } catch {
+        } catch (error) {
+          if ((error as Error).name === 'TooManyRequestsException') {
+            // A throttled Function URL answers 429; the sender retries.
+            response
+              .writeHead(429, { 'content-type': 'application/json' })
+              .end('{"Message":"Rate Exceeded."}');
+            return;
+          }
           // Lambda answers 502 when the function itself fails.
           response
             .writeHead(502, { 'content-type': 'application/json' })

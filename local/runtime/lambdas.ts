@@ -8,7 +8,12 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/ingest-function.ts';
 import type { Bundles } from './bundles.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
-import { FunctionEnvironments, StartGate, type EnvironmentFigures } from './environments.ts';
+import {
+  FunctionEnvironments,
+  LambdaInvocationError,
+  StartGate,
+  type EnvironmentFigures,
+} from './environments.ts';
 
 export interface LocalFunction {
   readonly logicalId: string;
@@ -17,6 +22,8 @@ export interface LocalFunction {
   readonly functionArn: string;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** `ReservedConcurrentExecutions`: its own share of the account's concurrency, and its ceiling. */
+  readonly reservedConcurrency: number | undefined;
   readonly environment: Record<string, string>;
 }
 
@@ -34,6 +41,7 @@ export function functionsFromTemplate(
         Environment?: { Variables?: Record<string, unknown> };
         Timeout?: number;
         MemorySize?: number;
+        ReservedConcurrentExecutions?: number;
       };
     };
     const handlerName = metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
@@ -47,6 +55,7 @@ export function functionsFromTemplate(
       functionArn: localFunctionArn(functionName),
       timeoutSeconds: properties.Timeout ?? 3,
       memoryMiB: properties.MemorySize ?? 128,
+      reservedConcurrency: properties.ReservedConcurrentExecutions,
       environment: Object.fromEntries(
         Object.entries(variables).map(([name, value]) => [name, resolve(value)]),
       ),
@@ -72,8 +81,29 @@ export function localFunctionArn(functionName: string): string {
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.min(16, 4 * availableParallelism());
 
+/** Lambda's default concurrency quota per account and region. */
+export const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
+/** Lambda keeps this much of the account's concurrency for functions without a reservation. */
+export const MIN_UNRESERVED_CONCURRENCY = 100;
+
+/** Lambda's answer to an invocation over the concurrency it may have (HTTP 429). */
+export class TooManyRequestsError extends LambdaInvocationError {
+  constructor(
+    readonly reason:
+      'ReservedFunctionConcurrentInvocationLimitExceeded' | 'ConcurrentInvocationLimitExceeded',
+  ) {
+    super('TooManyRequestsException', `Rate Exceeded. (${reason})`);
+  }
+}
+
 export class LocalLambdas {
   readonly #functions: LocalFunction[];
+  readonly #accountConcurrency: number;
+  readonly #unreservedPool: number;
+  readonly #concurrent = new Map<string, number>();
+  #unreservedInUse = 0;
+  /** Invocations Lambda refused for concurrency, by handler name. */
+  readonly throttles: Partial<Record<HandlerName, number>> = {};
   readonly #environments = new Map<string, FunctionEnvironments>();
   /** Invocations so far, by handler name (for benchmarks and tests). */
   readonly invocations: Partial<Record<HandlerName, number>> = {};
@@ -81,8 +111,29 @@ export class LocalLambdas {
   readonly billedMs: Partial<Record<HandlerName, number>> = {};
   readonly #running = new Set<Promise<unknown>>();
 
-  constructor(functions: LocalFunction[]) {
+  /**
+   * `accountConcurrency`: the account's concurrency quota (1,000 by default; new accounts
+   * often have 10). Refused as Lambda refuses the deploy when the reservations leave less
+   * than 100 unreserved.
+   */
+  constructor(functions: LocalFunction[], accountConcurrency = DEFAULT_ACCOUNT_CONCURRENCY) {
     this.#functions = functions;
+    this.#accountConcurrency = accountConcurrency;
+    const reserved = functions.reduce((sum, fn) => sum + (fn.reservedConcurrency ?? 0), 0);
+    this.#unreservedPool = accountConcurrency - reserved;
+    if (reserved > 0 && this.#unreservedPool < MIN_UNRESERVED_CONCURRENCY) {
+      throw Object.assign(
+        new Error(
+          `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${MIN_UNRESERVED_CONCURRENCY}]. (account concurrency ${accountConcurrency}, reserved ${reserved})`,
+        ),
+        { name: 'InvalidParameterValueException' },
+      );
+    }
+  }
+
+  /** The account's concurrency quota this runtime models. */
+  get accountConcurrency(): number {
+    return this.#accountConcurrency;
   }
 
   get functions(): readonly LocalFunction[] {
@@ -156,6 +207,31 @@ export class LocalLambdas {
     await Promise.all([...this.#environments.values()].map((environments) => environments.close()));
   }
 
+  /**
+   * Counts the invocation against the function's concurrency, or refuses it as Lambda does:
+   * over its reservation, or (without one) over what the account leaves unreserved.
+   * Invocations waiting here for a free environment count, as they would run on AWS.
+   */
+  #admit(fn: LocalFunction): void {
+    const running = this.#concurrent.get(fn.functionArn) ?? 0;
+    const throttled =
+      fn.reservedConcurrency !== undefined
+        ? running >= fn.reservedConcurrency && 'ReservedFunctionConcurrentInvocationLimitExceeded'
+        : this.#unreservedInUse >= this.#unreservedPool && 'ConcurrentInvocationLimitExceeded';
+    if (throttled) {
+      this.throttles[fn.handlerName] = (this.throttles[fn.handlerName] ?? 0) + 1;
+      throw new TooManyRequestsError(throttled);
+    }
+    this.#concurrent.set(fn.functionArn, running + 1);
+    if (fn.reservedConcurrency === undefined) this.#unreservedInUse += 1;
+  }
+
+  /** Chaos: ends every environment of a function that is running an invocation now (a crash mid-work). */
+  crashRunning(handlerName: HandlerName): number {
+    const environments = this.#environments.get(this.byHandler(handlerName).functionArn);
+    return environments ? environments.crashBusy() : 0;
+  }
+
   async #invoke(functionArnOrName: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
     const fn = this.#functions.find(
       (candidate) =>
@@ -167,10 +243,13 @@ export class LocalLambdas {
         name: 'ResourceNotFoundException',
       });
     this.invocations[fn.handlerName] = (this.invocations[fn.handlerName] ?? 0) + 1;
+    this.#admit(fn);
     const started = performance.now();
     try {
       return await environments.invoke(payload, signal);
     } finally {
+      this.#concurrent.set(fn.functionArn, (this.#concurrent.get(fn.functionArn) ?? 1) - 1);
+      if (fn.reservedConcurrency === undefined) this.#unreservedInUse -= 1;
       this.billedMs[fn.handlerName] =
         (this.billedMs[fn.handlerName] ?? 0) + Math.ceil(performance.now() - started);
     }

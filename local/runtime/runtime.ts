@@ -29,7 +29,7 @@ import { seededRandom } from '../simulator/faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from '../simulator/simulator.ts';
 import { synthesizeStack } from '../synth.ts';
 import { tableSpecFromTemplate } from '../table-from-template.ts';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
+import { LOCAL_REGION } from './cfn.ts';
 import { templateArns } from '../iam/arns.ts';
 import { startJsonGate } from '../iam/json-gate.ts';
 import { LocalIam, serviceJudges, type Credentials } from '../iam/local-iam.ts';
@@ -37,7 +37,9 @@ import { startFunctionUrl, type LocalFunctionUrl } from './function-url.ts';
 import { deployedBundles } from './bundles.ts';
 import { functionsFromTemplate, LocalLambdas, localFunctionName, type LocalFunction } from './lambdas.ts';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/ingest-function.ts';
-import { LocalQueue } from './queue.ts';
+import type { SqsQueue } from '../emulators/sqs-queue.ts';
+import type { SqsEventSourceMapping } from './event-source-mapping.ts';
+import { queuesFromTemplate, startMapping } from './queues.ts';
 
 /** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -55,6 +57,15 @@ export interface LocalRuntimeOptions {
   readonly pollAfterSeconds?: number;
   /** @default 600 */
   readonly maxWaitSeconds?: number;
+  /** Transfers at once: the transfer queue mapping's maximum concurrency. @default 10, as deployed */
+  readonly maxConcurrentTransfers?: number;
+  /** The longest a file may wait in the transfer queue. @default 24 h, as deployed */
+  readonly maxQueueWaitSeconds?: number;
+  /**
+   * The account's Lambda concurrency quota: invocations beyond it (or beyond a function's
+   * reservation) are throttled as Lambda throttles them. @default 1000, AWS's default quota
+   */
+  readonly accountConcurrency?: number;
   readonly maxFileSizeBytes?: number;
   readonly keyPrefix?: string;
   readonly keySuffixes?: readonly string[];
@@ -103,6 +114,19 @@ export interface LocalOpsEndpoints {
   readonly ingestQueueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly endpoints: { readonly dynamodb: string; readonly sfn: string; readonly sqs: string };
+}
+
+/** The runtime's queues, by their part in the pipeline. */
+export interface LocalQueues {
+  readonly ingest: SqsQueue;
+  readonly deadLetters: SqsQueue;
+  readonly transfer: SqsQueue;
+  readonly transferDeadLetters: SqsQueue;
+}
+
+/** An error as Step Functions names a failed service call (`Lambda.…`, `SQS.…`), with the call's message. */
+function serviceError(name: string, cause: unknown): Error {
+  return Object.assign(new Error(cause instanceof Error ? cause.message : String(cause)), { name });
 }
 
 export interface DropOptions {
@@ -203,7 +227,10 @@ export class LocalRuntime {
   /** Whether VideoGen can reach the webhook URL (it was registered); otherwise the poll path carries the workflow. */
   readonly webhooksRegistered: boolean;
   readonly lambdas: LocalLambdas;
-  readonly queue: LocalQueue;
+  /** The deployed queues: S3 events, their dead letters, transfers waiting their turn, and theirs. */
+  readonly queues: LocalQueues;
+  /** The event source mappings, by the handler they feed (their invocations and peak concurrency). */
+  readonly mappings: ReadonlyMap<HandlerName, SqsEventSourceMapping>;
   readonly stepFunctions: LocalStepFunctions;
   /** The runtime's IAM: the template's policies, and the calls it refused (`denials`). */
   readonly iam: LocalIam | undefined;
@@ -228,7 +255,8 @@ export class LocalRuntime {
     simulator: VideoGenSimulator | undefined;
     webhooksRegistered: boolean;
     lambdas: LocalLambdas;
-    queue: LocalQueue;
+    queues: LocalQueues;
+    mappings: ReadonlyMap<HandlerName, SqsEventSourceMapping>;
     stepFunctions: LocalStepFunctions;
     iam: LocalIam | undefined;
     webhookFailures: { readonly injected: number };
@@ -249,7 +277,8 @@ export class LocalRuntime {
     this.simulator = parts.simulator;
     this.webhooksRegistered = parts.webhooksRegistered;
     this.lambdas = parts.lambdas;
-    this.queue = parts.queue;
+    this.queues = parts.queues;
+    this.mappings = parts.mappings;
     this.stepFunctions = parts.stepFunctions;
     this.iam = parts.iam;
     this.webhookFailures = parts.webhookFailures;
@@ -283,6 +312,12 @@ export class LocalRuntime {
           readiness: options.readiness ?? 'download',
           pollAfter: Duration.seconds(options.pollAfterSeconds ?? 5),
           maxWait: Duration.seconds(options.maxWaitSeconds ?? 600),
+          ...(options.maxConcurrentTransfers === undefined
+            ? {}
+            : { maxConcurrentTransfers: options.maxConcurrentTransfers }),
+          ...(options.maxQueueWaitSeconds === undefined
+            ? {}
+            : { maxQueueWait: Duration.seconds(options.maxQueueWaitSeconds) }),
           removalPolicy: RemovalPolicy.DESTROY,
           ...(options.maxFileSizeBytes === undefined
             ? {}
@@ -299,7 +334,6 @@ export class LocalRuntime {
       }
       const bucket = options.bucketName ?? `videogen-drop-${id}`;
       const tableName = `videogen-ingest-${id}`;
-      const queueName = `videogen-ingest-${id}`;
       const { Resources: resources } = template.toJSON() as {
         Resources: Record<string, { Metadata?: Record<string, unknown> }>;
       };
@@ -311,8 +345,8 @@ export class LocalRuntime {
         if (type === 'AWS::StepFunctions::StateMachine') return `videogen-ingest-${id}`;
         if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket')) return bucket;
         if (type === 'AWS::SecretsManager::Secret') return `local/${id}/${logicalId}`;
-        if (type === 'AWS::SQS::Queue' && logicalId.includes('IngestQueue')) return queueName;
-        if (type === 'AWS::SQS::Queue' && logicalId.includes('DeadLetterQueue')) return `${queueName}-dlq`;
+        // Queues: found by what consumes them (see below), so any name of this runtime's will do.
+        if (type === 'AWS::SQS::Queue') return `videogen-${id}-${logicalId}`.slice(0, 80);
         const handler = type === 'AWS::Lambda::Function' ? handlerOf(logicalId) : undefined;
         return handler ? localFunctionName(handler, id) : undefined;
       });
@@ -321,7 +355,14 @@ export class LocalRuntime {
       const functions = functionsFromTemplate(template, arns.resolve, id);
       const iam = options.iam === false ? undefined : new LocalIam(template, arns);
       const judges = iam && serviceJudges(iam, stateMachineArn);
-      const lambdas = new LocalLambdas(functions);
+      const lambdas = new LocalLambdas(functions, options.accountConcurrency);
+      const { queues, mappings: mappingSpecs } = queuesFromTemplate(template, arns);
+      const queueByUrl = (url: string): SqsQueue => {
+        const name = url.split('/').pop();
+        const queue = [...queues.values()].find((candidate) => candidate.name === name);
+        if (!queue) throw new Error(`no queue ${url} in the template`);
+        return queue;
+      };
 
       const dynamo: LocalDynamoDB = await startDynamoDBProcess();
       stop.push(() => dynamo.close());
@@ -341,20 +382,31 @@ export class LocalRuntime {
       stop.push(() => secrets.close());
 
       let onExecutionEnd: (execution: LocalExecution) => void = () => undefined;
+      const machineRole = iam?.policies.roleOf(machineId ?? '');
       const stepFunctions = await startStepFunctions({
         definition: definitionFromTemplate(template, arns.resolve),
         stateMachineArn,
         invoke: async (functionArn, payload) => {
           const invokeFunction = { action: 'lambda:InvokeFunction', resource: functionArn };
+          await iam?.check({ principal: machineRole, ...invokeFunction }).catch((error: unknown) => {
+            // How Step Functions reports a Lambda call its role may not make.
+            throw serviceError('Lambda.AWSLambdaException', error);
+          });
+          return lambdas.invoke(functionArn, payload).catch((error: unknown) => {
+            // Lambda's 429 reaches the workflow as `Lambda.TooManyRequestsException`.
+            throw (error as Error).name === 'TooManyRequestsException'
+              ? serviceError('Lambda.TooManyRequestsException', error)
+              : error;
+          });
+        },
+        sendMessage: async (queueUrl, body) => {
+          const queue = queueByUrl(queueUrl);
           await iam
-            ?.check({ principal: iam.policies.roleOf(machineId ?? ''), ...invokeFunction })
+            ?.check({ principal: machineRole, action: 'sqs:SendMessage', resource: queue.arn })
             .catch((error: unknown) => {
-              // How Step Functions reports a Lambda call its role may not make.
-              throw Object.assign(new Error(error instanceof Error ? error.message : String(error)), {
-                name: 'Lambda.AWSLambdaException',
-              });
+              throw serviceError('SQS.AmazonSQSException', error);
             });
-          return lambdas.invoke(functionArn, payload);
+          queue.send(body);
         },
         ...(judges ? { judge: judges.stepFunctions } : {}),
         ...(options.retryPauseMs === undefined ? {} : { retryPauseMs: options.retryPauseMs }),
@@ -362,20 +414,45 @@ export class LocalRuntime {
       });
       stop.push(() => stepFunctions.close());
 
-      const queueArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${queueName}`;
-      const starter = lambdas.byHandler('starter');
-      // As CreateEventSourceMapping does on deploy: the starter's role must be able to read the queue.
-      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
-        await iam?.check({ principal: iam.policies.roleOf(starter.logicalId), action, resource: queueArn });
+      // The event source mappings, as deployed: CreateEventSourceMapping checks that the
+      // function's role may read its queue, and so does the runtime before it starts one.
+      const mappings = new Map<HandlerName, SqsEventSourceMapping>();
+      for (const spec of mappingSpecs) {
+        const queue = queues.get(spec.queueLogicalId) as SqsQueue;
+        const consumer = functions.find((fn) => fn.logicalId === spec.functionLogicalId);
+        if (!consumer) continue;
+        for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+          await iam?.check({
+            principal: iam.policies.roleOf(consumer.logicalId),
+            action,
+            resource: queue.arn,
+          });
+        }
+        const mapping = startMapping(spec, queue, (event) => lambdas.invoke(consumer.functionArn, event));
+        mappings.set(consumer.handlerName, mapping);
+        stop.push(() => Promise.resolve(mapping.close()));
       }
-      const queue = new LocalQueue({
-        consume: (event) => lambdas.invoke(starter.functionArn, event),
-        queueArn,
-      });
-      stop.push(() => Promise.resolve(queue.close()));
-      const sqs = await startSqs(queue, {
-        ingest: `videogen-ingest-${id}`,
-        deadLetters: `videogen-ingest-${id}-dlq`,
+      const consumedBy = (handler: HandlerName): SqsQueue => {
+        const spec = mappingSpecs.find(
+          (candidate) =>
+            functions.find((fn) => fn.logicalId === candidate.functionLogicalId)?.handlerName === handler,
+        );
+        const queue = spec && queues.get(spec.queueLogicalId);
+        if (!queue) throw new Error(`no queue feeds the ${handler} function in the template`);
+        return queue;
+      };
+      const ingestQueue = consumedBy('starter');
+      const transferQueue = consumedBy('transfer');
+      const localQueues: LocalQueues = {
+        ingest: ingestQueue,
+        deadLetters: ingestQueue.deadLetterQueue ?? ingestQueue,
+        transfer: transferQueue,
+        transferDeadLetters: transferQueue.deadLetterQueue ?? transferQueue,
+      };
+      stop.push(() => Promise.resolve([...queues.values()].forEach((queue) => queue.close())));
+      const sqs = await startSqs([...queues.values()], {
+        consumed: new Set([ingestQueue, transferQueue]),
+        ...(judges ? { judge: judges.sqs } : {}),
       });
       stop.push(() => sqs.close());
       let lastS3Event: string | undefined;
@@ -386,7 +463,7 @@ export class LocalRuntime {
         ...(judges ? { judge: judges.s3 } : {}),
         onObjectCreated: (event) => {
           lastS3Event = JSON.stringify(event);
-          queue.send(lastS3Event);
+          ingestQueue.send(lastS3Event);
         },
       });
       stop.push(() => s3.close());
@@ -399,13 +476,14 @@ export class LocalRuntime {
           DYNAMODB: dynamoGate?.endpoint ?? dynamo.endpoint,
           SFN: stepFunctions.endpoint,
           SECRETS_MANAGER: secrets.endpoint,
+          SQS: sqs.endpoint,
         },
       };
       lambdas.load(await deployedBundles(log), (fn) =>
         localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
       );
       stop.push(() => lambdas.close());
-      const apiKeySecretId = lambdas.byHandler('create').environment.VIDEOGEN_API_KEY_SECRET ?? '';
+      const apiKeySecretId = lambdas.byHandler('transfer').environment.VIDEOGEN_API_KEY_SECRET ?? '';
       secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
 
       const webhookFailures = { injected: 0 };
@@ -457,7 +535,8 @@ export class LocalRuntime {
         simulator,
         webhooksRegistered,
         lambdas,
-        queue,
+        queues: localQueues,
+        mappings,
         stepFunctions,
         iam,
         webhookFailures,
@@ -466,8 +545,8 @@ export class LocalRuntime {
           bucket,
           tableName,
           stateMachineArn,
-          ingestQueueUrl: sqs.ingestQueueUrl,
-          deadLetterQueueUrl: sqs.deadLetterQueueUrl,
+          ingestQueueUrl: sqs.urlOf(localQueues.ingest),
+          deadLetterQueueUrl: sqs.urlOf(localQueues.deadLetters),
           endpoints: { dynamodb: dynamo.endpoint, sfn: stepFunctions.endpoint, sqs: sqs.endpoint },
         },
         documents,
@@ -510,7 +589,7 @@ export class LocalRuntime {
   /** Delivers the last S3 event again, as EventBridge and SQS may (at least once). */
   redeliverLastS3Event(): void {
     const event = this.#lastS3Event();
-    if (event) this.queue.send(event);
+    if (event) this.queues.ingest.send(event);
   }
 
   /** Every ingest record, oldest first. */
@@ -522,10 +601,16 @@ export class LocalRuntime {
   /** Resolves once every S3 event is handled and no workflow is running. */
   async idle(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    // Dead-letter queues hold what no consumer takes: they do not keep the runtime busy.
+    const working = [this.queues.ingest, this.queues.transfer];
+    const queued = () => working.reduce((sum, queue) => sum + queue.depth, 0);
     for (;;) {
-      await this.queue.idle(Math.max(1, deadline - Date.now()));
+      while (queued() > 0) {
+        if (Date.now() > deadline) throw new Error(`queues not drained after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       await this.stepFunctions.idle(Math.max(1, deadline - Date.now()));
-      if (this.queue.depth === 0) return;
+      if (queued() === 0) return;
     }
   }
 
@@ -533,7 +618,7 @@ export class LocalRuntime {
     if (this.#registration) await this.#registration().catch(() => undefined);
     // VideoGen first, then what runs: no handler may outlive the emulators it calls.
     await this.simulator?.close();
-    this.queue.close();
+    for (const mapping of this.mappings.values()) mapping.close();
     await this.stepFunctions.close();
     await this.lambdas.drain();
     await this.lambdas.close();

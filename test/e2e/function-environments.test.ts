@@ -11,8 +11,7 @@ import { ingestAll, startRuntime } from '../helpers/runtime.ts';
 /** Messages only one handler writes, by that handler. */
 const WRITTEN_BY: Record<string, string> = {
   'S3 event handled': 'starter',
-  'VideoGen file created': 'create',
-  'transfer done': 'transfer',
+  'transfer answered': 'transfer',
   polled: 'poll',
   'webhook answered': 'webhook',
   'webhook registration': 'register-webhook',
@@ -24,7 +23,7 @@ describe('local function environments', () => {
     const runtime = await startRuntime({
       handlerLogLevel: 'INFO',
       pollAfterSeconds: 1,
-      // Some webhooks lost, so polls run beside webhooks, transfers and creates.
+      // Some webhooks lost, so polls run beside webhooks and transfers.
       simulator: { faults: [{ fault: 'drop_delivery', rate: 0.5 }], seed: 7 },
     });
     try {
@@ -63,7 +62,7 @@ describe('local function environments', () => {
     }
     // Every function ran from its own environments, each cold-started at least once.
     const figures = runtime.lambdas.figures();
-    for (const handler of ['starter', 'prepare', 'create', 'transfer', 'await-file', 'poll', 'webhook']) {
+    for (const handler of ['starter', 'prepare', 'transfer', 'await-file', 'poll', 'webhook']) {
       expect(figures[handler as keyof typeof figures]?.coldStarts, handler).toBeGreaterThan(0);
     }
   });

@@ -121,7 +121,7 @@ describe('the local runtime, end to end (default readiness: download)', () => {
       runtime.stepFunctions.executions().filter((execution) => execution.name.startsWith('once_mp4')),
     ).toHaveLength(1);
     expect(creates()).toBeLessThanOrEqual(before + 1);
-    expect(runtime.queue.deadLetters).toHaveLength(0);
+    expect(runtime.queues.deadLetters.depth).toBe(0);
   });
 
   it('takes 50 files at once: 50 VideoGen files, every byte accounted for', async () => {
@@ -140,11 +140,11 @@ describe('the local runtime, end to end (default readiness: download)', () => {
     }
   });
 
-  it('runs the happy path in 7 state transitions', () => {
+  it('runs the happy path in 6 state transitions', () => {
     const happy = runtime.stepFunctions
       .executions()
       .find((execution) => execution.name.startsWith('photo_png'));
-    expect(happy).toMatchObject({ status: 'SUCCEEDED', transitions: 7 });
+    expect(happy).toMatchObject({ status: 'SUCCEEDED', transitions: 6 });
     expect(happy?.statesEntered).not.toHaveProperty('Poll');
   });
 });

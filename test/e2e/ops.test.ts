@@ -120,14 +120,14 @@ describe('videogen-ingest replay-dlq', () => {
   it('moves dead-lettered S3 events back to the ingest queue, where duplicates change nothing', async () => {
     const body = runtime.lastS3Event();
     if (!body) throw new Error('no S3 event seen');
-    runtime.queue.deadLetters.push({ messageId: 'dead-1', body, receiveCount: 5 });
-    runtime.queue.deadLetters.push({ messageId: 'dead-2', body, receiveCount: 5 });
+    runtime.queues.deadLetters.send(body);
+    runtime.queues.deadLetters.send(body);
     const startsBefore = runtime.lambdas.invocations.starter ?? 0;
     const recordsBefore = await runtime.records();
 
     expect(await ops('replay-dlq')).toBe('moved 2 message(s) from the dead-letter queue to the ingest queue');
     await runtime.idle();
-    expect(runtime.queue.deadLetters).toHaveLength(0);
+    expect(runtime.queues.deadLetters.depth).toBe(0);
     expect(runtime.lambdas.invocations.starter ?? 0).toBeGreaterThan(startsBefore);
     expect((await runtime.records()).map((record) => record.status)).toEqual(
       recordsBefore.map((record) => record.status),

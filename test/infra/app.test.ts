@@ -90,7 +90,7 @@ describe('synthesis with bundling, as `npx cdk synth` does it', () => {
       const bundles = readdirSync(outdir)
         .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(outdir, entry, 'index.mjs')))
         .map((entry) => path.join(outdir, entry, 'index.mjs'));
-      expect(bundles).toHaveLength(9);
+      expect(bundles).toHaveLength(8);
       for (const bundle of bundles) {
         const code = readFileSync(bundle, 'utf8');
         expect(code).not.toMatch(/from\s*"@aws-sdk\//);

@@ -9,6 +9,7 @@ import {
   VideoGenIngest,
   type SubscriberOptions,
   type VideoGenIngestProps,
+  MAX_TRANSFER_RECEIVES,
 } from '../../lib/videogen-ingest.ts';
 import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
 import { HANDLER_METADATA_KEY } from '../../lib/ingest-function.ts';
@@ -133,7 +134,7 @@ describe('the functions', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
       (fn) => (fn as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY] !== undefined,
     );
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(8);
     for (const fn of functions) {
       expect((fn as { Properties: unknown }).Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -165,10 +166,44 @@ describe('the functions', () => {
     });
   });
 
-  it('reserves concurrency for transfers and webhooks when asked to', () => {
+  it('reserves no concurrency by default: a new account with a quota of 10 can deploy it', () => {
+    expect(
+      Object.values(template.findResources('AWS::Lambda::Function')).filter(
+        (fn) => 'ReservedConcurrentExecutions' in fn.Properties,
+      ),
+    ).toEqual([]);
+  });
+
+  it('caps transfers with the transfer queue mapping’s maximum concurrency, one message per invocation', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionIdOf('transfer') },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const { template: capped } = synthesizeStack({
+      ...LOCAL_STACK_PROPS,
+      ingest: { maxConcurrentTransfers: 4 },
+    });
+    capped.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 4 },
+    });
+  });
+
+  it('keeps a transfer message hidden past the worker’s timeout, for the max queue wait, then dead-letters it', () => {
+    const queues = template.findResources('AWS::SQS::Queue');
+    const transferQueue = Object.entries(queues).find(([id]) => /TransferQueue/.test(id))?.[1];
+    expect(transferQueue?.Properties).toMatchObject({
+      VisibilityTimeout: 960,
+      MessageRetentionPeriod: Duration.hours(48).toSeconds(),
+      RedrivePolicy: { maxReceiveCount: MAX_TRANSFER_RECEIVES + 2 },
+    });
+  });
+
+  it('reserves concurrency for webhooks when asked to', () => {
     const { template: reserved } = synthesizeStack({
       ...LOCAL_STACK_PROPS,
-      ingest: { maxConcurrentTransfers: 4, maxConcurrentWebhooks: 6 },
+      ingest: { maxConcurrentWebhooks: 6 },
     });
     const byHandler = Object.values(reserved.findResources('AWS::Lambda::Function'))
       .filter((fn) => 'ReservedConcurrentExecutions' in fn.Properties)
@@ -176,7 +211,7 @@ describe('the functions', () => {
         (fn as { Metadata?: Record<string, unknown> }).Metadata?.[HANDLER_METADATA_KEY],
         (fn.Properties as { ReservedConcurrentExecutions: number }).ReservedConcurrentExecutions,
       ]);
-    expect(Object.fromEntries(byHandler)).toEqual({ transfer: 4, webhook: 6 });
+    expect(Object.fromEntries(byHandler)).toEqual({ webhook: 6 });
   });
 
   it('serves the webhook from a Function URL authenticated by its signature (auth NONE)', () => {
@@ -202,18 +237,24 @@ describe('least privilege', () => {
       ['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
     ],
     [
-      'create',
+      'transfer',
       [
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:ListBucket',
         'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'states:SendTaskFailure',
+        'states:SendTaskSuccess',
       ],
-    ],
-    [
-      'transfer',
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
     ],
     ['await-file', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'states:SendTaskSuccess']],
     [
@@ -330,46 +371,54 @@ describe('the workflow', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/VideoGenIngest-Workflow-[0-9A-F]{8}$'),
     });
-    expect(definition.TimeoutSeconds).toBe(Duration.hours(7).toSeconds());
+    // The max queue wait (24 h), the max wait (6 h) and an hour.
+    expect(definition.TimeoutSeconds).toBe(Duration.hours(31).toSeconds());
   });
 
-  it('runs Prepare → Create → Transfer → WaitForFile, and ends Ready, Duplicate or Rejected', () => {
+  it('runs Prepare → Transfer (queued) → WaitForFile, and ends Ready, Duplicate or Rejected', () => {
     expect(definition.StartAt).toBe(STATE.prepare);
     expect(definition.States[STATE.prepare]?.Next).toBe(STATE.prepared);
-    expect(definition.States[STATE.prepared]?.Default).toBe(STATE.create);
-    expect(definition.States[STATE.create]?.Next).toBe(STATE.transfer);
+    expect(definition.States[STATE.prepared]?.Default).toBe(STATE.transfer);
     expect(definition.States[STATE.transfer]?.Next).toBe(STATE.waitForFile);
     expect(definition.States[STATE.transfer]?.ResultPath).toBe('$.upload');
     for (const end of [STATE.ready, STATE.duplicate, STATE.rejected])
       expect(definition.States[end]?.Type).toBe('Succeed');
   });
 
-  it('goes back to Create on an expired URL and records every other failure', () => {
+  it('waits for the transfer in the queue with its token, up to the max queue wait', () => {
+    expect(definition.States[STATE.transfer]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::sqs:sendMessage.waitForTaskToken',
+      TimeoutSeconds: Duration.hours(24).toSeconds(),
+      Parameters: { MessageBody: { 'pk.$': '$.prepared.pk', 'taskToken.$': '$$.Task.Token' } },
+    });
+  });
+
+  it('records a wait in the queue past its maximum as TransferQueueTimeoutError, and every other failure', () => {
     expect(definition.States[STATE.transfer]?.Catch).toEqual([
-      { ErrorEquals: ['UploadUrlExpiredError'], ResultPath: '$.lastError', Next: STATE.create },
+      { ErrorEquals: ['States.Timeout'], ResultPath: null, Next: STATE.transferQueueTimedOut },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.recordFailure },
     ]);
+    expect(definition.States[STATE.transferQueueTimedOut]).toMatchObject({
+      Type: 'Pass',
+      Result: { Error: 'TransferQueueTimeoutError' },
+      ResultPath: '$.error',
+      Next: STATE.recordFailure,
+    });
     expect(definition.States[STATE.prepare]?.Catch?.[0]?.Next).toBe(STATE.recordFailureBeforeClaim);
     expect(definition.States[STATE.recordFailure]?.Next).toBe(STATE.failed);
     expect(definition.States[STATE.failed]?.Type).toBe('Fail');
   });
 
   it('never retries a permanent error, backs a 429 off longer, and retries the rest with jitter', () => {
-    const retry = definition.States[STATE.create]?.Retry ?? [];
-    expect(retry.find((rule) => rule.MaxAttempts === 0)?.ErrorEquals).toEqual([
-      ...PERMANENT_ERRORS,
-      'UploadUrlExpiredError',
-    ]);
+    const retry = definition.States[STATE.prepare]?.Retry ?? [];
+    expect(retry.find((rule) => rule.MaxAttempts === 0)?.ErrorEquals).toEqual([...PERMANENT_ERRORS]);
     expect(retry.find((rule) => rule.ErrorEquals.includes('VideoGenRateLimitedError'))).toMatchObject({
       JitterStrategy: 'FULL',
       MaxDelaySeconds: 60,
     });
     expect(retry.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], JitterStrategy: 'FULL' });
-    expect(
-      definition.States[STATE.transfer]?.Retry?.some((rule) =>
-        rule.ErrorEquals.includes('Lambda.TooManyRequestsException'),
-      ),
-    ).toBe(true);
+    // Nothing waits its turn by retrying any more: no state retries a throttled Lambda.
+    expect(JSON.stringify(definition)).not.toContain('Lambda.TooManyRequestsException');
   });
 
   it('waits for a task token with the poll interval as timeout, then polls until ready or timed out', () => {
@@ -504,9 +553,14 @@ describe('props', () => {
       'maxFileSize must be from 1 byte to 5 GiB (the single-PUT ceiling), got 6442450944 bytes',
     ],
     [
-      'zero transfers',
-      { maxConcurrentTransfers: 0 },
-      'maxConcurrentTransfers must be a whole number from 1 to 1000, got 0',
+      'one transfer at a time (a mapping’s maximum concurrency is at least 2)',
+      { maxConcurrentTransfers: 1 },
+      'maxConcurrentTransfers must be a whole number from 2 to 1000, got 1',
+    ],
+    [
+      'a max queue wait past what the queue keeps',
+      { maxQueueWait: Duration.days(14) },
+      'maxQueueWait must be from 1 minute to 13 days (the transfer queue keeps a message at most 14 days), got 14 days',
     ],
     [
       'a max wait under the poll interval',
@@ -628,7 +682,7 @@ describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
       }),
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.Properties).toMatchObject({
         AlarmActions: [{ Ref: topicId }],

@@ -95,7 +95,7 @@ describe('IAM edges of the template', () => {
         .map((match) => match[1] ?? '')
         .filter((id) => resources[id]?.Type === 'AWS::Lambda::Function'),
     );
-    expect(invoked.size).toBe(6);
+    expect(invoked.size).toBe(4);
     for (const functionId of invoked) {
       const invoke = {
         principal: policies.roleOf(machineId),
@@ -106,9 +106,34 @@ describe('IAM edges of the template', () => {
     }
   });
 
+  it('lets the state machine queue every transfer, and the transfer worker answer its token', async () => {
+    const [[machineId, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    const queued = [...JSON.stringify(machine.Properties.DefinitionString).matchAll(/"Ref":"(\w+)"/g)]
+      .map((match) => match[1] ?? '')
+      .filter((id) => resources[id]?.Type === 'AWS::SQS::Queue');
+    expect(queued).toHaveLength(1);
+    for (const queueId of queued) {
+      const send = {
+        principal: policies.roleOf(machineId),
+        action: 'sqs:SendMessage',
+        resource: arns.arnOf(queueId),
+      };
+      expect(await allowed(send)).toBe('Allowed');
+    }
+    const [transferMapping] = ofType('AWS::Lambda::EventSourceMapping').filter(([, mapping]) =>
+      arns.resolve(mapping.Properties.EventSourceArn).endsWith(arns.nameOf(queued[0] ?? '')),
+    );
+    const worker = policies.roleOf(logicalIdOf(transferMapping?.[1].Properties.FunctionName));
+    for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure']) {
+      expect(await allowed({ principal: worker, action, resource: arns.arnOf(machineId) }), action).toBe(
+        'Allowed',
+      );
+    }
+  });
+
   it('lets each event source mapping read its queue or stream and send failures to its destination', async () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [mappingId, mapping] of mappings) {
       const role = policies.roleOf(logicalIdOf(mapping.Properties.FunctionName));
       const source = arns.resolve(mapping.Properties.EventSourceArn);

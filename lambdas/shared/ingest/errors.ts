@@ -32,3 +32,11 @@ export class TransferTimeoutError extends Error {
 export class SourceAccessDeniedError extends Error {
   override readonly name = 'SourceAccessDeniedError';
 }
+
+/**
+ * The transfer queue delivered this source's message more times than a transfer may be
+ * tried: every attempt crashed or met a transient error.
+ */
+export class TransferAttemptsExhaustedError extends Error {
+  override readonly name = 'TransferAttemptsExhaustedError';
+}

@@ -25,7 +25,6 @@ describe('handlers fail their cold start on missing configuration, naming it', (
 
   it.each([
     ['prepare', /TABLE_NAME/],
-    ['create', /VIDEOGEN_API_URL/],
     ['transfer', /TABLE_NAME/],
     ['await-file', /TABLE_NAME/],
     ['poll', /MAX_WAIT_SECONDS/],

@@ -11,7 +11,7 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awaitFile } from '../../../lambdas/await-file/await-file.ts';
-import { createVideoGenFile } from '../../../lambdas/create/create.ts';
+import { createVideoGenFile } from '../../../lambdas/transfer/create.ts';
 import { poll } from '../../../lambdas/poll/poll.ts';
 import { prepare } from '../../../lambdas/prepare/prepare.ts';
 import { recordFailure } from '../../../lambdas/record-failure/record-failure.ts';

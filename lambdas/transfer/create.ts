@@ -24,8 +24,9 @@ export interface CreateOutput {
 
 /**
  * `POST /v1/files/upload` for the source, then the ingest item and its `FILE#` pointer
- * in one transaction, before any byte moves. Called again after an expired upload URL,
- * it creates a fresh file and records the previous one as abandoned, at most `maxAttempts` times.
+ * in one transaction, before any byte moves. Called again after an expired upload URL
+ * or an attempt that was cut off, it creates a fresh file and records the previous one as
+ * abandoned, at most `maxAttempts` times.
  */
 export async function createVideoGenFile(deps: CreateDeps, input: { pk: string }): Promise<CreateOutput> {
   const record = await getRecord(deps.store, input.pk);
@@ -35,7 +36,7 @@ export async function createVideoGenFile(deps: CreateDeps, input: { pk: string }
   }
   if (record.attempts >= deps.maxAttempts) {
     throw new UploadAttemptsExhaustedError(
-      `created ${record.attempts} VideoGen files for this source and every upload URL expired before its bytes were sent`,
+      `created ${record.attempts} VideoGen files for this source and none received its bytes (each upload URL expired, or its attempt was cut off)`,
     );
   }
   if (!record.displayName) throw new UnexpectedIngestStateError(`${input.pk} has no display name`);

@@ -1,0 +1,300 @@
+import { Readable } from 'node:stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { sdkStreamMixin } from '@smithy/util-stream';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  isTransient,
+  processTransferMessage,
+  retryDelaySeconds,
+  type TaskAnswers,
+  type TransferWorkerDeps,
+} from '../../../lambdas/transfer/worker.ts';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { API_PAUSE_PK, extendApiPause, readApiPause } from '#shared/ingest/api-pause';
+import { advanceStatus, claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
+import type { IngestRecord } from '#shared/ingest/record';
+import { TransferAttemptsExhaustedError, SourceGoneError } from '#shared/ingest/errors';
+import {
+  VideoGenClient,
+  VideoGenServerError,
+  VideoGenValidationError,
+  uploadToPresignedUrl,
+} from '#shared/videogen/index';
+import { VideoGenSimulator } from '#local/simulator/simulator';
+import { mp4 } from '#local/media';
+import { receivedRecord } from '../../fixtures/records.ts';
+import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+
+const s3 = mockClient(S3Client);
+let table: TestTable;
+let sim: VideoGenSimulator;
+let client: VideoGenClient;
+let keys = 0;
+const bytes = mp4(50_000);
+
+beforeAll(async () => {
+  table = await startIngestTable();
+  sim = await VideoGenSimulator.start({ processingMs: 30, playbackMs: 10, analysisMs: 10 });
+  client = new VideoGenClient({ baseUrl: sim.url, apiKey: 'k' });
+});
+afterAll(async () => {
+  await sim.close();
+  await table.close();
+});
+beforeEach(async () => {
+  // Each test starts with no shared VideoGen pause.
+  await table.store.client.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: API_PAUSE_PK } }));
+  s3.reset();
+  sim.faults.clear();
+  s3.on(GetObjectCommand).callsFake(() => ({ Body: sdkStreamMixin(Readable.from([bytes])) }));
+});
+
+/** What the worker answered the workflow, in order. */
+function recordingAnswers(tokenGone = false): TaskAnswers & { calls: unknown[] } {
+  const calls: unknown[] = [];
+  return {
+    calls,
+    succeed: (token, output) => {
+      calls.push({ succeed: token, output });
+      return Promise.resolve(!tokenGone);
+    },
+    fail: (token, error) => {
+      calls.push({ fail: token, error: error.name });
+      return Promise.resolve(!tokenGone);
+    },
+  };
+}
+
+async function claimed(overrides: Partial<IngestRecord> = {}): Promise<IngestRecord> {
+  const record = receivedRecord({ size: bytes.length, ...overrides }, `worker/${(keys += 1)}.mp4`);
+  await claimSource(table.store, record);
+  return record;
+}
+
+function deps(answers: TaskAnswers, overrides: Partial<TransferWorkerDeps> = {}): TransferWorkerDeps {
+  return {
+    s3: new S3Client({}),
+    store: table.store,
+    videoGen: () => Promise.resolve(client),
+    upload: uploadToPresignedUrl,
+    answers,
+    maxUploadUrlAttempts: 3,
+    maxReceives: 5,
+    budgetMs: () => 60_000,
+    sleep: () => Promise.resolve(),
+    random: () => 0,
+    ...overrides,
+  };
+}
+
+const storedUploads = (fileId: string | null) =>
+  sim.uploads().filter((upload) => upload.fileId === fileId && upload.outcome === 'stored');
+
+describe('the transfer worker', () => {
+  it('creates the file just before its PUT, sends the bytes and answers the token with the upload', async () => {
+    const record = await claimed();
+    const answers = recordingAnswers();
+
+    const disposition = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't1',
+      receiveCount: 1,
+    });
+
+    const stored = await getRecord(table.store, record.pk);
+    expect(disposition).toEqual({ kind: 'answered', outcome: 'succeeded', bytesSent: bytes.length });
+    expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 1 });
+    expect(answers.calls).toEqual([
+      { succeed: 't1', output: { fileId: stored?.fileId, bytes: bytes.length, sent: true } },
+    ]);
+    expect(storedUploads(stored?.fileId ?? null)).toHaveLength(1);
+  });
+
+  it('answers a redelivered message of a finished transfer again and sends nothing', async () => {
+    const record = await claimed();
+    await processTransferMessage(deps(recordingAnswers()), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 1,
+    });
+    const uploadsBefore = sim.uploads().length;
+    const answers = recordingAnswers();
+
+    const again = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 2,
+    });
+
+    expect(again).toEqual({ kind: 'answered', outcome: 'already-done' });
+    expect(answers.calls).toEqual([{ succeed: 't', output: expect.objectContaining({ sent: false }) }]);
+    expect(sim.uploads()).toHaveLength(uploadsBefore);
+  });
+
+  it('after a crash mid-upload, abandons the file VideoGen never got bytes for and uploads one new file', async () => {
+    const record = await claimed();
+    const first = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
+    await recordCreatedFile(table.store, record, {
+      fileId: first.fileId,
+      displayName: 'a.mp4',
+      at: record.createdAt,
+    });
+    await advanceStatus(table.store, record.pk, ['CREATED'], 'UPLOADING', record.createdAt);
+
+    await processTransferMessage(deps(recordingAnswers()), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 2,
+    });
+
+    const stored = await getRecord(table.store, record.pk);
+    expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 2, abandonedFileIds: [first.fileId] });
+    expect(storedUploads(first.fileId)).toHaveLength(0);
+    expect(storedUploads(stored?.fileId ?? null)).toHaveLength(1);
+  });
+
+  it('after a crash past the PUT, sees the bytes at VideoGen and neither creates nor sends again', async () => {
+    const record = await claimed();
+    const first = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
+    await recordCreatedFile(table.store, record, {
+      fileId: first.fileId,
+      displayName: 'a.mp4',
+      at: record.createdAt,
+    });
+    await uploadToPresignedUrl({
+      url: first.uploadUrl,
+      body: Readable.from([bytes]),
+      contentLength: bytes.length,
+    });
+    const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
+    const answers = recordingAnswers();
+
+    const disposition = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 2,
+    });
+
+    expect(disposition).toMatchObject({ kind: 'answered', outcome: 'already-done' });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'UPLOADED',
+      fileId: first.fileId,
+    });
+    expect(sim.requests().filter((request) => request.op === 'create')).toHaveLength(createsBefore);
+    expect(storedUploads(first.fileId)).toHaveLength(1);
+  });
+
+  it('shares a 429: the pause it asks for is recorded for every worker, and the message waits it out in the queue', async () => {
+    sim.faults.add({ fault: 'rate_limit', on: 'create', retryAfterSeconds: 40 });
+    const record = await claimed();
+    const at = Date.parse('2026-11-26T10:00:00Z');
+
+    const disposition = await processTransferMessage(deps(recordingAnswers(), { now: () => at }), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 1,
+    });
+
+    expect(disposition).toEqual({ kind: 'retry', afterSeconds: 40, reason: 'VideoGenRateLimitedError' });
+    expect(await readApiPause(table.store)).toBe(at + 40_000);
+    expect((await getRecord(table.store, record.pk))?.status).toBe('RECEIVED');
+  });
+
+  it('reads the shared pause before calling VideoGen: a short one is waited out, a long one defers the message', async () => {
+    const at = Date.parse('2026-11-27T10:00:00Z');
+    await extendApiPause(table.store, at + 5_000);
+    const slept: number[] = [];
+    const record = await claimed();
+    const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
+
+    await processTransferMessage(
+      deps(recordingAnswers(), { now: () => at, sleep: (ms) => Promise.resolve(void slept.push(ms)) }),
+      { pk: record.pk, taskToken: 't', receiveCount: 1 },
+    );
+    expect(slept[0]).toBe(5_000);
+
+    await extendApiPause(table.store, at + 120_000);
+    const later = await claimed();
+    const deferred = await processTransferMessage(deps(recordingAnswers(), { now: () => at }), {
+      pk: later.pk,
+      taskToken: 't',
+      receiveCount: 1,
+    });
+    expect(deferred).toEqual({ kind: 'retry', afterSeconds: 120, reason: 'VideoGen rate limit' });
+    expect(sim.requests().filter((request) => request.op === 'create')).toHaveLength(createsBefore + 1);
+  });
+
+  it('puts a message back with a growing delay after a transient error, and fails the file past maxReceives', async () => {
+    sim.faults.add({ fault: 'server_error', on: 'create' });
+    const record = await claimed();
+    const transient = await processTransferMessage(deps(recordingAnswers()), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 3,
+    });
+    expect(transient).toMatchObject({ kind: 'retry', reason: 'VideoGenServerError' });
+
+    const answers = recordingAnswers();
+    const exhausted = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 6,
+    });
+    expect(exhausted).toEqual({
+      kind: 'answered',
+      outcome: 'failed',
+      error: 'TransferAttemptsExhaustedError',
+    });
+    expect(answers.calls).toEqual([{ fail: 't', error: 'TransferAttemptsExhaustedError' }]);
+  });
+
+  it('fails the task at once, by name, on a permanent error', async () => {
+    s3.on(GetObjectCommand).rejects(
+      Object.assign(new Error('gone'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }),
+    );
+    const record = await claimed();
+    const answers = recordingAnswers();
+    const disposition = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 1,
+    });
+    expect(disposition).toMatchObject({ kind: 'answered', outcome: 'failed', error: 'SourceGoneError' });
+  });
+
+  it('drops the message of a workflow that has ended (its wait in the queue timed out)', async () => {
+    const record = await claimed({ status: 'FAILED' });
+    const answers = recordingAnswers();
+    const disposition = await processTransferMessage(deps(answers), {
+      pk: record.pk,
+      taskToken: 't',
+      receiveCount: 1,
+    });
+    expect(disposition).toEqual({ kind: 'answered', outcome: 'workflow-ended' });
+    expect(answers.calls).toEqual([]);
+  });
+});
+
+describe('transfer retry rules', () => {
+  it('tells what another delivery may fix from what it cannot', () => {
+    expect(isTransient(new VideoGenServerError('502'))).toBe(true);
+    expect(isTransient(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }))).toBe(true);
+    expect(isTransient(new VideoGenValidationError('bad'))).toBe(false);
+    expect(isTransient(new SourceGoneError('gone'))).toBe(false);
+    expect(isTransient(new TransferAttemptsExhaustedError('tried'))).toBe(false);
+    expect(
+      isTransient(
+        Object.assign(new Error('no'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }),
+      ),
+    ).toBe(false);
+  });
+
+  it('waits 15 s after the first failure, doubling, never more than 15 minutes', () => {
+    const top = () => 1;
+    expect([1, 2, 3, 4, 5, 6, 7, 10].map((count) => retryDelaySeconds(count, top))).toEqual([
+      15, 30, 60, 120, 240, 480, 900, 900,
+    ]);
+    expect(retryDelaySeconds(1, () => 0)).toBe(8);
+  });
+});
