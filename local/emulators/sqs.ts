@@ -25,13 +25,9 @@ export async function startSqs(
   const byName = new Map(queues.map((queue) => [queue.name, queue]));
   const queueOf = (body: Record<string, unknown>): SqsQueue => {
     // The name is the URL's last part: the deployed-style URL a function's variables hold works too.
-    const name =
-      String(body.QueueUrl ?? '')
-        .split('/')
-        .pop() ?? '';
-    const queue = byName.get(name);
-    if (!queue)
-      throw new AwsApiError('AWS.SimpleQueueService.NonExistentQueue', `no queue ${String(body.QueueUrl)}`);
+    const url = typeof body.QueueUrl === 'string' ? body.QueueUrl : '';
+    const queue = byName.get(url.split('/').pop() ?? '');
+    if (!queue) throw new AwsApiError('AWS.SimpleQueueService.NonExistentQueue', `no queue ${url}`);
     return queue;
   };
   const guard = <T>(run: () => T): T => {
