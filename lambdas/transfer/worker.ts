@@ -21,7 +21,12 @@ import { FAILURE_STATUSES, STATUS_RANK, type IngestRecord } from '#shared/ingest
 import { advanceStatus, ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
 import type { RetryOptions } from '#shared/retry';
 import type { VideoGenClient } from '#shared/videogen/client';
-import { VideoGenError, VideoGenNotFoundError, VideoGenRateLimitedError } from '#shared/videogen/errors';
+import {
+  UploadUrlExpiredError,
+  VideoGenError,
+  VideoGenNotFoundError,
+  VideoGenRateLimitedError,
+} from '#shared/videogen/errors';
 import type { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { createVideoGenFile } from './create.ts';
 import { transfer, type TransferOutput } from './transfer.ts';
@@ -93,7 +98,7 @@ const PERMANENT = [
 /** Whether trying the same message again later may succeed. */
 export function isTransient(error: unknown): boolean {
   if (PERMANENT.some((type) => error instanceof type)) return false;
-  if (error instanceof VideoGenError) return error.retryable || error.name === 'UploadUrlExpiredError';
+  if (error instanceof VideoGenError) return error.retryable;
   if (error instanceof ConcurrentUpdateError) return true;
   return isTransientAwsError(error);
 }
@@ -170,28 +175,36 @@ export async function processTransferMessage(
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ...(deps.random ? { random: deps.random } : {}),
     };
-    const created = await createVideoGenFile(
-      {
-        store: deps.store,
-        videoGen: deps.videoGen,
-        maxAttempts: deps.maxUploadUrlAttempts,
-        now: () => new Date(now()).toISOString(),
-        retry,
-      },
-      { pk: message.pk },
-    );
-    const output = await transfer(
-      {
-        s3: deps.s3,
-        store: deps.store,
-        upload: deps.upload,
-        now: () => new Date(now()).toISOString(),
-        retry,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      },
-      { pk: message.pk, ...created },
-    );
-    return await succeed(output, 'succeeded');
+    // An upload URL that expired before its bytes went (a slow start) is replaced at once:
+    // Create records the old file abandoned, up to maxUploadUrlAttempts files in all.
+    for (;;) {
+      const created = await createVideoGenFile(
+        {
+          store: deps.store,
+          videoGen: deps.videoGen,
+          maxAttempts: deps.maxUploadUrlAttempts,
+          now: () => new Date(now()).toISOString(),
+          retry,
+        },
+        { pk: message.pk },
+      );
+      try {
+        const output = await transfer(
+          {
+            s3: deps.s3,
+            store: deps.store,
+            upload: deps.upload,
+            now: () => new Date(now()).toISOString(),
+            retry,
+            ...(deps.signal ? { signal: deps.signal } : {}),
+          },
+          { pk: message.pk, ...created },
+        );
+        return await succeed(output, 'succeeded');
+      } catch (error) {
+        if (!(error instanceof UploadUrlExpiredError)) throw error;
+      }
+    }
   } catch (caught) {
     const error = toError(caught);
     if (!isTransient(error)) return await fail(error);

@@ -29,6 +29,11 @@ export interface SqsQueueOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** The redrive policy: after this many receives a message moves to `deadLetterQueue`. */
   readonly redrive?: { readonly maxReceiveCount: number; readonly deadLetterQueue: SqsQueue };
+  /**
+   * The local runtime's speed knob (with `retryPauseMs`): a visibility change a consumer
+   * asks for (its retry delay) lasts at most this long. The queue's own timeout is kept.
+   */
+  readonly maxVisibilityChangeMs?: number;
 }
 
 /** SQS's bounds: a visibility timeout is 0 to 12 hours, a delay 0 to 15 minutes. */
@@ -52,6 +57,7 @@ export class SqsQueue {
   readonly arn: string;
   readonly visibilityTimeoutSeconds: number;
   readonly #redrive: SqsQueueOptions['redrive'];
+  readonly #maxVisibilityChangeMs: number;
   readonly #visible: SqsMessage[] = [];
   readonly #delayed = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Map<string, InFlight>();
@@ -63,6 +69,7 @@ export class SqsQueue {
     this.arn = options.arn;
     this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#redrive = options.redrive;
+    this.#maxVisibilityChangeMs = options.maxVisibilityChangeMs ?? Number.POSITIVE_INFINITY;
     this.#events.setMaxListeners(0);
   }
 
@@ -125,7 +132,7 @@ export class SqsQueue {
     const inFlight = this.#inFlight.get(receiptHandle);
     if (!inFlight) throw new SqsQueueError('MessageNotInflight', 'The message referred to is not in flight.');
     clearTimeout(inFlight.timer);
-    inFlight.timer = this.#hide(receiptHandle, seconds);
+    inFlight.timer = this.#hide(receiptHandle, Math.min(seconds, this.#maxVisibilityChangeMs / 1000));
   }
 
   /** Where the redrive policy moves messages received too often. */

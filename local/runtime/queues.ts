@@ -38,7 +38,11 @@ export interface LocalQueues {
 }
 
 /** Every queue of the template, dead-letter queues first so redrive policies can point at them. */
-export function queuesFromTemplate(template: Template, arns: TemplateArns): LocalQueues {
+export function queuesFromTemplate(
+  template: Template,
+  arns: TemplateArns,
+  options: { maxVisibilityChangeMs?: number } = {},
+): LocalQueues {
   const resources = template.findResources('AWS::SQS::Queue') as Record<
     string,
     { Properties?: QueueProperties }
@@ -53,6 +57,9 @@ export function queuesFromTemplate(template: Template, arns: TemplateArns): Loca
       name: arns.nameOf(logicalId),
       arn: arns.arnOf(logicalId),
       visibilityTimeoutSeconds: properties.VisibilityTimeout ?? 30,
+      ...(options.maxVisibilityChangeMs === undefined
+        ? {}
+        : { maxVisibilityChangeMs: options.maxVisibilityChangeMs }),
       ...(target && properties.RedrivePolicy?.maxReceiveCount
         ? {
             redrive: {

@@ -69,7 +69,10 @@ export interface LocalRuntimeOptions {
   readonly maxFileSizeBytes?: number;
   readonly keyPrefix?: string;
   readonly keySuffixes?: readonly string[];
-  /** Pause before every workflow retry, instead of the deployed backoff (seconds). */
+  /**
+   * Pause before every workflow retry, instead of the deployed backoff; also the longest a
+   * transfer message is put back for a retry (its worker's ChangeMessageVisibility).
+   */
   readonly retryPauseMs?: number;
   /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
   readonly s3Port?: number;
@@ -145,7 +148,17 @@ function localFunctionVariables(
   credentials: Credentials,
 ): Record<string, string> {
   // The deployed service name (`<stack>/<construct>`) names nothing here; logs say videogen-ingest.
-  const { POWERTOOLS_SERVICE_NAME: _deployedName, ...variables } = fn.environment;
+  const { POWERTOOLS_SERVICE_NAME: _deployedName, ...deployed } = fn.environment;
+  // A queue URL names its endpoint (the SDK sends to the URL's host): the local queue's URL instead.
+  const deployedQueueUrl = `https://sqs.${LOCAL_REGION}.amazonaws.com/`;
+  const variables = Object.fromEntries(
+    Object.entries(deployed).map(([name, value]) => [
+      name,
+      value.startsWith(deployedQueueUrl)
+        ? `${local.endpoints.SQS}/${value.slice(deployedQueueUrl.length)}`
+        : value,
+    ]),
+  );
   return {
     ...variables,
     ...(variables.VIDEOGEN_API_URL === undefined ? {} : { VIDEOGEN_API_URL: local.apiUrl }),
@@ -356,7 +369,9 @@ export class LocalRuntime {
       const iam = options.iam === false ? undefined : new LocalIam(template, arns);
       const judges = iam && serviceJudges(iam, stateMachineArn);
       const lambdas = new LocalLambdas(functions, options.accountConcurrency);
-      const { queues, mappings: mappingSpecs } = queuesFromTemplate(template, arns);
+      const { queues, mappings: mappingSpecs } = queuesFromTemplate(template, arns, {
+        ...(options.retryPauseMs === undefined ? {} : { maxVisibilityChangeMs: options.retryPauseMs }),
+      });
       const queueByUrl = (url: string): SqsQueue => {
         const name = url.split('/').pop();
         const queue = [...queues.values()].find((candidate) => candidate.name === name);

@@ -21,6 +21,7 @@ import {
 } from '#shared/videogen/contract';
 import { signWebhook } from '#shared/videogen/webhooks';
 import { FaultInjector, type ApiOperation, type FaultKind, type FaultRule } from './faults.ts';
+import { SlidingWindowLimit, type CreateRateLimit } from './rate-limit.ts';
 
 export interface SimulatorOptions {
   /** @default 127.0.0.1 */
@@ -44,6 +45,8 @@ export interface SimulatorOptions {
   /** Largest accepted PUT. @default 5 GiB */
   readonly maxUploadBytes?: number;
   readonly faults?: readonly FaultRule[];
+  /** VideoGen's rate limit on creates: above it, 429 with `Retry-After`. @default none */
+  readonly createRateLimit?: CreateRateLimit;
   /** Seeds the fault dice, so a run can be repeated. @default the clock */
   readonly seed?: number;
   /** Receives one line per API call and delivery; silent by default. */
@@ -167,7 +170,9 @@ function newSecret(): string {
 
 export class VideoGenSimulator extends EventEmitter {
   readonly faults: FaultInjector;
-  readonly #options: Required<Omit<SimulatorOptions, 'apiKey' | 'faults' | 'seed' | 'log' | 'playbackMs'>> & {
+  readonly #options: Required<
+    Omit<SimulatorOptions, 'apiKey' | 'faults' | 'seed' | 'log' | 'playbackMs' | 'createRateLimit'>
+  > & {
     playbackMs: number;
   };
   readonly #apiKey: string | undefined;
@@ -182,6 +187,8 @@ export class VideoGenSimulator extends EventEmitter {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<AbortController>();
   #pending = 0;
+  #peakPending = 0;
+  readonly #createLimit: { limit: SlidingWindowLimit; retryAfterSeconds: number } | undefined;
   #url = '';
   #closed = false;
 
@@ -201,6 +208,10 @@ export class VideoGenSimulator extends EventEmitter {
     };
     this.#apiKey = options.apiKey;
     this.#log = options.log ?? (() => undefined);
+    this.#createLimit = options.createRateLimit && {
+      limit: new SlidingWindowLimit(options.createRateLimit.perSecond),
+      retryAfterSeconds: options.createRateLimit.retryAfterSeconds ?? 1,
+    };
     this.faults = new FaultInjector(options.faults ?? [], options.seed);
     this.#server = http.createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
@@ -250,6 +261,11 @@ export class VideoGenSimulator extends EventEmitter {
 
   requests(): ApiRequestRecord[] {
     return [...this.#requests];
+  }
+
+  /** The most upload bodies this simulator received at once: transfers in flight, as VideoGen sees them. */
+  get peakConcurrentUploads(): number {
+    return this.#peakPending;
   }
 
   deliveries(): DeliveryRecord[] {
@@ -438,6 +454,15 @@ export class VideoGenSimulator extends EventEmitter {
     const fired = this.faults.fire('api', { on: op, ...context });
     for (const rule of fired) {
       if (rule.fault === 'slow') await sleep(rule.delayMs ?? 1000);
+    }
+    if (op === 'create' && this.#createLimit && !this.#createLimit.limit.tryTake()) {
+      throw new HttpError(
+        429,
+        'rate_limited',
+        'too many requests',
+        { 'retry-after': String(this.#createLimit.retryAfterSeconds) },
+        'rate_limit',
+      );
     }
     const failing = fired.find((rule) => rule.fault !== 'slow');
     if (failing?.fault === 'rate_limit') {
@@ -643,6 +668,7 @@ export class VideoGenSimulator extends EventEmitter {
     const receiving = { bytes: 0, startedAt: Date.now() };
     state.receiving = receiving;
     this.#pending += 1;
+    this.#peakPending = Math.max(this.#peakPending, this.#pending);
     try {
       await new Promise<void>((resolve, reject) => {
         request.on('data', (chunk: Buffer) => {

@@ -1,0 +1,122 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SqsQueue } from '#local/emulators/sqs-queue';
+import { SqsEventSourceMapping } from '#local/runtime/event-source-mapping';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function queues(maxReceiveCount = 3) {
+  const deadLetters = new SqsQueue({ name: 'dlq', arn: 'arn:aws:sqs:us-east-1:000000000000:dlq' });
+  const queue = new SqsQueue({
+    name: 'work',
+    arn: 'arn:aws:sqs:us-east-1:000000000000:work',
+    visibilityTimeoutSeconds: 30,
+    redrive: { deadLetterQueue: deadLetters, maxReceiveCount },
+  });
+  return { queue, deadLetters };
+}
+
+describe('the local SQS queue', () => {
+  it('hides a received message for the visibility timeout, then shows it again with a higher receive count', () => {
+    vi.useFakeTimers();
+    const { queue } = queues();
+    queue.send('a');
+    const [first] = queue.receive(10);
+    expect(queue.receive(10)).toEqual([]);
+    vi.advanceTimersByTime(29_999);
+    expect(queue.visible).toBe(0);
+    vi.advanceTimersByTime(1);
+    const [again] = queue.receive(10);
+    expect(again?.message.receiveCount).toBe(2);
+    expect(again?.receiptHandle).not.toBe(first?.receiptHandle);
+    // The first receipt handle is stale: deleting with it deletes nothing.
+    expect(queue.delete(first?.receiptHandle ?? '')).toBe(false);
+    expect(queue.delete(again?.receiptHandle ?? '')).toBe(true);
+    expect(queue.depth).toBe(0);
+  });
+
+  it('lets the receiver set how long its message stays hidden (a retry delay)', () => {
+    vi.useFakeTimers();
+    const { queue } = queues();
+    queue.send('a');
+    const [received] = queue.receive(1);
+    queue.changeVisibility(received?.receiptHandle ?? '', 5);
+    vi.advanceTimersByTime(5_000);
+    expect(queue.visible).toBe(1);
+    expect(() => queue.changeVisibility('gone', 5)).toThrow(/not in flight/);
+    expect(() => queue.changeVisibility(received?.receiptHandle ?? '', 43_201)).toThrow(/0 to 43200/);
+  });
+
+  it('moves a message received maxReceiveCount times to the dead-letter queue on the next receive', () => {
+    vi.useFakeTimers();
+    const { queue, deadLetters } = queues(2);
+    queue.send('poison');
+    for (let receive = 0; receive < 2; receive += 1) {
+      expect(queue.receive(1)).toHaveLength(1);
+      vi.advanceTimersByTime(30_000);
+    }
+    expect(queue.receive(1)).toEqual([]);
+    expect(deadLetters.peek().map((message) => [message.body, message.receiveCount])).toEqual([
+      ['poison', 2],
+    ]);
+  });
+
+  it('holds a delayed message back for its delay', () => {
+    vi.useFakeTimers();
+    const { queue } = queues();
+    queue.send('later', 10);
+    expect(queue.visible).toBe(0);
+    expect(queue.depth).toBe(1);
+    vi.advanceTimersByTime(10_000);
+    expect(queue.visible).toBe(1);
+  });
+});
+
+describe('the local SQS event source mapping', () => {
+  it('never runs more batches at once than its maximum concurrency, and deletes what succeeded', async () => {
+    const { queue } = queues();
+    let running = 0;
+    let peak = 0;
+    const mapping = new SqsEventSourceMapping({
+      queue,
+      batchSize: 1,
+      maxConcurrency: 3,
+      reportBatchItemFailures: true,
+      invoke: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        return { batchItemFailures: [] };
+      },
+    });
+    for (let index = 0; index < 20; index += 1) queue.send(String(index));
+    await vi.waitFor(() => expect(queue.depth).toBe(0));
+    mapping.close();
+    expect(peak).toBe(3);
+    expect(mapping.figures).toEqual({ invocations: 20, peakConcurrency: 3 });
+  });
+
+  it('leaves the failed messages of a batch, and a whole failed invocation, for their visibility to end', async () => {
+    const { queue } = queues();
+    const seen: string[][] = [];
+    const mapping = new SqsEventSourceMapping({
+      queue,
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      invoke: (event: SQSEvent): Promise<SQSBatchResponse> => {
+        seen.push(event.Records.map((record) => record.body));
+        const failed = event.Records.find((record) => record.body === 'bad');
+        return Promise.resolve({ batchItemFailures: failed ? [{ itemIdentifier: failed.messageId }] : [] });
+      },
+    });
+    queue.send('good');
+    queue.send('bad');
+    await vi.waitFor(() => expect(queue.inFlight).toBe(1));
+    expect(queue.visible).toBe(0);
+    expect(seen.flat()).toContain('bad');
+    mapping.close();
+  });
+});
