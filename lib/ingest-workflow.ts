@@ -276,20 +276,33 @@ export class IngestWorkflow extends Construct {
     });
   }
 
-  /** A Lambda task whose result is the function's answer (no `Payload` wrapper). */
+  /**
+   * A Lambda task whose result is the function's answer (no `Payload` wrapper). Lambda's own
+   * errors are retried (CDK's service exceptions), and so is a throttle: the account's
+   * concurrency is shared with whatever else runs in it.
+   */
   private task(
     name: string,
     fn: IFunction,
     payload: Record<string, unknown>,
     resultPath: string,
   ): LambdaInvoke {
-    return new LambdaInvoke(this, name, {
+    const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payload: TaskInput.fromObject(payload),
       payloadResponseOnly: true,
       resultPath,
       retryOnServiceExceptions: true,
     });
+    task.addRetry({
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(1),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      maxAttempts: 6,
+      jitterStrategy: JitterType.FULL,
+    });
+    return task;
   }
 
   /** Permanent errors go straight to Catch; a 429 backs off longer; anything else transient is retried. */

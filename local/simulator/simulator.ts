@@ -187,7 +187,8 @@ export class VideoGenSimulator extends EventEmitter {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<AbortController>();
   #pending = 0;
-  #peakPending = 0;
+  #receivingUploads = 0;
+  #peakReceivingUploads = 0;
   readonly #createLimit: { limit: SlidingWindowLimit; retryAfterSeconds: number } | undefined;
   #url = '';
   #closed = false;
@@ -265,7 +266,7 @@ export class VideoGenSimulator extends EventEmitter {
 
   /** The most upload bodies this simulator received at once: transfers in flight, as VideoGen sees them. */
   get peakConcurrentUploads(): number {
-    return this.#peakPending;
+    return this.#peakReceivingUploads;
   }
 
   deliveries(): DeliveryRecord[] {
@@ -360,7 +361,14 @@ export class VideoGenSimulator extends EventEmitter {
     if (upload?.[1]) {
       if (method !== 'PUT')
         return sendJson(response, 405, { error: { code: 'method_not_allowed', message: 'PUT only' } });
-      await this.#handleUpload(decodeURIComponent(upload[1]), url, request, response);
+      // In flight from the request's arrival to its answer: what a cap on transfers bounds.
+      this.#receivingUploads += 1;
+      this.#peakReceivingUploads = Math.max(this.#peakReceivingUploads, this.#receivingUploads);
+      try {
+        await this.#handleUpload(decodeURIComponent(upload[1]), url, request, response);
+      } finally {
+        this.#receivingUploads -= 1;
+      }
       return;
     }
     const route = this.#route(method, path);
@@ -668,7 +676,6 @@ export class VideoGenSimulator extends EventEmitter {
     const receiving = { bytes: 0, startedAt: Date.now() };
     state.receiving = receiving;
     this.#pending += 1;
-    this.#peakPending = Math.max(this.#peakPending, this.#pending);
     try {
       await new Promise<void>((resolve, reject) => {
         request.on('data', (chunk: Buffer) => {

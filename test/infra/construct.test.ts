@@ -417,8 +417,10 @@ describe('the workflow', () => {
       MaxDelaySeconds: 60,
     });
     expect(retry.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], JitterStrategy: 'FULL' });
-    // Nothing waits its turn by retrying any more: no state retries a throttled Lambda.
-    expect(JSON.stringify(definition)).not.toContain('Lambda.TooManyRequestsException');
+    // A throttle (the account's concurrency is shared) is retried a bounded number of times:
+    // no state waits its turn by retrying any more, the transfer queue does that.
+    const throttled = retry.find((rule) => rule.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+    expect(throttled).toMatchObject({ MaxAttempts: 6, JitterStrategy: 'FULL', MaxDelaySeconds: 30 });
   });
 
   it('waits for a task token with the poll interval as timeout, then polls until ready or timed out', () => {

@@ -1,0 +1,137 @@
+/**
+ * Admission control as deployed: transfers wait their turn in the transfer queue, at most
+ * the cap run at once, VideoGen's rate limit slows them all, a worker that dies is
+ * redelivered without a second upload, and Lambda's concurrency limits are enforced as
+ * Lambda enforces them.
+ */
+import { describe, expect, it } from 'vitest';
+import { mp4, png } from '#local/media';
+import { LocalRuntime } from '#local/runtime/runtime';
+import { READY_STATUSES } from '#shared/ingest/record';
+import { FAST, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
+
+const batch = (prefix: string, count: number) =>
+  Object.fromEntries(
+    Array.from({ length: count }, (_, index) => [`${prefix}/${index}.png`, { body: png(index + 3, 2) }]),
+  );
+
+describe('the transfer queue', () => {
+  it('holds transfers to the cap however many files arrive, and every file still ends READY', async () => {
+    const runtime = await startRuntime({
+      maxConcurrentTransfers: 2,
+      // Each PUT takes a while, so files pile up behind the cap.
+      simulator: { faults: [{ fault: 'slow', on: 'put', delayMs: 150 }] },
+    });
+    try {
+      const records = await ingestAll(runtime, batch('capped', 10));
+      expect(Object.values(records).filter((record) => READY_STATUSES.includes(record.status))).toHaveLength(
+        10,
+      );
+      expect(runtime.simulator?.peakConcurrentUploads).toBe(2);
+      expect(runtime.mappings.get('transfer')?.figures.peakConcurrency).toBe(2);
+      // Waiting costs nothing: no execution retried a throttled transfer to wait its turn.
+      expect(runtime.lambdas.throttles).toEqual({});
+      expect(runtime.lambdas.invocations.transfer).toBe(10);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('shares VideoGen’s rate limit: fewer 429s than files, none failed for it', async () => {
+    const runtime = await startRuntime({
+      maxConcurrentTransfers: 4,
+      simulator: { createRateLimit: { perSecond: 3, retryAfterSeconds: 1 } },
+    });
+    try {
+      const files = batch('limited', 16);
+      const records = await ingestAll(runtime, files);
+      for (const [key, file] of Object.entries(files)) {
+        expect(READY_STATUSES, key).toContain(records[key]?.status);
+        expect(receivedBy(runtime, records[key])?.sha256).toBe(sha256(file.body));
+      }
+      const limited = runtime.simulator?.requests().filter((request) => request.status === 429) ?? [];
+      expect(limited.length).toBeLessThan(16);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('redelivers the message of a worker that died mid-transfer, and the source gets one uploaded file', async () => {
+    const runtime = await startRuntime({
+      // A crashed attempt comes back after the queue's visibility timeout: 2 s here, 16 min deployed.
+      editTemplate: (template) => {
+        for (const [logicalId, resource] of Object.entries(template.Resources)) {
+          if (resource.Type === 'AWS::SQS::Queue' && /TransferQueue[0-9A-F]{8}$/.test(logicalId))
+            (resource.Properties as Record<string, unknown>).VisibilityTimeout = 2;
+        }
+      },
+      simulator: { faults: [{ fault: 'slow', on: 'put', delayMs: 1500, nth: 1 }] },
+    });
+    try {
+      await runtime.drop('crash/clip.mp4', mp4(400_000));
+      await expect
+        .poll(() => runtime.simulator?.requests().filter((request) => request.op === 'create').length, {
+          timeout: 20_000,
+        })
+        .toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(runtime.lambdas.crashRunning('transfer')).toBe(1);
+
+      const records = await ingestAll(runtime, {});
+      const record = Object.values(records).find((candidate) => candidate.key === 'crash/clip.mp4');
+      expect(READY_STATUSES).toContain(record?.status);
+      const stored = runtime.simulator?.uploads().filter((upload) => upload.outcome === 'stored') ?? [];
+      expect(stored.map((upload) => upload.fileId)).toEqual([record?.fileId]);
+      // Redelivered, not re-sent: the worker ran twice, and a file abandoned before its bytes is on record.
+      expect(runtime.lambdas.invocations.transfer).toBe(2);
+      expect(record?.attempts).toBe((record?.abandonedFileIds.length ?? 0) + 1);
+      expect(runtime.queues.transferDeadLetters.depth).toBe(0);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe('Lambda concurrency, as Lambda enforces it', () => {
+  it('refuses to start when reservations leave the account less than 100 unreserved', async () => {
+    await expect(
+      LocalRuntime.start({
+        ...FAST,
+        accountConcurrency: 10,
+        editTemplate: (template) => {
+          const [webhook] = Object.entries(template.Resources).filter(([id]) =>
+            /Webhook[0-9A-F]{8}$/.test(id),
+          );
+          if (webhook?.[1].Properties) webhook[1].Properties.ReservedConcurrentExecutions = 2;
+        },
+      }),
+    ).rejects.toThrow(/decreases account's UnreservedConcurrentExecution below its minimum value of \[100\]/);
+  });
+
+  it('throttles a function at its reservation; the workflow retries and every file still lands', async () => {
+    const runtime = await startRuntime({
+      // Long enough for a throttled Prepare to find its one environment free again.
+      retryPauseMs: 1000,
+      editTemplate: (template) => {
+        for (const [logicalId, resource] of Object.entries(template.Resources)) {
+          if (
+            resource.Type === 'AWS::Lambda::Function' &&
+            /Prepare[0-9A-F]{8}$/.test(logicalId) &&
+            resource.Properties
+          )
+            resource.Properties.ReservedConcurrentExecutions = 1;
+        }
+      },
+    });
+    try {
+      const records = await ingestAll(runtime, batch('throttled', 5));
+      expect(Object.values(records).filter((record) => READY_STATUSES.includes(record.status))).toHaveLength(
+        5,
+      );
+      expect(runtime.lambdas.throttles.prepare ?? 0).toBeGreaterThan(0);
+      expect(runtime.lambdas.figures().prepare?.peakConcurrency).toBe(1);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
