@@ -15,6 +15,9 @@ import { untilStopped } from './signals.ts';
 const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
   --poll-after SECONDS   wait for a webhook this long before polling    [default: 5]
   --max-wait SECONDS     record TIMED_OUT after this long               [default: 600]
+  --max-concurrent-transfers N
+                         transfers at once; the rest wait in the queue  [default: 10, as deployed]
+  --create-rate N        simulator: accept N creates a second, 429 above [default: no limit]
   --retry-ms MS          pause before every workflow retry              [default: as deployed]
   --processing-ms MS     simulator: bytes received -> READY             [default: 1500]
   --analysis-ms MS       simulator: READY -> analysis done              [default: 1000]
@@ -51,6 +54,8 @@ const sharedOptions: ParseArgsOptionsConfig = {
   'poll-after': { type: 'string' },
   'max-wait': { type: 'string' },
   'retry-ms': { type: 'string' },
+  'max-concurrent-transfers': { type: 'string' },
+  'create-rate': { type: 'string' },
   'processing-ms': { type: 'string' },
   'analysis-ms': { type: 'string' },
   fault: { type: 'string', multiple: true },
@@ -90,6 +95,13 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
     throw new UsageError(`--max-wait (${maxWait}) must be at least --poll-after (${pollAfter})`);
   }
   const retryMs = wholeNumber('retry-ms', text('retry-ms'));
+  const maxTransfers = wholeNumber('max-concurrent-transfers', text('max-concurrent-transfers'));
+  if (maxTransfers !== undefined && (maxTransfers < 2 || maxTransfers > 1000)) {
+    // As deployed: an event source mapping's maximum concurrency is 2 to 1,000.
+    throw new UsageError(`--max-concurrent-transfers takes 2 to 1000, got ${maxTransfers}`);
+  }
+  const createRate = wholeNumber('create-rate', text('create-rate'));
+  if (createRate === 0) throw new UsageError('--create-rate must be at least 1 a second');
   const processingMs = wholeNumber('processing-ms', text('processing-ms'));
   const analysisMs = wholeNumber('analysis-ms', text('analysis-ms'));
   const faults = faultRules(Array.isArray(values.fault) ? values.fault : []);
@@ -99,11 +111,13 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
     ...(pollAfter === undefined ? {} : { pollAfterSeconds: pollAfter }),
     ...(maxWait === undefined ? {} : { maxWaitSeconds: maxWait }),
     ...(retryMs === undefined ? {} : { retryPauseMs: retryMs }),
+    ...(maxTransfers === undefined ? {} : { maxConcurrentTransfers: maxTransfers }),
     ...(external ? { videoGenApiUrl: external } : {}),
     ...(process.env.VIDEOGEN_API_KEY ? { videoGenApiKey: process.env.VIDEOGEN_API_KEY } : {}),
     simulator: {
       ...(processingMs === undefined ? {} : { processingMs }),
       ...(analysisMs === undefined ? {} : { analysisMs }),
+      ...(createRate === undefined ? {} : { createRateLimit: { perSecond: createRate } }),
       faults,
     },
     handlerLogLevel: values.verbose ? 'INFO' : 'WARN',

@@ -25,13 +25,16 @@ describe('the simulator’s rate limit on creates', () => {
 
   it('answers creates above the rate 429 with Retry-After, for every caller alike', async () => {
     sim = await VideoGenSimulator.start({ createRateLimit: { perSecond: 3, retryAfterSeconds: 2 } });
-    const callers = [1, 2].map(() => new VideoGenClient({ baseUrl: sim?.url ?? '', apiKey: 'k' }));
+    const url = sim.url;
+    const callers = [1, 2].map(() => new VideoGenClient({ baseUrl: url, apiKey: 'k' }));
     const answers = await Promise.allSettled(
       Array.from({ length: 5 }, (_, index) =>
-        callers[index % 2]?.createFile({ displayName: `${index}.mp4` }),
+        (callers[index % 2] as VideoGenClient).createFile({ displayName: `${index}.mp4` }),
       ),
     );
-    const refused = answers.filter((answer) => answer.status === 'rejected').map((answer) => answer.reason);
+    const refused: unknown[] = answers.flatMap((answer) =>
+      answer.status === 'rejected' ? [answer.reason as unknown] : [],
+    );
     expect(refused).toHaveLength(2);
     for (const error of refused) {
       expect(error).toBeInstanceOf(VideoGenRateLimitedError);
