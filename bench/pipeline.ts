@@ -62,64 +62,82 @@ export async function measurePipeline(files: number, processingMs: number): Prom
       if (records.length >= files) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const after = await readOperationCounts(runtime.dynamoEndpoint);
     const records = await runtime.records();
     const readyAt = records.map((record) => Date.parse(record.readyAt ?? ''));
     const latencies = records.map(
       (record) => Date.parse(record.readyAt ?? '') - (dropped.get(record.key) ?? 0) - processingMs,
     );
     const elapsedMs = Math.max(...readyAt) - Math.min(...dropped.values());
-    const executions = runtime.stepFunctions.executions();
-    const sim = runtime.simulator;
-    const videoGenRequests =
-      (sim?.requests().filter((request) => request.op !== 'register' && request.op !== 'unregister').length ??
-        0) + (sim?.uploads().length ?? 0);
-    const dynamo: Record<string, number> = {};
-    for (const [operation, count] of Object.entries(after)) {
-      const delta = count - (before[operation] ?? 0);
-      if (delta > 0 && operation !== 'Scan' && operation !== 'CreateTable' && operation !== 'DescribeTable')
-        dynamo[operation] = delta;
-    }
-    const itemBytes =
-      records.reduce((sum, record) => sum + JSON.stringify(record).length, 0) / records.length;
-    const unitsPerWrite = Math.ceil(itemBytes / 1024);
-    const writes = (dynamo.PutItem ?? 0) + (dynamo.UpdateItem ?? 0) + (dynamo.DeleteItem ?? 0);
-    const invocations = { ...runtime.lambdas.invocations };
-    delete invocations['register-webhook'];
-    const gbSeconds = Object.entries(runtime.lambdas.billedMs)
-      .filter(([name]) => name !== 'register-webhook')
-      .reduce((sum, [name, ms]) => sum + ((MEMORY_MIB[name] ?? DEFAULT_MEMORY_MIB) / 1024) * (ms / 1000), 0);
-    const perFile: PerFileCounts = {
-      transitions: round(executions.reduce((sum, execution) => sum + execution.transitions, 0) / files),
-      lambdaInvocations: round(Object.values(invocations).reduce((sum, count) => sum + count, 0) / files),
-      lambdaGbSeconds: round(gbSeconds / files, 4),
-      // A transaction item is billed twice; the pointer and the record are one item each.
-      dynamoDbWriteUnits: round((writes * unitsPerWrite + (dynamo.TransactWriteItems ?? 0) * 2 * 2) / files),
-      dynamoDbReadUnits: round(((dynamo.GetItem ?? 0) * Math.ceil(itemBytes / 4096)) / files),
-      // One SendMessage from EventBridge, and a receive and a delete per batch of ten.
-      sqsRequests: 1.2,
-    };
+    const measured = await countsPerFile(runtime, files, before);
     return {
       files,
       simulatorProcessingMs: processingMs,
       filesPerMinute: round((files / elapsedMs) * 60_000, 0),
       latencyMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)) },
-      perFile: {
-        ...perFile,
-        videoGenRequests: round(videoGenRequests / files),
-        polls: round((runtime.lambdas.invocations.poll ?? 0) / files),
-        dynamoDbRequests: Object.fromEntries(
-          Object.entries(dynamo).map(([operation, count]) => [operation, round(count / files)]),
-        ),
-        invocationsByFunction: Object.fromEntries(
-          Object.entries(invocations).map(([name, count]) => [name, round(count / files)]),
-        ),
-      },
-      costPer1000Files: costPer1000(perFile),
+      perFile: measured,
+      costPer1000Files: costPer1000(measured),
     };
   } finally {
     await runtime.stop();
   }
+}
+
+/**
+ * What each file cost the runtime since `before` (the emulator's DynamoDB operation
+ * counts then): transitions, invocations and GB-seconds, DynamoDB units, SQS requests,
+ * VideoGen requests, as the cost model takes them.
+ */
+export async function countsPerFile(
+  runtime: LocalRuntime,
+  files: number,
+  before: Record<string, number>,
+): Promise<PipelineFigures['perFile']> {
+  const after = await readOperationCounts(runtime.dynamoEndpoint);
+  const records = await runtime.records();
+  const executions = runtime.stepFunctions.executions();
+  const sim = runtime.simulator;
+  const videoGenRequests =
+    (sim?.requests().filter((request) => request.op !== 'register' && request.op !== 'unregister').length ??
+      0) + (sim?.uploads().length ?? 0);
+  const dynamo: Record<string, number> = {};
+  for (const [operation, count] of Object.entries(after)) {
+    const delta = count - (before[operation] ?? 0);
+    if (delta > 0 && operation !== 'Scan' && operation !== 'CreateTable' && operation !== 'DescribeTable')
+      dynamo[operation] = delta;
+  }
+  const itemBytes = records.reduce((sum, record) => sum + JSON.stringify(record).length, 0) / records.length;
+  const unitsPerWrite = Math.ceil(itemBytes / 1024);
+  const writes = (dynamo.PutItem ?? 0) + (dynamo.UpdateItem ?? 0) + (dynamo.DeleteItem ?? 0);
+  const invocations = { ...runtime.lambdas.invocations };
+  delete invocations['register-webhook'];
+  const gbSeconds = Object.entries(runtime.lambdas.billedMs)
+    .filter(([name]) => name !== 'register-webhook')
+    .reduce((sum, [name, ms]) => sum + ((MEMORY_MIB[name] ?? DEFAULT_MEMORY_MIB) / 1024) * (ms / 1000), 0);
+  const perFile: PerFileCounts = {
+    transitions: round(executions.reduce((sum, execution) => sum + execution.transitions, 0) / files),
+    lambdaInvocations: round(Object.values(invocations).reduce((sum, count) => sum + count, 0) / files),
+    lambdaGbSeconds: round(gbSeconds / files, 4),
+    // A transaction item is billed twice; the pointer and the record are one item each.
+    dynamoDbWriteUnits: round((writes * unitsPerWrite + (dynamo.TransactWriteItems ?? 0) * 2 * 2) / files),
+    dynamoDbReadUnits: round(((dynamo.GetItem ?? 0) * Math.ceil(itemBytes / 4096)) / files),
+    // One SendMessage from EventBridge, and a receive and a delete per batch of ten.
+    sqsRequests: 1.2,
+  };
+  const transfers = runtime.lambdas.invocations.transfer ?? 0;
+  return {
+    ...perFile,
+    // Each transfer: SendMessage (the workflow), ReceiveMessage and DeleteMessage (the
+    // mapping, batch size 1); a deferred one adds a ChangeMessageVisibility and a receive.
+    sqsRequests: round(perFile.sqsRequests + 3 + (2 * Math.max(0, transfers - files)) / files),
+    videoGenRequests: round(videoGenRequests / files),
+    polls: round((runtime.lambdas.invocations.poll ?? 0) / files),
+    dynamoDbRequests: Object.fromEntries(
+      Object.entries(dynamo).map(([operation, count]) => [operation, round(count / files)]),
+    ),
+    invocationsByFunction: Object.fromEntries(
+      Object.entries(invocations).map(([name, count]) => [name, round(count / files)]),
+    ),
+  };
 }
 
 /** The seed's `uploadFile`: create, PUT, then `GET` every `pollIntervalMs` until the file is READY. */

@@ -24,6 +24,7 @@ export async function startDynamoDBProcess(): Promise<LocalDynamoDB> {
   });
   return {
     endpoint,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

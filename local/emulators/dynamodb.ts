@@ -25,6 +25,8 @@ import dynalite from 'dynalite';
 export interface LocalDynamoDB {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB` or a client's `endpoint`. */
   readonly endpoint: string;
+  /** The emulator's process, when it runs in one of its own (benchmarks read its memory). */
+  readonly pid?: number;
   close(): Promise<void>;
 }
 

@@ -151,13 +151,23 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     return overrides;
   }
 
-  function retryOverrides(): Record<string, number> | undefined {
+  /**
+   * The speed knob: every retry pauses `retryPauseMs` instead of its deployed backoff, but
+   * a throttle's retry keeps its backoff (-1: as deployed). That backoff is what lets a
+   * throttled workflow through; a flattened one would fail where AWS succeeds.
+   */
+  function retryOverrides(): Record<string, number[]> | undefined {
     if (options.retryPauseMs === undefined) return undefined;
     const pause = options.retryPauseMs;
     return Object.fromEntries(
       Object.entries(definition.States)
         .filter(([, state]) => state.Retry)
-        .map(([name]) => [name, pause]),
+        .map(([name, state]) => [
+          name,
+          (state.Retry ?? []).map((retrier) =>
+            retrier.ErrorEquals.includes('Lambda.TooManyRequestsException') ? -1 : pause,
+          ),
+        ]),
     );
   }
 

@@ -235,6 +235,8 @@ export class LocalRuntime {
   readonly s3Endpoint: string;
   /** The DynamoDB emulator's endpoint. */
   readonly dynamoEndpoint: string;
+  /** The DynamoDB emulator's process (benchmarks add its memory to the runtime's). */
+  readonly dynamoPid: number | undefined;
   /** The simulator, when it is the API. */
   readonly simulator: VideoGenSimulator | undefined;
   /** Whether VideoGen can reach the webhook URL (it was registered); otherwise the poll path carries the workflow. */
@@ -265,6 +267,7 @@ export class LocalRuntime {
     webhookUrl: string;
     s3Endpoint: string;
     dynamoEndpoint: string;
+    dynamoPid: number | undefined;
     simulator: VideoGenSimulator | undefined;
     webhooksRegistered: boolean;
     lambdas: LocalLambdas;
@@ -287,6 +290,7 @@ export class LocalRuntime {
     this.webhookUrl = parts.webhookUrl;
     this.s3Endpoint = parts.s3Endpoint;
     this.dynamoEndpoint = parts.dynamoEndpoint;
+    this.dynamoPid = parts.dynamoPid;
     this.simulator = parts.simulator;
     this.webhooksRegistered = parts.webhooksRegistered;
     this.lambdas = parts.lambdas;
@@ -547,6 +551,7 @@ export class LocalRuntime {
         webhookUrl: functionUrl.url,
         s3Endpoint: s3.endpoint,
         dynamoEndpoint: dynamo.endpoint,
+        dynamoPid: dynamo.pid,
         simulator,
         webhooksRegistered,
         lambdas,

@@ -361,13 +361,21 @@ export class VideoGenSimulator extends EventEmitter {
     if (upload?.[1]) {
       if (method !== 'PUT')
         return sendJson(response, 405, { error: { code: 'method_not_allowed', message: 'PUT only' } });
-      // In flight from the request's arrival to its answer: what a cap on transfers bounds.
+      // In flight from the request's arrival to its answer or its connection's end (a
+      // sender that died): what a cap on transfers bounds.
       this.#receivingUploads += 1;
       this.#peakReceivingUploads = Math.max(this.#peakReceivingUploads, this.#receivingUploads);
+      let counted = true;
+      const done = () => {
+        if (counted) this.#receivingUploads -= 1;
+        counted = false;
+      };
+      request.socket.once('close', done);
       try {
         await this.#handleUpload(decodeURIComponent(upload[1]), url, request, response);
       } finally {
-        this.#receivingUploads -= 1;
+        done();
+        request.socket.off('close', done);
       }
       return;
     }

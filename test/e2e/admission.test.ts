@@ -110,8 +110,6 @@ describe('Lambda concurrency, as Lambda enforces it', () => {
 
   it('throttles a function at its reservation; the workflow retries and every file still lands', async () => {
     const runtime = await startRuntime({
-      // Long enough for a throttled Prepare to find its one environment free again.
-      retryPauseMs: 1000,
       editTemplate: (template) => {
         for (const [logicalId, resource] of Object.entries(template.Resources)) {
           if (
