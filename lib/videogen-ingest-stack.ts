@@ -54,6 +54,7 @@ export class VideoGenIngestStack extends Stack {
       StateMachineArn: [this.ingest.stateMachine.stateMachineArn, 'One execution per dropped object version'],
       IngestQueueUrl: [this.ingest.ingestQueue.queueUrl, 'S3 events on their way to the starter'],
       DeadLetterQueueUrl: [this.ingest.deadLetterQueue.queueUrl, 'S3 events that could not be started'],
+      TransferQueueUrl: [this.ingest.transferQueue.queueUrl, 'Files waiting their turn to transfer'],
       AlarmTopicArn: [
         this.ingest.alarmTopic.topicArn,
         'Alarms notify this topic: subscribe e-mail, chat or paging to it',

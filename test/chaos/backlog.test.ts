@@ -60,10 +60,25 @@ describe(`chaos: a backlog of ${FILES} files at cap ${CAP}, rate-limited, thrott
     }, 1500);
     try {
       const deadline = Date.now() + 15 * 60_000;
+      let reported = 0;
       for (;;) {
-        await runtime.idle(deadline - Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 1000));
         const current = await runtime.records();
-        if (current.length >= FILES && runtime.queues.transfer.depth === 0) break;
+        if (Date.now() - reported > 20_000) {
+          reported = Date.now();
+          const statuses: Record<string, number> = {};
+          for (const record of current) statuses[record.status] = (statuses[record.status] ?? 0) + 1;
+          const running = runtime.stepFunctions
+            .executions()
+            .filter((execution) => execution.status === 'RUNNING');
+          process.stderr.write(
+            `[backlog] ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(statuses)}, ${running.length} running, transfer queue ${runtime.queues.transfer.depth}, throttles ${JSON.stringify(runtime.lambdas.throttles)}, killed ${crashed}\n`,
+          );
+        }
+        const running = runtime.stepFunctions
+          .executions()
+          .some((execution) => execution.status === 'RUNNING');
+        if (current.length >= FILES && !running && runtime.queues.transfer.depth === 0) break;
         if (Date.now() > deadline) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
