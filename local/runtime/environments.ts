@@ -8,6 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 
 const WORKER = new URL('./lambda-worker.mjs', import.meta.url);
@@ -26,6 +28,24 @@ export interface EnvironmentSpec {
   readonly maxEnvironments: number;
   /** Shared by every function: how many environments may be starting at once. */
   readonly startGate: StartGate;
+  /**
+   * Each line the function writes (its log group, on Lambda). @default to this process's
+   * stdout or stderr, as written
+   */
+  readonly onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** Every line of a worker's output, whole: lines of concurrent environments never interleave. */
+function forwardLines(
+  from: Readable,
+  stream: 'stdout' | 'stderr',
+  onOutput: EnvironmentSpec['onOutput'],
+): void {
+  const to = stream === 'stdout' ? process.stdout : process.stderr;
+  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
+    if (onOutput) onOutput(line, stream);
+    else to.write(`${line}\n`);
+  });
 }
 
 /**
@@ -101,7 +121,11 @@ class Environment {
         },
       },
       resourceLimits: { maxOldGenerationSizeMb: spec.memoryMiB },
+      stdout: true,
+      stderr: true,
     });
+    forwardLines(this.#worker.stdout, 'stdout', spec.onOutput);
+    forwardLines(this.#worker.stderr, 'stderr', spec.onOutput);
     this.ready = new Promise((resolve, reject) => {
       this.#worker.once('message', () => resolve());
       this.#worker.once('error', reject);

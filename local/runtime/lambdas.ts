@@ -153,8 +153,13 @@ export class LocalLambdas {
   load(
     bundles: Bundles,
     variables: (fn: LocalFunction) => Record<string, string>,
-    maxEnvironments = DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+    options: {
+      maxEnvironments?: number;
+      /** Each line a function writes, as its log group would get it. @default this process's stdout/stderr */
+      onOutput?: (fn: LocalFunction, line: string, stream: 'stdout' | 'stderr') => void;
+    } = {},
   ): void {
+    const { maxEnvironments = DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput } = options;
     const startGate = new StartGate(availableParallelism());
     for (const fn of this.#functions) {
       this.#environments.set(
@@ -168,6 +173,9 @@ export class LocalLambdas {
           variables: variables(fn),
           maxEnvironments,
           startGate,
+          ...(onOutput
+            ? { onOutput: (line: string, stream: 'stdout' | 'stderr') => onOutput(fn, line, stream) }
+            : {}),
         }),
       );
     }

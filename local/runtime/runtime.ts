@@ -104,6 +104,16 @@ export interface LocalRuntimeOptions {
   }) => void;
   /** Powertools log level of the handlers. @default 'WARN' */
   readonly handlerLogLevel?: string;
+  /**
+   * Each line a function writes (its CloudWatch log group on AWS), with the handler that
+   * wrote it. @default this process's stdout and stderr
+   */
+  readonly onFunctionOutput?: (handler: HandlerName, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Let the handlers publish their metrics: Powertools writes them to the function's
+   * output as CloudWatch embedded-metric-format lines, as on Lambda. @default false
+   */
+  readonly publishMetrics?: boolean;
   /** Told what the runtime does, a line at a time. */
   readonly log?: (line: string) => void;
 }
@@ -144,7 +154,7 @@ export interface DropOptions {
  */
 function localFunctionVariables(
   fn: LocalFunction,
-  local: { apiUrl: string; logLevel: string; endpoints: Record<string, string> },
+  local: { apiUrl: string; logLevel: string; publishMetrics: boolean; endpoints: Record<string, string> },
   credentials: Credentials,
 ): Record<string, string> {
   // The deployed service name (`<stack>/<construct>`) names nothing here; logs say videogen-ingest.
@@ -173,7 +183,7 @@ function localFunctionVariables(
       Object.entries(local.endpoints).map(([service, endpoint]) => [`AWS_ENDPOINT_URL_${service}`, endpoint]),
     ),
     POWERTOOLS_LOG_LEVEL: local.logLevel,
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_METRICS_DISABLED: local.publishMetrics ? 'false' : 'true',
     POWERTOOLS_DEV: 'false',
   };
 }
@@ -490,6 +500,7 @@ export class LocalRuntime {
       const local = {
         apiUrl,
         logLevel: options.handlerLogLevel ?? 'WARN',
+        publishMetrics: options.publishMetrics ?? false,
         endpoints: {
           S3: s3.endpoint,
           DYNAMODB: dynamoGate?.endpoint ?? dynamo.endpoint,
@@ -498,8 +509,13 @@ export class LocalRuntime {
           SQS: sqs.endpoint,
         },
       };
-      lambdas.load(await deployedBundles(log), (fn) =>
-        localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
+      const onFunctionOutput = options.onFunctionOutput;
+      lambdas.load(
+        await deployedBundles(log),
+        (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
+        onFunctionOutput
+          ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.handlerName, line, stream) }
+          : {},
       );
       stop.push(() => lambdas.close());
       const apiKeySecretId = lambdas.byHandler('transfer').environment.VIDEOGEN_API_KEY_SECRET ?? '';

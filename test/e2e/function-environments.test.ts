@@ -67,3 +67,45 @@ describe('local function environments', () => {
     }
   });
 });
+
+/** Metrics only one handler publishes, by that handler. */
+const PUBLISHED_BY: Record<string, string> = {
+  ExecutionsStarted: 'starter',
+  BytesTransferred: 'transfer',
+  TransferQueueTime: 'transfer',
+  WebhookDeliveries: 'webhook',
+};
+
+describe('local function metrics', () => {
+  it('land in the output of the function that published them, each blob with its own metrics only', async () => {
+    const output: { handler: string; line: string }[] = [];
+    const runtime = await startRuntime({
+      publishMetrics: true,
+      onFunctionOutput: (handler, line) => output.push({ handler, line }),
+    });
+    try {
+      const files = Object.fromEntries(
+        Array.from({ length: 12 }, (_, index) => [`metrics/${index}.png`, { body: png(index + 1, 2) }]),
+      );
+      await ingestAll(runtime, files);
+      await runtime.simulator?.settled();
+    } finally {
+      await runtime.stop();
+    }
+    const publishedBy = new Map<string, Set<string>>();
+    for (const { handler, line } of output) {
+      if (!line.includes('"_aws"')) continue;
+      const blob = JSON.parse(line) as {
+        _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
+        service?: string;
+      };
+      expect(blob.service).toBe('videogen-ingest');
+      for (const { Name } of blob._aws.CloudWatchMetrics.flatMap((directive) => directive.Metrics)) {
+        publishedBy.set(Name, (publishedBy.get(Name) ?? new Set()).add(handler));
+      }
+    }
+    for (const [metric, handler] of Object.entries(PUBLISHED_BY)) {
+      expect([...(publishedBy.get(metric) ?? [])], metric).toEqual([handler]);
+    }
+  });
+});
