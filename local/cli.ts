@@ -3,7 +3,9 @@
  * `videogen-ingest`: the project's command line. `start` is what `npm start` runs, `sim`
  * what `npm run sim` runs, `run` the one-shot form of `start`.
  */
+import path from 'node:path';
 import { UsageError } from './cli-args.ts';
+import { deployedBundles } from './runtime/bundles.ts';
 import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
 import { OPS_USAGES, runOps } from './ops/cli.ts';
 import { OpsError } from './ops/target.ts';
@@ -15,6 +17,8 @@ Commands:
   start    run the ingest locally: drop files into ./drop, watch them become VideoGen files
   run      ingest the given files on a throwaway local stack and print their records
   sim      serve the VideoGen API simulator alone
+  bundle   bundle the functions as cdk deploy does, into the cache start and run use
+           (npm ci does it once; start does it again after a change to lambdas/)
 
 Operations (on the local runtime, or a deployed stack with --stack NAME):
   status      list ingests by status
@@ -37,6 +41,14 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'sim':
       await runSimulator(args);
       return 0;
+    case 'bundle': {
+      const started = performance.now();
+      const bundles = await deployedBundles((line) => console.error(line));
+      console.error(
+        `${Object.keys(bundles).length} function bundles ready in ${path.dirname(path.dirname(Object.values(bundles)[0] ?? ''))} (${Math.round(performance.now() - started)} ms)`,
+      );
+      return 0;
+    }
     case '-h':
     case '--help':
     case 'help':

@@ -82,6 +82,11 @@ function replaceDeep(value: unknown, from: string, to: string): unknown {
   return value;
 }
 
+/** An error as Step Functions names a failed service call (`Lambda.…`, `SQS.…`), with the call's message. */
+export function serviceError(name: string, cause: unknown): Error {
+  return namedError(name, cause instanceof Error ? cause.message : String(cause));
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;

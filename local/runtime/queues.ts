@@ -6,7 +6,10 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { SQSEvent } from 'aws-lambda';
 import { SqsQueue } from '../emulators/sqs-queue.ts';
+import type { HandlerName } from '../../lib/ingest-function.ts';
 import type { TemplateArns } from '../iam/arns.ts';
+import type { LocalIam } from '../iam/local-iam.ts';
+import type { LocalFunction, LocalLambdas } from './lambdas.ts';
 import { SqsEventSourceMapping } from './event-source-mapping.ts';
 
 interface QueueProperties {
@@ -31,10 +34,18 @@ export interface MappingSpec {
   readonly reportBatchItemFailures: boolean;
 }
 
-export interface LocalQueues {
+export interface TemplateQueues {
   /** By logical id. */
   readonly queues: ReadonlyMap<string, SqsQueue>;
+  readonly all: readonly SqsQueue[];
   readonly mappings: readonly MappingSpec[];
+  /** The queue a URL names (its last part is the queue's name), as SQS finds it. */
+  byUrl(url: string): SqsQueue;
+  /** The queue whose mapping feeds the function with this handler. */
+  consumedBy(functions: readonly LocalFunction[], handler: HandlerName): SqsQueue;
+  /** Where a queue's redrive policy sends its messages (the queue itself when it has none). */
+  deadLettersOf(queue: SqsQueue): SqsQueue;
+  close(): void;
 }
 
 /** Every queue of the template, dead-letter queues first so redrive policies can point at them. */
@@ -42,7 +53,7 @@ export function queuesFromTemplate(
   template: Template,
   arns: TemplateArns,
   options: { maxVisibilityChangeMs?: number } = {},
-): LocalQueues {
+): TemplateQueues {
   const resources = template.findResources('AWS::SQS::Queue') as Record<
     string,
     { Properties?: QueueProperties }
@@ -92,20 +103,59 @@ export function queuesFromTemplate(
       reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     });
   }
-  return { queues, mappings };
+  const all = [...queues.values()];
+  return {
+    queues,
+    all,
+    mappings,
+    byUrl: (url) => {
+      const queue = all.find((candidate) => candidate.name === url.split('/').pop());
+      if (!queue) throw new Error(`no queue ${url} in the template`);
+      return queue;
+    },
+    consumedBy: (functions, handler) => {
+      const spec = mappings.find(
+        (candidate) =>
+          functions.find((fn) => fn.logicalId === candidate.functionLogicalId)?.handlerName === handler,
+      );
+      const queue = spec && queues.get(spec.queueLogicalId);
+      if (!queue) throw new Error(`no queue feeds the ${handler} function in the template`);
+      return queue;
+    },
+    deadLettersOf: (queue) => queue.deadLetterQueue ?? queue,
+    close: () => {
+      for (const queue of all) queue.close();
+    },
+  };
 }
 
-/** Starts a mapping: the queue's messages to `invoke`, as Lambda's pollers deliver them. */
-export function startMapping(
-  spec: MappingSpec,
-  queue: SqsQueue,
-  invoke: (event: SQSEvent) => Promise<unknown>,
-): SqsEventSourceMapping {
-  return new SqsEventSourceMapping({
-    queue,
-    invoke,
-    batchSize: spec.batchSize,
-    reportBatchItemFailures: spec.reportBatchItemFailures,
-    ...(spec.maxConcurrency === undefined ? {} : { maxConcurrency: spec.maxConcurrency }),
-  });
+/**
+ * Starts every mapping of the template: each queue's messages to its function, as Lambda's
+ * pollers deliver them. As CreateEventSourceMapping does, each first checks that the
+ * function's role may read its queue.
+ */
+export async function startMappings(
+  queues: TemplateQueues,
+  functions: readonly LocalFunction[],
+  lambdas: LocalLambdas,
+  iam: LocalIam | undefined,
+): Promise<Map<HandlerName, SqsEventSourceMapping>> {
+  const started = new Map<HandlerName, SqsEventSourceMapping>();
+  for (const spec of queues.mappings) {
+    const queue = queues.queues.get(spec.queueLogicalId);
+    const consumer = functions.find((fn) => fn.logicalId === spec.functionLogicalId);
+    if (!queue || !consumer) continue;
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+      await iam?.check({ principal: iam.policies.roleOf(consumer.logicalId), action, resource: queue.arn });
+    }
+    const mapping = new SqsEventSourceMapping({
+      queue,
+      invoke: (event: SQSEvent) => lambdas.invoke(consumer.functionArn, event),
+      batchSize: spec.batchSize,
+      reportBatchItemFailures: spec.reportBatchItemFailures,
+      ...(spec.maxConcurrency === undefined ? {} : { maxConcurrency: spec.maxConcurrency }),
+    });
+    started.set(consumer.handlerName, mapping);
+  }
+  return started;
 }

@@ -1,0 +1,53 @@
+import type { Credentials } from '../iam/local-iam.ts';
+import { LOCAL_REGION } from './cfn.ts';
+import type { LocalFunction } from './lambdas.ts';
+
+/** What the runtime puts in every function's environment besides the template's variables. */
+export interface LocalFunctionSettings {
+  readonly apiUrl: string;
+  readonly logLevel: string;
+  readonly publishMetrics: boolean;
+  /** By service, as `AWS_ENDPOINT_URL_<SERVICE>` names them. */
+  readonly endpoints: Record<string, string>;
+}
+
+/**
+ * A function's environment as deployed, with the local API URL and the emulators'
+ * endpoints (the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables): its own
+ * variables only, as on Lambda.
+ */
+export function localFunctionVariables(
+  fn: LocalFunction,
+  local: LocalFunctionSettings,
+  credentials: Credentials,
+): Record<string, string> {
+  // The deployed service name (`<stack>/<construct>`) names nothing here; logs say videogen-ingest.
+  const { POWERTOOLS_SERVICE_NAME: _deployedName, ...deployed } = fn.environment;
+  // A queue URL names its endpoint (the SDK sends to the URL's host): the local queue's URL instead.
+  const deployedQueueUrl = `https://sqs.${LOCAL_REGION}.amazonaws.com/`;
+  const variables = Object.fromEntries(
+    Object.entries(deployed).map(([name, value]) => [
+      name,
+      value.startsWith(deployedQueueUrl)
+        ? `${local.endpoints.SQS}/${value.slice(deployedQueueUrl.length)}`
+        : value,
+    ]),
+  );
+  return {
+    ...variables,
+    ...(variables.VIDEOGEN_API_URL === undefined ? {} : { VIDEOGEN_API_URL: local.apiUrl }),
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMiB),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    ...Object.fromEntries(
+      Object.entries(local.endpoints).map(([service, endpoint]) => [`AWS_ENDPOINT_URL_${service}`, endpoint]),
+    ),
+    POWERTOOLS_LOG_LEVEL: local.logLevel,
+    POWERTOOLS_METRICS_DISABLED: local.publishMetrics ? 'false' : 'true',
+    POWERTOOLS_DEV: 'false',
+  };
+}

@@ -1,0 +1,106 @@
+/** What the local runtime takes, and what it tells the ops CLI. */
+import type { HandlerName } from '../../lib/ingest-function.ts';
+import type { Readiness } from '#shared/config';
+import type { SqsQueue } from '../emulators/sqs-queue.ts';
+import type { SimulatorOptions } from '../simulator/simulator.ts';
+
+/** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface LocalRuntimeOptions {
+  /** A VideoGen-compatible API; the simulator when absent. */
+  readonly videoGenApiUrl?: string;
+  /** @default 'local-dev-key' */
+  readonly videoGenApiKey?: string;
+  /** Options of the simulator, when it is the API. */
+  readonly simulator?: SimulatorOptions;
+  /** @default 'download' */
+  readonly readiness?: Readiness;
+  /** Wait for a webhook this long before polling, and between polls. @default 5 */
+  readonly pollAfterSeconds?: number;
+  /** @default 600 */
+  readonly maxWaitSeconds?: number;
+  /** Transfers at once: the transfer queue mapping's maximum concurrency. @default 10, as deployed */
+  readonly maxConcurrentTransfers?: number;
+  /** The longest a file may wait in the transfer queue. @default 24 h, as deployed */
+  readonly maxQueueWaitSeconds?: number;
+  /**
+   * The account's Lambda concurrency quota: invocations beyond it (or beyond a function's
+   * reservation) are throttled as Lambda throttles them. @default 1000, AWS's default quota
+   */
+  readonly accountConcurrency?: number;
+  readonly maxFileSizeBytes?: number;
+  readonly keyPrefix?: string;
+  readonly keySuffixes?: readonly string[];
+  /**
+   * Pause before every workflow retry, instead of the deployed backoff; also the longest a
+   * transfer message is put back for a retry (its worker's ChangeMessageVisibility).
+   */
+  readonly retryPauseMs?: number;
+  /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
+  readonly s3Port?: number;
+  /**
+   * Register the local webhook URL with the API (and delete it on stop), as the deployed
+   * custom resource does. @default whether the API is on this machine (only then can it call back)
+   */
+  readonly registerWebhooks?: boolean;
+  /** The drop bucket's name. @default videogen-drop-<runtime id> */
+  readonly bucketName?: string;
+  /** Where S3 keeps objects. @default a temporary folder */
+  readonly s3Directory?: string;
+  /**
+   * Chaos: this share of webhook requests is handled, then answered 500 anyway, as when a
+   * handler dies after its write and before its answer; VideoGen delivers them again.
+   * @default 0
+   */
+  readonly webhookFailureRate?: number;
+  /** Seeds `webhookFailureRate`'s dice. @default 1 */
+  readonly seed?: number;
+  /**
+   * Authorize every call as AWS IAM would, from the template's policies. Off only to
+   * measure what it costs. @default true
+   */
+  readonly iam?: boolean;
+  /** Changes the synthesized template before the runtime reads it (tests: a grant removed). */
+  readonly editTemplate?: (template: {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  }) => void;
+  /** Powertools log level of the handlers. @default 'WARN' */
+  readonly handlerLogLevel?: string;
+  /**
+   * Each line a function writes (its CloudWatch log group on AWS), with the handler that
+   * wrote it. @default this process's stdout and stderr
+   */
+  readonly onFunctionOutput?: (handler: HandlerName, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Let the handlers publish their metrics: Powertools writes them to the function's
+   * output as CloudWatch embedded-metric-format lines, as on Lambda. @default false
+   */
+  readonly publishMetrics?: boolean;
+  /** Told what the runtime does, a line at a time. */
+  readonly log?: (line: string) => void;
+}
+
+/** Where the ops CLI finds a local runtime's table, workflow and queues (`.videogen-ingest/local.json`). */
+export interface LocalOpsEndpoints {
+  readonly region: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly ingestQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly endpoints: { readonly dynamodb: string; readonly sfn: string; readonly sqs: string };
+}
+
+/** The runtime's queues, by their part in the pipeline. */
+export interface LocalQueues {
+  readonly ingest: SqsQueue;
+  readonly deadLetters: SqsQueue;
+  readonly transfer: SqsQueue;
+  readonly transferDeadLetters: SqsQueue;
+}
+
+export interface DropOptions {
+  readonly metadata?: Record<string, string>;
+  readonly contentType?: string;
+}

@@ -1,0 +1,130 @@
+/**
+ * The webhook endpoint of the local runtime: the webhook function behind a loopback
+ * Function URL (judged as the public calls it), registered with the API by the very
+ * registration handler the deployed custom resource runs, or, when the API cannot reach
+ * this machine, a signing secret of its own and the poll path.
+ */
+import { randomBytes } from 'node:crypto';
+import type { LocalIam } from '../iam/local-iam.ts';
+import type { LocalSecrets } from '../emulators/secrets.ts';
+import { seededRandom } from '../simulator/faults.ts';
+import { startFunctionUrl } from './function-url.ts';
+import type { LocalLambdas } from './lambdas.ts';
+
+/**
+ * As the deployed custom resource does: registers the webhook URL with the API by invoking
+ * the very registration handler with a CloudFormation Create event; answers how to undo it.
+ */
+async function registerWebhookUrl(
+  lambdas: LocalLambdas,
+  webhookUrl: string,
+  secretId: string,
+  runtimeId: string,
+): Promise<{ endpointId: string; unregister: () => Promise<void> }> {
+  const register = lambdas.byHandler('register-webhook');
+  const event = {
+    ServiceToken: register.functionArn,
+    ResponseURL: 'http://localhost/',
+    StackId: `local-${runtimeId}`,
+    RequestId: runtimeId,
+    LogicalResourceId: 'Endpoint',
+    ResourceType: 'Custom::VideoGenWebhookEndpoint',
+    ResourceProperties: { ServiceToken: register.functionArn, WebhookUrl: webhookUrl, SecretId: secretId },
+  };
+  const created = (await lambdas.invoke(register.functionArn, { ...event, RequestType: 'Create' })) as {
+    PhysicalResourceId: string;
+  };
+  return {
+    endpointId: created.PhysicalResourceId,
+    unregister: async () => {
+      await lambdas.invoke(register.functionArn, {
+        ...event,
+        RequestType: 'Delete',
+        PhysicalResourceId: created.PhysicalResourceId,
+      });
+    },
+  };
+}
+
+/** A public Function URL needs both permissions of the function's resource policy (since 2025). */
+async function authorizeFunctionUrl(iam: LocalIam, functionArn: string): Promise<void> {
+  const context = { 'lambda:FunctionUrlAuthType': 'NONE', 'lambda:InvokedViaFunctionUrl': 'true' };
+  for (const action of ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction']) {
+    await iam.check({ principal: 'anonymous', action, resource: functionArn, context });
+  }
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+}
+
+export interface WebhookEndpoint {
+  readonly url: string;
+  /** Whether VideoGen can reach the URL (it was registered); otherwise the poll path carries the workflow. */
+  readonly registered: boolean;
+  /** Webhook answers replaced by a 500 (`failureRate`). */
+  readonly failures: { readonly injected: number };
+  /** Deletes the registration (as a stack deletion does), then stops serving. */
+  close(): Promise<void>;
+}
+
+export interface WebhookEndpointOptions {
+  readonly lambdas: LocalLambdas;
+  readonly iam: LocalIam | undefined;
+  readonly secrets: LocalSecrets;
+  readonly apiUrl: string;
+  readonly runtimeId: string;
+  /** @default whether the API is on this machine */
+  readonly register?: boolean;
+  /** Chaos: this share of answers is replaced by a 500 after the handler's write. */
+  readonly failureRate: number;
+  readonly seed: number;
+  readonly pollAfterSeconds: number;
+  readonly log: (line: string) => void;
+}
+
+export async function startWebhookEndpoint(options: WebhookEndpointOptions): Promise<WebhookEndpoint> {
+  const { lambdas, iam, secrets, apiUrl, log } = options;
+  const webhook = lambdas.byHandler('webhook');
+  const failures = { injected: 0 };
+  const dice = seededRandom(options.seed);
+  const functionUrl = await startFunctionUrl(
+    async (event, signal) => {
+      const answer = await lambdas.invoke(webhook.functionArn, event, signal);
+      if (options.failureRate > 0 && dice() < options.failureRate) {
+        failures.injected += 1;
+        return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };
+      }
+      return answer;
+    },
+    iam ? { authorize: () => authorizeFunctionUrl(iam, webhook.functionArn) } : {},
+  );
+  try {
+    const secretId = webhook.environment.WEBHOOK_SECRET ?? '';
+    let unregister: (() => Promise<void>) | undefined;
+    if (options.register ?? isLoopback(apiUrl)) {
+      const registered = await registerWebhookUrl(lambdas, functionUrl.url, secretId, options.runtimeId);
+      unregister = registered.unregister;
+      log(`registered ${functionUrl.url} with ${apiUrl} as ${registered.endpointId}`);
+    } else {
+      // VideoGen cannot call a loopback URL: no webhooks; the poll path carries every file.
+      secrets.set(secretId, JSON.stringify({ secret: `whsec_${randomBytes(24).toString('base64')}` }));
+      log(
+        `${apiUrl} cannot reach ${functionUrl.url}: files become READY through polling every ${options.pollAfterSeconds} s`,
+      );
+    }
+    return {
+      url: functionUrl.url,
+      registered: unregister !== undefined,
+      failures,
+      close: async () => {
+        await unregister?.().catch(() => undefined);
+        await functionUrl.close();
+      },
+    };
+  } catch (error) {
+    await functionUrl.close();
+    throw error;
+  }
+}
