@@ -24,24 +24,14 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, SqsSendMessage } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { PERMANENT_ERROR_NAMES } from '../lambdas/shared/permanent-errors.ts';
 
-/** Errors that the same call will raise again: straight to the failure record, never retried. */
-export const PERMANENT_ERRORS = [
-  'InvalidTaskInputError',
-  'ConfigError',
-  'IngestRecordMissingError',
-  'UnexpectedIngestStateError',
-  'UploadAttemptsExhaustedError',
-  'TransferAttemptsExhaustedError',
-  'SourceGoneError',
-  'SourceAccessDeniedError',
-  'TransferTimeoutError',
-  'VideoGenValidationError',
-  'VideoGenAuthError',
-  'VideoGenNotFoundError',
-  'VideoGenResponseError',
-  'Sandbox.Timedout',
-] as const;
+/**
+ * Errors that the same call will raise again: straight to the failure record, never
+ * retried. The handlers' own list (`lambdas/shared/permanent-errors.ts`), and Lambda's
+ * timeout, which a retry would meet again too.
+ */
+export const PERMANENT_ERRORS: readonly string[] = [...PERMANENT_ERROR_NAMES, 'Sandbox.Timedout'];
 
 /** A Standard execution ends with an error at this many history events. */
 export const MAX_HISTORY_EVENTS = 25_000;

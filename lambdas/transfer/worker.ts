@@ -7,16 +7,9 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isTransientAwsError } from '#shared/aws-errors';
+import { isPermanentError } from '#shared/permanent-errors';
 import { extendApiPause, readApiPause } from '#shared/ingest/api-pause';
-import {
-  IngestRecordMissingError,
-  SourceAccessDeniedError,
-  SourceGoneError,
-  TransferAttemptsExhaustedError,
-  TransferTimeoutError,
-  UnexpectedIngestStateError,
-  UploadAttemptsExhaustedError,
-} from '#shared/ingest/errors';
+import { IngestRecordMissingError, TransferAttemptsExhaustedError } from '#shared/ingest/errors';
 import { FAILURE_STATUSES, STATUS_RANK, type IngestRecord } from '#shared/ingest/record';
 import { advanceStatus, ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
 import type { RetryOptions } from '#shared/retry';
@@ -84,20 +77,9 @@ export const MAX_IN_PROCESS_PAUSE_MS = 30_000;
 /** SQS's ceiling for a message's visibility timeout is 12 h; retries stay far below it. */
 export const MAX_RETRY_DELAY_SECONDS = 900;
 
-/** Errors that the same message would meet again: the transfer fails at once. */
-const PERMANENT = [
-  IngestRecordMissingError,
-  UnexpectedIngestStateError,
-  UploadAttemptsExhaustedError,
-  SourceGoneError,
-  SourceAccessDeniedError,
-  TransferTimeoutError,
-  TransferAttemptsExhaustedError,
-];
-
 /** Whether trying the same message again later may succeed. */
 export function isTransient(error: unknown): boolean {
-  if (PERMANENT.some((type) => error instanceof type)) return false;
+  if (isPermanentError(error)) return false;
   if (error instanceof VideoGenError) return error.retryable;
   if (error instanceof ConcurrentUpdateError) return true;
   return isTransientAwsError(error);

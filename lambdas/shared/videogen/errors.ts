@@ -88,14 +88,3 @@ export class SourceStreamError extends VideoGenError {
   override readonly name = 'SourceStreamError';
   readonly retryable = true;
 }
-
-/**
- * Lambda reports `errorType` from `name`; Step Functions matches `ErrorEquals` on it.
- * The retryable ones, for workflow `Retry` blocks.
- */
-export const RETRYABLE_VIDEOGEN_ERRORS = [
-  'VideoGenRateLimitedError',
-  'VideoGenServerError',
-  'VideoGenNetworkError',
-  'SourceStreamError',
-] as const;
