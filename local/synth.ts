@@ -4,7 +4,9 @@
  * `cdk synth` does (for the local runtime's function environments). The local runtime
  * takes the table and the workflow from this template, so it runs what `cdk deploy` would deploy.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { VideoGenIngestStack, type VideoGenIngestStackProps } from '../lib/videogen-ingest-stack.ts';
@@ -29,8 +31,15 @@ export function synthesizeStack(
   const context = options.bundleInto
     ? { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true }
     : { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] };
-  const app = new App({ context, ...(options.bundleInto ? { outdir: options.bundleInto } : {}) });
-  const stack = new VideoGenIngestStack(app, 'VideoGenIngest', props);
-  if (options.bundleInto) app.synth();
-  return { stack, template: Template.fromStack(stack) };
+  // An App without an outdir leaves a cdk.out folder in the temp dir on every synth: this
+  // one is removed as soon as the template is read (it is held in memory).
+  const outdir = options.bundleInto ?? mkdtempSync(path.join(tmpdir(), 'videogen-synth-'));
+  try {
+    const app = new App({ context, outdir });
+    const stack = new VideoGenIngestStack(app, 'VideoGenIngest', props);
+    if (options.bundleInto) app.synth();
+    return { stack, template: Template.fromStack(stack) };
+  } finally {
+    if (!options.bundleInto) rmSync(outdir, { recursive: true, force: true });
+  }
 }

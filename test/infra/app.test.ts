@@ -5,6 +5,7 @@ import path from 'node:path';
 import { App, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { testApp } from '../helpers/cdk-app.ts';
 import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { SAMPLE_LAMBDA_ENV } from '#local/lambda-env';
@@ -62,7 +63,7 @@ describe('CDK context of bin/app.ts', () => {
   });
 
   it('subscribes the alarm e-mail to the alarm topic', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     const stack = new VideoGenIngestStack(app, 'Mail', {
       ...stackPropsFromContext((key) => ({ alarmEmail: 'ops@example.com' })[key]),
     });

@@ -1,10 +1,11 @@
-import { App, type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { testApp } from '../helpers/cdk-app.ts';
 import {
   VideoGenIngest,
   type SubscriberOptions,
@@ -493,7 +494,7 @@ describe('webhook registration and alarms', () => {
 
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in AwsSolutions, with or without an existing bucket and secret', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     const { VideoGenIngestStack } = stackModule;
     const withSubscriber = new VideoGenIngestStack(app, 'Default', LOCAL_STACK_PROPS);
     const consumer = new LambdaFunction(withSubscriber, 'Consumer', {
@@ -524,7 +525,7 @@ describe('cdk-nag', () => {
 
 describe('props', () => {
   function build(props: Partial<VideoGenIngestProps>): Template {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Props');
+    const stack = new Stack(testApp(), 'Props');
     new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
       ...props,
@@ -584,7 +585,7 @@ describe('props', () => {
   });
 
   it('use an existing bucket and a supplied secret without creating either', () => {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Byo');
+    const stack = new Stack(testApp(), 'Byo');
     const { Bucket } = bucketModule;
     new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
@@ -614,7 +615,7 @@ describe('props', () => {
   });
 
   it('let the source readers decrypt an SSE-KMS bucket with its key', () => {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Kms');
+    const stack = new Stack(testApp(), 'Kms');
     const { Bucket } = bucketModule;
     const ingest = new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
@@ -660,7 +661,7 @@ const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-
 
 describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
   function stackWithSubscriber(options?: SubscriberOptions): { template: Template; ingest: VideoGenIngest } {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Ops');
+    const stack = new Stack(testApp(), 'Ops');
     const ingest = new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
     });

@@ -3,10 +3,10 @@
  * local runtime uses, over the policies the template itself deploys: what AWS would allow
  * or refuse once the stack is in an account.
  */
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { testApp } from '../helpers/cdk-app.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { templateArns, type TemplateArns } from '#local/iam/arns';
 import { authorize, type IamRequest } from '#local/iam/authorize';
@@ -20,7 +20,7 @@ let arns: TemplateArns;
 let policies: TemplatePolicies;
 
 beforeAll(() => {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new VideoGenIngestStack(app, 'Edges', LOCAL_STACK_PROPS);
   const consumer = new LambdaFunction(stack, 'Consumer', {
     runtime: Runtime.NODEJS_22_X,
