@@ -6,7 +6,11 @@ import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.
 describe('the local runtime, end to end (default readiness: download)', () => {
   let runtime: LocalRuntime;
   beforeAll(async () => {
-    runtime = await startRuntime({ maxFileSizeBytes: 64 * 1024 });
+    runtime = await startRuntime({
+      maxFileSizeBytes: 64 * 1024,
+      // Webhooks carry every file here; a loaded CI machine must not send one down the poll path.
+      pollAfterSeconds: 30,
+    });
   });
   afterAll(async () => {
     await runtime.stop();
