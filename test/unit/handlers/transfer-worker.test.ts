@@ -24,7 +24,8 @@ import {
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4 } from '#local/media';
 import { receivedRecord } from '../../fixtures/records.ts';
-import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import type { TestTable } from '../../helpers/ingest-table.ts';
+import { startStepBackends, type StepBackends } from '../../helpers/step-backends.ts';
 
 const s3 = mockClient(S3Client);
 let table: TestTable;
@@ -33,15 +34,12 @@ let client: VideoGenClient;
 let keys = 0;
 const bytes = mp4(50_000);
 
+let backends: StepBackends;
 beforeAll(async () => {
-  table = await startIngestTable();
-  sim = await VideoGenSimulator.start({ processingMs: 30, playbackMs: 10, analysisMs: 10 });
-  client = new VideoGenClient({ baseUrl: sim.url, apiKey: 'k' });
+  backends = await startStepBackends();
+  ({ table, sim, client } = backends);
 });
-afterAll(async () => {
-  await sim.close();
-  await table.close();
-});
+afterAll(() => backends.close());
 beforeEach(async () => {
   // Each test starts with no shared VideoGen pause.
   await table.store.client.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: API_PAUSE_PK } }));
@@ -88,6 +86,22 @@ function deps(answers: TaskAnswers, overrides: Partial<TransferWorkerDeps> = {})
   };
 }
 
+/** A record whose worker created a VideoGen file and then died (the message comes again). */
+async function createdBeforeACrash() {
+  const record = await claimed();
+  const first = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
+  await recordCreatedFile(table.store, record, {
+    fileId: first.fileId,
+    displayName: 'a.mp4',
+    at: record.createdAt,
+  });
+  return { record, first };
+}
+
+/** The transfer queue delivering `pk`'s message for the `receiveCount`th time. */
+const deliver = (workerDeps: TransferWorkerDeps, pk: string, receiveCount: number, taskToken = 't') =>
+  processTransferMessage(workerDeps, { pk, taskToken, receiveCount });
+
 const storedUploads = (fileId: string | null) =>
   sim.uploads().filter((upload) => upload.fileId === fileId && upload.outcome === 'stored');
 
@@ -96,11 +110,7 @@ describe('the transfer worker', () => {
     const record = await claimed();
     const answers = recordingAnswers();
 
-    const disposition = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't1',
-      receiveCount: 1,
-    });
+    const disposition = await deliver(deps(answers), record.pk, 1, 't1');
 
     const stored = await getRecord(table.store, record.pk);
     expect(disposition).toEqual({ kind: 'answered', outcome: 'succeeded', bytesSent: bytes.length });
@@ -113,19 +123,11 @@ describe('the transfer worker', () => {
 
   it('answers a redelivered message of a finished transfer again and sends nothing', async () => {
     const record = await claimed();
-    await processTransferMessage(deps(recordingAnswers()), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 1,
-    });
+    await deliver(deps(recordingAnswers()), record.pk, 1);
     const uploadsBefore = sim.uploads().length;
     const answers = recordingAnswers();
 
-    const again = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 2,
-    });
+    const again = await deliver(deps(answers), record.pk, 2);
 
     expect(again).toEqual({ kind: 'answered', outcome: 'already-done' });
     expect(answers.calls).toEqual([{ succeed: 't', output: expect.objectContaining({ sent: false }) }]);
@@ -133,20 +135,10 @@ describe('the transfer worker', () => {
   });
 
   it('after a crash mid-upload, abandons the file VideoGen never got bytes for and uploads one new file', async () => {
-    const record = await claimed();
-    const first = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
-    await recordCreatedFile(table.store, record, {
-      fileId: first.fileId,
-      displayName: 'a.mp4',
-      at: record.createdAt,
-    });
+    const { record, first } = await createdBeforeACrash();
     await advanceStatus(table.store, record.pk, ['CREATED'], 'UPLOADING', record.createdAt);
 
-    await processTransferMessage(deps(recordingAnswers()), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 2,
-    });
+    await deliver(deps(recordingAnswers()), record.pk, 2);
 
     const stored = await getRecord(table.store, record.pk);
     expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 2, abandonedFileIds: [first.fileId] });
@@ -155,13 +147,7 @@ describe('the transfer worker', () => {
   });
 
   it('after a crash past the PUT, sees the bytes at VideoGen and neither creates nor sends again', async () => {
-    const record = await claimed();
-    const first = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
-    await recordCreatedFile(table.store, record, {
-      fileId: first.fileId,
-      displayName: 'a.mp4',
-      at: record.createdAt,
-    });
+    const { record, first } = await createdBeforeACrash();
     await uploadToPresignedUrl({
       url: first.uploadUrl,
       body: Readable.from([bytes]),
@@ -170,11 +156,7 @@ describe('the transfer worker', () => {
     const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
     const answers = recordingAnswers();
 
-    const disposition = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 2,
-    });
+    const disposition = await deliver(deps(answers), record.pk, 2);
 
     expect(disposition).toMatchObject({ kind: 'answered', outcome: 'already-done' });
     expect(await getRecord(table.store, record.pk)).toMatchObject({
@@ -190,11 +172,7 @@ describe('the transfer worker', () => {
     const record = await claimed();
     const at = Date.parse('2026-11-26T10:00:00Z');
 
-    const disposition = await processTransferMessage(deps(recordingAnswers(), { now: () => at }), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 1,
-    });
+    const disposition = await deliver(deps(recordingAnswers(), { now: () => at }), record.pk, 1);
 
     expect(disposition).toEqual({ kind: 'retry', afterSeconds: 40, reason: 'VideoGenRateLimitedError' });
     expect(await readApiPause(table.store)).toBe(at + 40_000);
@@ -216,11 +194,7 @@ describe('the transfer worker', () => {
 
     await extendApiPause(table.store, at + 120_000);
     const later = await claimed();
-    const deferred = await processTransferMessage(deps(recordingAnswers(), { now: () => at }), {
-      pk: later.pk,
-      taskToken: 't',
-      receiveCount: 1,
-    });
+    const deferred = await deliver(deps(recordingAnswers(), { now: () => at }), later.pk, 1);
     expect(deferred).toEqual({ kind: 'retry', afterSeconds: 120, reason: 'VideoGen rate limit' });
     expect(sim.requests().filter((request) => request.op === 'create')).toHaveLength(createsBefore + 1);
   });
@@ -228,19 +202,11 @@ describe('the transfer worker', () => {
   it('puts a message back with a growing delay after a transient error, and fails the file past maxReceives', async () => {
     sim.faults.add({ fault: 'server_error', on: 'create' });
     const record = await claimed();
-    const transient = await processTransferMessage(deps(recordingAnswers()), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 3,
-    });
+    const transient = await deliver(deps(recordingAnswers()), record.pk, 3);
     expect(transient).toMatchObject({ kind: 'retry', reason: 'VideoGenServerError' });
 
     const answers = recordingAnswers();
-    const exhausted = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 6,
-    });
+    const exhausted = await deliver(deps(answers), record.pk, 6);
     expect(exhausted).toEqual({
       kind: 'answered',
       outcome: 'failed',
@@ -255,22 +221,14 @@ describe('the transfer worker', () => {
     );
     const record = await claimed();
     const answers = recordingAnswers();
-    const disposition = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 1,
-    });
+    const disposition = await deliver(deps(answers), record.pk, 1);
     expect(disposition).toMatchObject({ kind: 'answered', outcome: 'failed', error: 'SourceGoneError' });
   });
 
   it('drops the message of a workflow that has ended (its wait in the queue timed out)', async () => {
     const record = await claimed({ status: 'FAILED' });
     const answers = recordingAnswers();
-    const disposition = await processTransferMessage(deps(answers), {
-      pk: record.pk,
-      taskToken: 't',
-      receiveCount: 1,
-    });
+    const disposition = await deliver(deps(answers), record.pk, 1);
     expect(disposition).toEqual({ kind: 'answered', outcome: 'workflow-ended' });
     expect(answers.calls).toEqual([]);
   });

@@ -23,7 +23,8 @@ import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { s3Error } from '../../fixtures/s3-errors.ts';
-import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import type { TestTable } from '../../helpers/ingest-table.ts';
+import { startStepBackends, type StepBackends } from '../../helpers/step-backends.ts';
 
 const s3 = mockClient(S3Client);
 const sfn = mockClient(SFNClient);
@@ -33,15 +34,12 @@ let client: VideoGenClient;
 const now = () => AT;
 const noWait = { sleep: () => Promise.resolve(), random: () => 0 };
 
+let backends: StepBackends;
 beforeAll(async () => {
-  table = await startIngestTable();
-  sim = await VideoGenSimulator.start({ processingMs: 30, playbackMs: 10, analysisMs: 10 });
-  client = new VideoGenClient({ baseUrl: sim.url, apiKey: 'k' });
+  backends = await startStepBackends();
+  ({ table, sim, client } = backends);
 });
-afterAll(async () => {
-  await sim.close();
-  await table.close();
-});
+afterAll(() => backends.close());
 beforeEach(() => {
   s3.reset();
   sfn.reset();
