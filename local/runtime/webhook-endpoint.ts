@@ -114,14 +114,17 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
         `${apiUrl} cannot reach ${functionUrl.url}: files become READY through polling every ${options.pollAfterSeconds} s`,
       );
     }
+    // Once, whoever asks first (the runtime's stop, or the clean-up of a failed start).
+    let closed: Promise<void> | undefined;
     return {
       url: functionUrl.url,
       registered: unregister !== undefined,
       failures,
-      close: async () => {
-        await unregister?.().catch(() => undefined);
-        await functionUrl.close();
-      },
+      close: () =>
+        (closed ??= (async () => {
+          await unregister?.().catch(() => undefined);
+          await functionUrl.close();
+        })()),
     };
   } catch (error) {
     await functionUrl.close();
