@@ -284,12 +284,15 @@ export class IngestWorkflow extends Construct {
       resultPath,
       retryOnServiceExceptions: true,
     });
+    // Patient: a library-sized drop on an account with little concurrency throttles in
+    // bursts; ten tries over up to ~5 minutes let it through (measured: 6 over ~1 minute
+    // failed 2 files of 300 with Prepare held to 2 at once).
     task.addRetry({
       errors: ['Lambda.TooManyRequestsException'],
       interval: Duration.seconds(1),
       backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      maxAttempts: 6,
+      maxDelay: Duration.minutes(1),
+      maxAttempts: 10,
       jitterStrategy: JitterType.FULL,
     });
     return task;

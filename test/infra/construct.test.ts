@@ -421,7 +421,7 @@ describe('the workflow', () => {
     // A throttle (the account's concurrency is shared) is retried a bounded number of times:
     // no state waits its turn by retrying any more, the transfer queue does that.
     const throttled = retry.find((rule) => rule.ErrorEquals.includes('Lambda.TooManyRequestsException'));
-    expect(throttled).toMatchObject({ MaxAttempts: 6, JitterStrategy: 'FULL', MaxDelaySeconds: 30 });
+    expect(throttled).toMatchObject({ MaxAttempts: 10, JitterStrategy: 'FULL', MaxDelaySeconds: 60 });
   });
 
   it('waits for a task token with the poll interval as timeout, then polls until ready or timed out', () => {
