@@ -19,7 +19,7 @@ Lists ingests, newest change first.
 Options:
   --status S             only this status (${INGEST_STATUSES.join(', ')})
   --since DURATION       only changed within it: 90s, 15m, 2h, 7d
-  --limit N              at most N records                              [default: 100]
+  --limit N              at most N records; says how many more match    [default: 100]
 ${TARGET_OPTIONS}`,
   show: `Usage: videogen-ingest show <key | s3://bucket/key | fileId> [options]
 
@@ -56,6 +56,7 @@ export async function runOps(
   args: readonly string[],
   print: (text: string) => void = (text) => console.log(text),
   connect: typeof targetFrom = targetFrom,
+  warn: (text: string) => void = (text) => console.error(text),
 ): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: [...args],
@@ -91,18 +92,20 @@ export async function runOps(
   try {
     switch (command) {
       case 'status': {
-        const records = await status(target, {
+        const { records, more } = await status(target, {
           ...(values.status ? { status: values.status as IngestStatus } : {}),
           ...(sinceMs === undefined ? {} : { sinceMs }),
           ...(limit === undefined ? {} : { limit }),
         });
-        print(
-          values.json
-            ? JSON.stringify(records, null, 2)
-            : records.length > 0
-              ? statusTable(records)
-              : `no ingests in ${target.description}`,
-        );
+        const moreNote = `… and ${more} more (use --limit ${records.length + more} to see them all)`;
+        if (values.json) {
+          print(JSON.stringify(records, null, 2));
+          // The JSON on stdout stays the records' array; what it leaves out is said on stderr.
+          if (more > 0) warn(moreNote);
+        } else {
+          print(records.length > 0 ? statusTable(records) : `no ingests in ${target.description}`);
+          if (more > 0) print(moreNote);
+        }
         return 0;
       }
       case 'show': {

@@ -48,36 +48,61 @@ export interface StatusQuery {
   readonly now?: Date;
 }
 
-/** Records by status, newest change first, from the `byStatus` index (no table scan). */
-export async function status(target: OpsTarget, query: StatusQuery = {}): Promise<IngestRecord[]> {
+export interface StatusPage {
+  /** At most `limit` records, newest change first. */
+  readonly records: IngestRecord[];
+  /** How many more match than were returned (0 when the page holds them all). */
+  readonly more: number;
+}
+
+/** Records by status, newest change first, from the `byStatus` index (no table scan), and how many more match. */
+export async function status(target: OpsTarget, query: StatusQuery = {}): Promise<StatusPage> {
   const statuses = query.status ? [query.status] : INGEST_STATUSES;
   const since =
     query.sinceMs === undefined
       ? undefined
       : new Date((query.now ?? new Date()).getTime() - query.sinceMs).toISOString();
   const limit = query.limit ?? 100;
+  const byStatus = (value: IngestStatus) => ({
+    TableName: target.tableName,
+    IndexName: 'byStatus',
+    KeyConditionExpression: since ? '#status = :status AND updatedAt >= :since' : '#status = :status',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':status': value, ...(since ? { ':since': since } : {}) },
+  });
+  /** Every match of one status, counted page by page (a Query counts at most 1 MB at a time). */
+  const count = async (value: IngestStatus): Promise<number> => {
+    let total = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await target.documents.send(
+        new QueryCommand({
+          ...byStatus(value),
+          Select: 'COUNT',
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      total += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return total;
+  };
   const pages = await Promise.all(
     statuses.map(async (value) => {
       const { Items } = await target.documents.send(
-        new QueryCommand({
-          TableName: target.tableName,
-          IndexName: 'byStatus',
-          KeyConditionExpression: since ? '#status = :status AND updatedAt >= :since' : '#status = :status',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':status': value, ...(since ? { ':since': since } : {}) },
-          ScanIndexForward: false,
-          Limit: limit,
-        }),
+        new QueryCommand({ ...byStatus(value), ScanIndexForward: false, Limit: limit }),
       );
       return (Items ?? [])
         .filter((item) => item.kind === 'ingest')
         .map((item) => ingestRecordSchema.parse(item));
     }),
   );
-  return pages
+  const records = pages
     .flat()
     .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
     .slice(0, limit);
+  const total = (await Promise.all(statuses.map(count))).reduce((sum, value) => sum + value, 0);
+  return { records, more: Math.max(0, total - records.length) };
 }
 
 /**

@@ -66,6 +66,23 @@ describe('videogen-ingest status', () => {
     expect(future.length).toBeLessThan(2);
   });
 
+  it('says how many more match than --limit shows, in the table and beside the JSON', async () => {
+    const table = (await ops('status', '--limit', '1')).split('\n');
+    expect(table).toHaveLength(3);
+    expect(table[2]).toBe('… and 1 more (use --limit 2 to see them all)');
+    const warned: string[] = [];
+    const printed: string[] = [];
+    await runOps(
+      'status',
+      ['--limit', '1', '--json'],
+      (text) => printed.push(text),
+      () => Promise.resolve(fromEndpoints(runtime.ops, 'the local runtime')),
+      (text) => warned.push(text),
+    );
+    expect(JSON.parse(printed.join('\n'))).toHaveLength(1);
+    expect(warned).toEqual(['… and 1 more (use --limit 2 to see them all)']);
+  });
+
   it('refuses a status or duration it does not know, with the usage', async () => {
     await expect(ops('status', '--status', 'DONE')).rejects.toThrow(/--status must be one of RECEIVED/);
     await expect(ops('status', '--since', 'yesterday')).rejects.toThrow(/--since takes a duration/);
