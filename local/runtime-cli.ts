@@ -2,6 +2,7 @@
  * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
  */
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
@@ -215,6 +216,26 @@ export class StatusReporter implements ProgressReporter {
   }
 }
 
+/** Fails at once, before anything starts, when the S3 port is taken (another `start`, most likely). */
+async function assertPortFree(port: number): Promise<void> {
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${port} is taken: another "videogen-ingest start" may be running (stop it), or pass --s3-port N`,
+      );
+    }
+    throw error;
+  } finally {
+    probe.close();
+  }
+}
+
 export async function runStart(args: readonly string[]): Promise<void> {
   const { values } = parse(args, { drop: { type: 'string' }, 's3-port': { type: 'string' } }, false);
   if (values.help) {
@@ -225,6 +246,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
   const dropDir = path.resolve(typeof values.drop === 'string' ? values.drop : 'drop');
   const s3Port =
     wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
+  await assertPortFree(s3Port);
   await mkdir(dropDir, { recursive: true });
   // The runtime's own lines go to stderr until the progress view takes them over.
   let say = (line: string): void => {

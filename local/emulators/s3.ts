@@ -131,10 +131,17 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     const body = chunked ? pipeline(request, new AwsChunkedDecoder(), upstream) : pipeline(request, upstream);
     void body.catch(() => upstream.destroy());
   };
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    // A taken port: nothing of this emulator may outlive the failed start.
+    await server.close();
+    if (!options.directory) await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
   const port = (front.address() as AddressInfo).port;
   return {
     endpoint: `http://127.0.0.1:${port}`,

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -107,6 +110,21 @@ describe('videogen-ingest run', () => {
 });
 
 describe('videogen-ingest start', () => {
+  it('refuses a taken S3 port at once, exit 2, and starts nothing', async () => {
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const drop = path.join(dir, 'taken-drop');
+    try {
+      const result = await cli(['start', '--drop', drop, '--s3-port', String(port)]).exit();
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`port ${port} is taken`);
+      expect(existsSync(drop)).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
   it('prints its endpoints, ingests what lands in the drop folder with a line per status, answers the ops commands, and stops on Ctrl-C', async () => {
     const drop = path.join(dir, 'drop');
     const s3Port = await closedPort();
