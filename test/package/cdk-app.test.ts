@@ -82,7 +82,7 @@ describe('the packed construct in a fresh `cdk init` app', () => {
       (resource) =>
         resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['VideoGenIngest:Handler'],
     );
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(8);
     for (const type of [
       'AWS::S3::Bucket',
       'AWS::StepFunctions::StateMachine',
