@@ -20,7 +20,7 @@ export interface RetryOptions {
   readonly onRetry?: (error: VideoGenError, attempt: number, delayMs: number) => void;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The wait before the next attempt: `Retry-After` for a 429 (plus a little jitter), full jitter otherwise. */
 export function retryDelayMs(error: VideoGenError, attempt: number, options: RetryOptions = {}): number {

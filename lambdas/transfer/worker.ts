@@ -12,7 +12,7 @@ import { extendApiPause, readApiPause } from '#shared/ingest/api-pause';
 import { IngestRecordMissingError, TransferAttemptsExhaustedError } from '#shared/ingest/errors';
 import { FAILURE_STATUSES, STATUS_RANK, type IngestRecord } from '#shared/ingest/record';
 import { advanceStatus, ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
-import type { RetryOptions } from '#shared/retry';
+import { defaultSleep, type RetryOptions } from '#shared/retry';
 import type { VideoGenClient } from '#shared/videogen/client';
 import {
   UploadUrlExpiredError,
@@ -100,7 +100,8 @@ export async function processTransferMessage(
   message: TransferMessage,
 ): Promise<TransferDisposition> {
   const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const sleep = deps.sleep ?? defaultSleep;
+  const nowIso = () => new Date(now()).toISOString();
   const fail = async (error: Error): Promise<TransferDisposition> => {
     const answered = await deps.answers.fail(message.taskToken, { name: error.name, message: error.message });
     return { kind: 'answered', outcome: answered ? 'failed' : 'workflow-ended', error: error.name };
@@ -142,7 +143,7 @@ export async function processTransferMessage(
       await sleep(pausedMs);
     }
 
-    if (await finishedBeforeACrash(deps, record)) {
+    if (await finishedBeforeACrash(deps, record, nowIso)) {
       return await succeed({ fileId: record.fileId ?? '', bytes: record.size, sent: false }, 'already-done');
     }
     const onRetry: RetryOptions['onRetry'] = (error, attempt, delayMs) => {
@@ -165,7 +166,7 @@ export async function processTransferMessage(
           store: deps.store,
           videoGen: deps.videoGen,
           maxAttempts: deps.maxUploadUrlAttempts,
-          now: () => new Date(now()).toISOString(),
+          now: nowIso,
           retry,
         },
         { pk: message.pk },
@@ -176,7 +177,7 @@ export async function processTransferMessage(
             s3: deps.s3,
             store: deps.store,
             upload: deps.upload,
-            now: () => new Date(now()).toISOString(),
+            now: nowIso,
             retry,
             ...(deps.signal ? { signal: deps.signal } : {}),
           },
@@ -208,7 +209,11 @@ export async function processTransferMessage(
  * whether the bytes arrived. If they did, the record moves to UPLOADED and nothing is sent
  * again; if not, the caller creates a new file, and the store records this one abandoned.
  */
-async function finishedBeforeACrash(deps: TransferWorkerDeps, record: IngestRecord): Promise<boolean> {
+async function finishedBeforeACrash(
+  deps: TransferWorkerDeps,
+  record: IngestRecord,
+  nowIso: () => string,
+): Promise<boolean> {
   if (!record.fileId || (record.status !== 'CREATED' && record.status !== 'UPLOADING')) return false;
   const client = await deps.videoGen();
   try {
@@ -218,7 +223,6 @@ async function finishedBeforeACrash(deps: TransferWorkerDeps, record: IngestReco
     if (error instanceof VideoGenNotFoundError) return false;
     throw error;
   }
-  const at = new Date((deps.now ?? Date.now)()).toISOString();
-  await advanceStatus(deps.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', at);
+  await advanceStatus(deps.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', nowIso());
   return true;
 }

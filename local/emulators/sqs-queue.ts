@@ -99,7 +99,7 @@ export class SqsQueue {
     while (received.length < max && this.#visible.length > 0) {
       const message = this.#visible.shift() as SqsMessage;
       if (this.#redrive && message.receiveCount >= this.#redrive.maxReceiveCount) {
-        this.#redrive.deadLetterQueue.#moveIn(message);
+        this.#redrive.deadLetterQueue.#makeVisible(message);
         continue;
       }
       message.receiveCount += 1;
@@ -183,10 +183,6 @@ export class SqsQueue {
     }, seconds * 1000);
     timer.unref();
     return timer;
-  }
-
-  #moveIn(message: SqsMessage): void {
-    this.#makeVisible(message);
   }
 
   #makeVisible(message: SqsMessage): void {

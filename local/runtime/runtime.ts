@@ -208,11 +208,13 @@ export class LocalRuntime {
       // The event source mappings, as deployed (each checked as CreateEventSourceMapping checks it).
       const mappings = await startMappings(queues, functions, lambdas, iam);
       stop.push(() => Promise.resolve(mappings.forEach((mapping) => mapping.close())));
+      const ingestQueue = queues.consumedBy(functions, 'starter');
+      const transferQueue = queues.consumedBy(functions, 'transfer');
       const localQueues: LocalQueues = {
-        ingest: queues.consumedBy(functions, 'starter'),
-        deadLetters: queues.deadLettersOf(queues.consumedBy(functions, 'starter')),
-        transfer: queues.consumedBy(functions, 'transfer'),
-        transferDeadLetters: queues.deadLettersOf(queues.consumedBy(functions, 'transfer')),
+        ingest: ingestQueue,
+        deadLetters: queues.deadLettersOf(ingestQueue),
+        transfer: transferQueue,
+        transferDeadLetters: queues.deadLettersOf(transferQueue),
       };
       const sqs = await startSqs(queues.all, {
         consumed: new Set([localQueues.ingest, localQueues.transfer]),

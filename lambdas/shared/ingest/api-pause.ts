@@ -6,7 +6,7 @@
  * (`kind` is `api-pause`), so stream subscribers filtering on `kind = ingest` never see it.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { IngestStore } from './store.ts';
+import { conditionally, type IngestStore } from './store.ts';
 
 export const API_PAUSE_PK = 'PAUSE#videogen';
 
@@ -21,8 +21,9 @@ export async function readApiPause(store: IngestStore): Promise<number> {
 
 /** Moves the shared pause out to `until` (never back: the later of two 429s wins). */
 export async function extendApiPause(store: IngestStore, until: number): Promise<void> {
-  try {
-    await store.client.send(
+  // A condition that fails means a later pause is there already: nothing to do.
+  await conditionally(() =>
+    store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk: API_PAUSE_PK },
@@ -36,8 +37,6 @@ export async function extendApiPause(store: IngestStore, until: number): Promise
           ':expiresAt': Math.ceil(until / 1000) + 86_400,
         },
       }),
-    );
-  } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-  }
+    ),
+  );
 }

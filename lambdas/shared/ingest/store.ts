@@ -42,7 +42,7 @@ function isConditionFailure(error: unknown): boolean {
 }
 
 /** Runs a conditional write: `true` when it was made, `false` when its condition did not hold. */
-async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+export async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
   try {
     await write();
     return true;
