@@ -37,14 +37,31 @@ export interface LocalS3Options {
   readonly judge?: (method: string, url: string, accessKeyId: string | undefined) => Promise<void>;
 }
 
-function accessDenied(response: http.ServerResponse, method: string, message: string): void {
+/** S3's ceiling for one PUT, an object's or a part's: larger objects need a multipart upload. */
+export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
+
+function s3Error(
+  response: http.ServerResponse,
+  method: string,
+  status: number,
+  code: string,
+  message: string,
+): void {
   const body =
     method === 'HEAD'
       ? ''
-      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${message.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</Message><RequestId>local</RequestId></Error>`;
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</Message><RequestId>local</RequestId></Error>`;
   response
-    .writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+    .writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
     .end(body);
+}
+
+/** The bytes a PUT carries (an `aws-chunked` body declares its decoded length). */
+function putLength(request: http.IncomingMessage): number {
+  const declared = isAwsChunked(request.headers)
+    ? request.headers['x-amz-decoded-content-length']
+    : request.headers['content-length'];
+  return Number(declared ?? 0);
 }
 
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
@@ -90,7 +107,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       (error: unknown) => {
         request.resume();
         if (error instanceof Error && error.name === 'AccessDeniedException') {
-          accessDenied(response, request.method ?? 'GET', error.message);
+          s3Error(response, request.method ?? 'GET', 403, 'AccessDenied', error.message);
         } else {
           response.writeHead(500).end();
         }
@@ -98,6 +115,12 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     );
   });
   const proxy = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    // s3rver takes a PUT of any size; S3 refuses one over 5 GiB before reading it.
+    if (request.method === 'PUT' && putLength(request) > S3_MAX_PUT_BYTES) {
+      request.resume();
+      s3Error(response, 'PUT', 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+      return;
+    }
     const headers: http.OutgoingHttpHeaders = { ...request.headers };
     // s3rver knows one key pair: a function's own key (judged above) is signed as it.
     if (typeof headers.authorization === 'string') {

@@ -9,7 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createReadStream } from 'node:fs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { IngestRecord } from '#shared/ingest/record';
 import { scanRecords } from '#shared/ingest/store';
 import { definitionFromTemplate } from '../definition-from-template.ts';
@@ -47,6 +49,9 @@ import { startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.t
 
 export { LOCAL_CREDENTIALS } from './options.ts';
 export type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions } from './options.ts';
+
+/** The AWS CLI's multipart threshold and part size (`multipart_chunksize`). */
+const DROP_PART_BYTES = 8 * 1024 * 1024;
 
 export class LocalRuntime {
   readonly id: string;
@@ -328,6 +333,26 @@ export class LocalRuntime {
         ...(options.contentType ? { ContentType: options.contentType } : {}),
       }),
     );
+  }
+
+  /**
+   * Streams a file into the drop bucket as `aws s3 cp` does: one PUT up to 8 MiB, a
+   * multipart upload of 8 MiB parts above (lib-storage), so memory stays at a few parts
+   * whatever the size.
+   */
+  async dropFile(key: string, file: string, options: DropOptions = {}): Promise<void> {
+    await new Upload({
+      client: this.#s3,
+      partSize: DROP_PART_BYTES,
+      queueSize: 4,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: createReadStream(file, { highWaterMark: 1024 * 1024 }),
+        ...(options.metadata ? { Metadata: options.metadata } : {}),
+        ...(options.contentType ? { ContentType: options.contentType } : {}),
+      },
+    }).done();
   }
 
   /** The body of the last S3 event the ingest queue got (tests seed the dead-letter queue with it). */

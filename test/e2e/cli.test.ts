@@ -166,3 +166,35 @@ describe('videogen-ingest start', () => {
     expect(after.stderr).toContain('no local runtime here (.videogen-ingest/local.json not found)');
   }, 120_000);
 });
+
+describe('npx videogen-ingest', () => {
+  it('prints no npm engine warnings, whatever Node npm itself runs on (its first run, an empty npx cache)', async () => {
+    const cache = await mkdtemp(path.join(tmpdir(), 'videogen-npx-cache-'));
+    try {
+      // npx as a user runs it: npm on the machine's Node (Node 20 on CI), the project's bin.
+      const machinePath = (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter((entry) => !entry.includes('node_modules'))
+        .join(path.delimiter);
+      const child = spawn('npx', ['videogen-ingest', '--help'], {
+        env: {
+          ...process.env,
+          PATH: machinePath,
+          npm_config_cache: cache,
+          npm_config_update_notifier: 'false',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(child, 'exit')) as [number];
+      expect(stderr).not.toContain('EBADENGINE');
+      expect(code).toBe(0);
+      expect(stdout).toContain('Usage: videogen-ingest <command>');
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+});
