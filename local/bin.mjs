@@ -6,6 +6,7 @@
 // project is not the Node that runs the CLI (npx and npm scripts put the pinned Node 22 of
 // the `node` devDependency first on PATH). So `engines` warned about a Node that never ran
 // this code, while this check speaks about the one that does.
+/* global process, console */
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
   console.error(

@@ -9,7 +9,7 @@ import { deployedBundles } from './runtime/bundles.ts';
 import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
 import { OPS_USAGES, runOps } from './ops/cli.ts';
 import { OpsError } from './ops/target.ts';
-import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime-cli.ts';
+import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime/cli.ts';
 
 const USAGE = `Usage: videogen-ingest <command> [options]
 
@@ -35,7 +35,10 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'start':
       await runStart(args);
-      return 0;
+      // Stopped cleanly (state saved, emulators closed). Executions the stop cut off mid-retry
+      // leave their backoff timers in the workflow emulator (abort does not clear them), which
+      // would hold the process for up to a minute: nothing is left to do, so leave now.
+      return process.exit(0);
     case 'run':
       return runOnce(args);
     case 'sim':

@@ -9,8 +9,9 @@ import { startDynamoDB, type LocalDynamoDB } from './dynamodb.ts';
 
 const CHILD_FLAG = '--videogen-dynamodb-child';
 
-export async function startDynamoDBProcess(): Promise<LocalDynamoDB> {
-  const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], {
+/** `directory`: keep the tables there (they outlive the process); in memory when absent. */
+export async function startDynamoDBProcess(directory?: string): Promise<LocalDynamoDB> {
+  const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, ...(directory ? [directory] : [])], {
     // tsx resolved from here, not from the working directory: `start` runs in any folder.
     execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -35,7 +36,8 @@ export async function startDynamoDBProcess(): Promise<LocalDynamoDB> {
 }
 
 if (process.argv.includes(CHILD_FLAG)) {
-  const dynamo = await startDynamoDB();
+  const directory = process.argv[process.argv.indexOf(CHILD_FLAG) + 1];
+  const dynamo = await startDynamoDB(directory ? { directory } : {});
   process.send?.({ endpoint: dynamo.endpoint });
   process.once('disconnect', () => {
     void dynamo.close().finally(() => process.exit(0));

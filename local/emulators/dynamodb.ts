@@ -86,8 +86,15 @@ function errorBody(type: string, message: string, extra: Json = {}): Json {
   return { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message, ...extra };
 }
 
-export async function startDynamoDB(options: { port?: number } = {}): Promise<LocalDynamoDB> {
-  const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+export async function startDynamoDB(
+  options: { port?: number; /** Keep the tables in this folder (LevelDB) instead of memory. */ directory?: string } = {},
+): Promise<LocalDynamoDB> {
+  const backend = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.directory ? { path: options.directory } : {}),
+  });
   const backendPort = await listen(backend, 0);
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const direct = new DynamoDBClient({

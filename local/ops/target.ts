@@ -8,6 +8,7 @@ import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { LocalOpsEndpoints } from '../runtime/runtime.ts';
@@ -37,11 +38,14 @@ export interface OpsTarget {
   readonly documents: DynamoDBDocumentClient;
   readonly sfn: SFNClient;
   readonly sqs: SQSClient;
+  readonly s3: S3Client;
   close(): void;
 }
 
-/** The file `videogen-ingest start` writes while it runs, relative to its working directory. */
-export const LOCAL_STATE_FILE = path.join('.videogen-ingest', 'local.json');
+/** `videogen-ingest start`'s state folder by default, relative to its working directory. */
+export const LOCAL_STATE_DIR = '.videogen-ingest';
+/** The file `videogen-ingest start` writes there while it runs (`state-dir.ts`'s handshake). */
+export const LOCAL_STATE_FILE = path.join(LOCAL_STATE_DIR, 'local.json');
 
 export interface LocalState extends LocalOpsEndpoints {
   readonly pid: number;
@@ -68,16 +72,23 @@ function makeTarget(
   });
   const sfn = new SFNClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sfn } : {}) });
   const sqs = new SQSClient({ region, ...local, ...(endpoints ? { endpoint: endpoints.sqs } : {}) });
+  const s3 = new S3Client({
+    region,
+    ...local,
+    ...(endpoints ? { endpoint: endpoints.s3, forcePathStyle: true } : {}),
+  });
   return {
     description,
     ...names,
     documents: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
     sfn,
     sqs,
+    s3,
     close: () => {
       raw.destroy();
       sfn.destroy();
       sqs.destroy();
+      s3.destroy();
     },
   };
 }

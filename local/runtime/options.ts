@@ -2,6 +2,7 @@
 import type { HandlerName } from '../../lib/ingest-function.ts';
 import type { Readiness } from '#shared/config';
 import type { SqsQueue } from '../emulators/sqs-queue.ts';
+import type { StateDir } from './state-dir.ts';
 import type { SimulatorOptions } from '../simulator/simulator.ts';
 
 /** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
@@ -46,8 +47,12 @@ export interface LocalRuntimeOptions {
   readonly registerWebhooks?: boolean;
   /** The drop bucket's name. @default videogen-drop-<runtime id> */
   readonly bucketName?: string;
-  /** Where S3 keeps objects. @default a temporary folder */
-  readonly s3Directory?: string;
+  /**
+   * Keep the bucket's objects, the table and the runtime's id in this state folder (opened
+   * and locked by the caller), so a restart continues where the last run stopped.
+   * @default everything in temporary folders and memory, gone on stop
+   */
+  readonly state?: StateDir;
   /**
    * Chaos: this share of webhook requests is handled, then answered 500 anyway, as when a
    * handler dies after its write and before its answer; VideoGen delivers them again.
@@ -89,7 +94,12 @@ export interface LocalOpsEndpoints {
   readonly stateMachineArn: string;
   readonly ingestQueueUrl: string;
   readonly deadLetterQueueUrl: string;
-  readonly endpoints: { readonly dynamodb: string; readonly sfn: string; readonly sqs: string };
+  readonly endpoints: {
+    readonly dynamodb: string;
+    readonly sfn: string;
+    readonly sqs: string;
+    readonly s3: string;
+  };
 }
 
 /** The runtime's queues, by their part in the pipeline. */

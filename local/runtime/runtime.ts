@@ -7,7 +7,7 @@
  * their own (worker threads), each with its own variables. This file is the wiring.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReadStream } from 'node:fs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -45,6 +45,8 @@ import {
   type LocalQueues,
   type LocalRuntimeOptions,
 } from './options.ts';
+import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
+import { fromEndpoints } from '../ops/target.ts';
 import { startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.ts';
 
 export { LOCAL_CREDENTIALS } from './options.ts';
@@ -136,7 +138,7 @@ export class LocalRuntime {
 
   static async start(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
     const log = options.log ?? (() => undefined);
-    const id = randomBytes(4).toString('hex');
+    const id = options.state?.runtimeId ?? randomBytes(4).toString('hex');
     const stop: (() => Promise<void>)[] = [];
     const cleanUp = async (): Promise<void> => {
       for (const step of stop.reverse()) await step().catch(() => undefined);
@@ -160,7 +162,7 @@ export class LocalRuntime {
       });
       stop.push(() => Promise.resolve(queues.close()));
 
-      const dynamo: LocalDynamoDB = await startDynamoDBProcess();
+      const dynamo: LocalDynamoDB = await startDynamoDBProcess(options.state?.dynamoDirectory);
       stop.push(() => dynamo.close());
       const rawDynamo = new DynamoDBClient({
         endpoint: dynamo.endpoint,
@@ -168,7 +170,12 @@ export class LocalRuntime {
         credentials: LOCAL_CREDENTIALS,
       });
       stop.push(() => Promise.resolve(rawDynamo.destroy()));
-      await rawDynamo.send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create));
+      await rawDynamo
+        .send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create))
+        .catch((error: unknown) => {
+          // A state folder's table from an earlier start: kept, records and all.
+          if (!(error instanceof ResourceInUseException && options.state)) throw error;
+        });
       const documents = DynamoDBDocumentClient.from(rawDynamo);
       // The functions reach DynamoDB through an IAM gate; the emulator runs in its own process.
       const dynamoGate = judges && (await startJsonGate(dynamo.endpoint, judges.dynamodb));
@@ -230,7 +237,7 @@ export class LocalRuntime {
       const s3: LocalS3 = await startS3({
         bucket,
         ...(options.s3Port === undefined ? {} : { port: options.s3Port }),
-        ...(options.s3Directory === undefined ? {} : { directory: options.s3Directory }),
+        ...(options.state ? { directory: options.state.s3Directory } : {}),
         ...(judges ? { judge: judges.s3 } : {}),
         onObjectCreated: (event) => {
           lastS3Event = JSON.stringify(event);
@@ -301,7 +308,12 @@ export class LocalRuntime {
           stateMachineArn,
           ingestQueueUrl: sqs.urlOf(localQueues.ingest),
           deadLetterQueueUrl: sqs.urlOf(localQueues.deadLetters),
-          endpoints: { dynamodb: dynamo.endpoint, sfn: stepFunctions.endpoint, sqs: sqs.endpoint },
+          endpoints: {
+            dynamodb: dynamo.endpoint,
+            sfn: stepFunctions.endpoint,
+            sqs: sqs.endpoint,
+            s3: s3.endpoint,
+          },
         },
         documents,
         s3: new S3Client({
@@ -314,7 +326,12 @@ export class LocalRuntime {
         webhooks,
         lastS3Event: () => lastS3Event,
       });
-      onExecutionEnd = (execution) => log(`execution ${execution.name} ${execution.status}`);
+      // The records say how each file ended; an execution that itself failed is a broken workflow, worth a line.
+      onExecutionEnd = (execution) => {
+        if (execution.status === 'FAILED' || execution.status === 'TIMED_OUT') {
+          log(`execution ${execution.name} ${execution.status}`);
+        }
+      };
       return runtime;
     } catch (error) {
       await cleanUp();
@@ -353,6 +370,20 @@ export class LocalRuntime {
         ...(options.contentType ? { ContentType: options.contentType } : {}),
       },
     }).done();
+  }
+
+  /**
+   * Bucket against table (`ops/reconcile.ts`): objects with no record are ingested again;
+   * with `resumeUnfinished`, records whose workflow never ended are continued. `start`
+   * does this after a restart, where the executions of before are known to be gone.
+   */
+  async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
+    const target = fromEndpoints(this.ops, 'the local runtime');
+    try {
+      return await reconcile(target, options);
+    } finally {
+      target.close();
+    }
   }
 
   /** The body of the last S3 event the ingest queue got (tests seed the dead-letter queue with it). */

@@ -5,6 +5,8 @@ declare module 'dynalite' {
     createTableMs?: number;
     deleteTableMs?: number;
     updateTableMs?: number;
+    /** A LevelDB folder: tables outlive the process. In memory when absent. */
+    path?: string;
     maxItemSizeKb?: number;
     path?: string;
   }

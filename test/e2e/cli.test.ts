@@ -167,6 +167,75 @@ describe('videogen-ingest start', () => {
   }, 120_000);
 });
 
+describe('videogen-ingest start, stopped with files in flight and started again', () => {
+  it('continues every file where it stopped: each uploaded to VideoGen exactly once, all ready, a second start refused meanwhile', async () => {
+    // VideoGen outlives the runtime, as the real API does: a simulator of its own.
+    const videoGen = await VideoGenSimulator.start({ port: 0, processingMs: 4000, analysisMs: 50 });
+    const home = await mkdtemp(path.join(tmpdir(), 'videogen-restart-'));
+    const drop = path.join(home, 'drop');
+    const env = { VIDEOGEN_API_URL: videoGen.url };
+    const flags = ['--drop', drop, '--s3-port', String(await closedPort()), ...FAST_FLAGS];
+    const names = Array.from({ length: 6 }, (_, index) => `clip-${index}.mp4`);
+    try {
+      const first = cli(['start', ...flags], env, home);
+      await expect.poll(() => first.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
+      // One runtime per state folder: a second start on it fails at once.
+      const second = await cli(
+        ['start', '--drop', drop, '--s3-port', String(await closedPort())],
+        env,
+        home,
+      ).exit();
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain('is in use by another "videogen-ingest start"');
+
+      for (const [index, name] of names.entries()) await writeFile(path.join(drop, name), mp4(2048 + index));
+      // Stop while the first files wait for VideoGen's processing and the others are behind them.
+      await expect.poll(() => first.output().stdout, { timeout: 30_000 }).toMatch(/: UPLOADED/);
+      first.child.kill('SIGINT');
+      const stopped = await first.exit();
+      expect(stopped.code).toBe(0);
+      expect(stopped.stderr).toMatch(/stopping: \d+ files? in flight, resumed on the next start/);
+      const readyBefore = (stopped.stdout.match(/: READY/g) ?? []).length;
+      expect(readyBefore).toBeLessThan(names.length);
+
+      const again = cli(['start', ...flags], env, home);
+      try {
+        await expect
+          .poll(() => again.output().stderr, { timeout: 30_000 })
+          .toMatch(/unfinished files? resumed/);
+        await expect
+          .poll(
+            async () => {
+              const status = await cli(['status', '--json'], {}, home).exit();
+              return status.code === 0
+                ? (JSON.parse(status.stdout) as { status: string }[]).filter((record) =>
+                    /^(READY|ANALYZED)$/.test(record.status),
+                  ).length
+                : 0;
+            },
+            { timeout: 60_000, interval: 1000 },
+          )
+          .toBe(names.length);
+      } finally {
+        again.child.kill('SIGINT');
+        await again.exit();
+      }
+      // Exactly one complete upload per source: nothing sent twice, nothing lost.
+      const uploadedNames = videoGen
+        .uploads()
+        .filter((upload) => upload.status === 200)
+        .map((upload) => videoGen.file(upload.fileId)?.file.displayName);
+      expect(uploadedNames.sort()).toEqual([...names].sort());
+      // The drop folder's files were put into the bucket once: no new records after the restart.
+      const status = await cli(['status', '--json'], {}, home).exit();
+      expect(status.code).toBe(1); // nothing runs now
+    } finally {
+      await videoGen.close();
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 describe('npx videogen-ingest', () => {
   it('prints no npm engine warnings, whatever Node npm itself runs on (its first run, an empty npx cache)', async () => {
     const cache = await mkdtemp(path.join(tmpdir(), 'videogen-npx-cache-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LiveProgress, StatusReporter } from '#local/runtime-cli';
+import { LiveProgress, StatusReporter } from '#local/runtime/progress';
 import type { IngestRecord } from '#shared/ingest/record';
 import { receivedRecord } from '../fixtures/records.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runtimeOptionsFromFlags } from '#local/runtime-cli';
+import { runtimeOptionsFromFlags } from '#local/runtime/cli';
 
 describe('start and run flags', () => {
   it('take the transfer cap and the simulator’s create rate', () => {

@@ -35,6 +35,11 @@ export const READY_STATUSES: readonly IngestStatus[] = ['READY', 'ANALYZED', 'AN
 /** Statuses before the bytes reached VideoGen: the only ones a new upload URL may be created in. */
 export const PRE_UPLOAD_STATUSES: readonly IngestStatus[] = ['RECEIVED', 'CREATED', 'UPLOADING'];
 
+/** Whether the record's workflow has yet to end: neither failed nor at its readiness. */
+export function isUnfinished(record: Pick<IngestRecord, 'status' | 'readyAt'>): boolean {
+  return record.readyAt === null && !FAILURE_STATUSES.includes(record.status);
+}
+
 /** While the record is in one of these, the workflow has something to wait for. */
 export const WAITING_STATUSES: readonly IngestStatus[] = ['CREATED', 'UPLOADING', 'UPLOADED'];
 

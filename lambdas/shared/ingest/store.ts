@@ -16,6 +16,7 @@ import {
   filePk,
   filePointerSchema,
   ingestRecordSchema,
+  isUnfinished,
   PRE_UPLOAD_STATUSES,
   RETRYABLE_STATUSES,
   type IngestError,
@@ -127,6 +128,30 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
   if (!existing) return false;
   if (existing.executionArn === record.executionArn) return true;
   if (existing.retryExecutionArn !== record.executionArn) return false;
+  if (isUnfinished(existing) && record.status === 'RECEIVED') {
+    // A resumed workflow (its execution was lost: a local runtime stopped mid-way) takes the
+    // record over as it stands: the VideoGen file, bytes sent and events seen stay, so the
+    // steps that follow pick up where the lost execution stopped. (A Put, as every claim:
+    // Prepare may put records, not update them.)
+    const { retryExecutionArn: _retry, taskToken: _token, ...kept } = existing;
+    const adopted: IngestRecord = {
+      ...kept,
+      executionArn: record.executionArn,
+      updatedAt: record.updatedAt,
+      version: existing.version + 1,
+    };
+    return conditionally(() =>
+      store.client.send(
+        new PutCommand({
+          TableName: store.tableName,
+          Item: adopted,
+          ConditionExpression: 'retryExecutionArn = :execution AND #version = :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':execution': record.executionArn, ':version': existing.version },
+        }),
+      ),
+    );
+  }
   const replacement: IngestRecord = {
     ...item,
     retries: (existing.retries ?? 0) + 1,
@@ -172,6 +197,31 @@ export async function requestRetry(
           ':one': 1,
           ':version': record.version,
         },
+      }),
+    ),
+  );
+}
+
+/**
+ * Marks an unfinished record (its workflow lost: a local runtime stopped mid-way) as taken
+ * over by `executionArn` (started next), whose Prepare then continues it as it stands.
+ * `false` when the record changed since it was read (its workflow is alive after all).
+ */
+export async function requestResume(
+  store: IngestStore,
+  record: Pick<IngestRecord, 'pk' | 'version'>,
+  executionArn: string,
+  at: string,
+): Promise<boolean> {
+  return conditionally(() =>
+    store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk: record.pk },
+        UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
+        ConditionExpression: '#version = :version',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':execution': executionArn, ':at': at, ':one': 1, ':version': record.version },
       }),
     ),
   );

@@ -1,17 +1,20 @@
 /**
  * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
  */
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
-import { RETRYABLE_STATUSES, type IngestRecord } from '#shared/ingest/record';
-import { UsageError, faultRules, parseCommandArgs, wholeNumber } from './cli-args.ts';
-import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime/runtime.ts';
-import { publicRecord } from './ops/ops.ts';
-import { LOCAL_STATE_FILE, type LocalState } from './ops/target.ts';
-import { untilStopped } from './signals.ts';
+import { isUnfinished, RETRYABLE_STATUSES } from '#shared/ingest/record';
+import { UsageError, faultRules, parseCommandArgs, wholeNumber } from '../cli-args.ts';
+import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
+import { publicRecord } from '../ops/ops.ts';
+import { LOCAL_STATE_DIR, type LocalState } from '../ops/target.ts';
+import { untilStopped } from '../signals.ts';
+import { watchDropFolder } from './drop-folder.ts';
+import { describeRecord, progressReporter } from './progress.ts';
+import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
 
 const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
   --poll-after SECONDS   wait for a webhook this long before polling    [default: 5]
@@ -30,12 +33,15 @@ Environment:
 
 export const START_USAGE = `Usage: videogen-ingest start [options]
 
-Runs the ingest locally, as \`cdk deploy\` would deploy it, and prints a line for every
-status change of every file. Drop files into the drop folder, or copy them into the S3
-endpoint it prints (aws s3 cp FILE s3://BUCKET/ --endpoint-url URL). Ctrl-C stops.
+Runs the ingest locally, as \`cdk deploy\` would deploy it, and shows every file's status.
+Drop files into the drop folder, or copy them into the S3 endpoint it prints (aws s3 cp
+FILE s3://BUCKET/ --endpoint-url URL). Ctrl-C stops; the next start continues where this
+one stopped (the state folder keeps the bucket, the records and what was dropped).
 
 Options:
   --drop DIR             the folder to watch                            [default: ./drop]
+  --state-dir DIR        the state folder                               [default: ./.videogen-ingest]
+  --fresh                start with an empty state folder (bucket, records, drop ledger)
   --s3-port N            the S3 endpoint's port                         [default: 4569]
 ${SHARED_OPTIONS}`;
 
@@ -125,97 +131,6 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
   };
 }
 
-/** What a person reads about one record. */
-export function describeRecord(record: IngestRecord): string {
-  const detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');
-  return `${record.key}: ${record.status}${detail ? ` (${detail})` : ''}`;
-}
-
-export interface ProgressReporter {
-  report(records: readonly IngestRecord[]): void;
-  /** A line of its own (what the runtime says), kept out of the way of the progress. */
-  note(line: string): void;
-}
-
-/** Bytes a file's upload has moved so far, and since when (epoch ms), while it runs. */
-export type TransferProgress = (record: IngestRecord) => { bytes: number; startedAt: number } | undefined;
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1_000_000).toFixed(1)} MB`;
-}
-
-/**
- * On a terminal: one line per file, redrawn in place (status, and bytes and rate while it
- * transfers), under a count by status. The newest files when there are more than fit.
- */
-export class LiveProgress implements ProgressReporter {
-  #drawn = 0;
-  #frame: string[] = [];
-  constructor(
-    private readonly out: { write(text: string): unknown; rows?: number },
-    private readonly transferOf: TransferProgress,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  report(records: readonly IngestRecord[]): void {
-    const counts = new Map<string, number>();
-    for (const record of records) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
-    const summary = `${records.length} file${records.length === 1 ? '' : 's'}: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`;
-    const room = Math.max(3, (this.out.rows ?? 24) - 4);
-    const shown = [...records].sort((a, b) => a.createdAt.localeCompare(b.createdAt)).slice(-room);
-    const lines = [
-      summary,
-      ...shown.map((record) => {
-        const transfer = this.transferOf(record);
-        let detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');
-        if (transfer && record.status !== 'UPLOADED' && !record.error) {
-          const seconds = Math.max(0.001, (this.now() - transfer.startedAt) / 1000);
-          const percent = record.size > 0 ? ` ${Math.floor((transfer.bytes / record.size) * 100)}%` : '';
-          detail = `${megabytes(transfer.bytes)} of ${megabytes(record.size)}${percent}, ${megabytes(transfer.bytes / seconds)}/s`;
-        }
-        return `  ${record.status.padEnd(15)} ${record.key}${detail ? `  ${detail}` : ''}`;
-      }),
-    ];
-    this.#frame = lines;
-    this.#draw();
-  }
-
-  /** Writes the line where the progress was, and the progress again below it. */
-  note(line: string): void {
-    this.out.write(`${this.#up()}\u001b[0J${line}\n`);
-    this.#drawn = 0;
-    this.#draw();
-  }
-
-  /** Up to the first line drawn last time, then each line cleared and written again. */
-  #draw(): void {
-    this.out.write(`${this.#up()}${this.#frame.map((line) => `\u001b[2K${line}\n`).join('')}`);
-    this.#drawn = this.#frame.length;
-  }
-
-  #up(): string {
-    return this.#drawn > 0 ? `\u001b[${this.#drawn}A` : '';
-  }
-}
-
-/** Not a terminal (a pipe, a log file): a plain line whenever a record's status changes. */
-export class StatusReporter implements ProgressReporter {
-  readonly #seen = new Map<string, string>();
-  constructor(private readonly write: (line: string) => void) {}
-
-  note(line: string): void {
-    this.write(line);
-  }
-
-  report(records: readonly IngestRecord[]): void {
-    for (const record of records) {
-      if (this.#seen.get(record.pk) === record.status) continue;
-      this.#seen.set(record.pk, record.status);
-      this.write(`${new Date().toISOString().slice(11, 19)} ${describeRecord(record)}`);
-    }
-  }
-}
-
 /** Fails at once, before anything starts, when the S3 port is taken (another `start`, most likely). */
 async function assertPortFree(port: number): Promise<void> {
   const probe = createServer();
@@ -237,96 +152,124 @@ async function assertPortFree(port: number): Promise<void> {
 }
 
 export async function runStart(args: readonly string[]): Promise<void> {
-  const { values } = parse(args, { drop: { type: 'string' }, 's3-port': { type: 'string' } }, false);
+  const { values } = parse(
+    args,
+    {
+      drop: { type: 'string' },
+      's3-port': { type: 'string' },
+      'state-dir': { type: 'string' },
+      fresh: { type: 'boolean' },
+    },
+    false,
+  );
   if (values.help) {
     console.log(START_USAGE);
     return;
   }
   const options = runtimeOptionsFromFlags(values);
   const dropDir = path.resolve(typeof values.drop === 'string' ? values.drop : 'drop');
+  const stateDir = path.resolve(
+    typeof values['state-dir'] === 'string' ? values['state-dir'] : LOCAL_STATE_DIR,
+  );
   const s3Port =
     wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
   await assertPortFree(s3Port);
+  const state = await openStateDir(stateDir, { fresh: values.fresh === true }).catch((error: unknown) => {
+    throw error instanceof StateDirInUseError ? new UsageError(error.message) : error;
+  });
+  try {
+    await serve(state, dropDir, s3Port, options);
+  } finally {
+    await state.release();
+  }
+}
+
+async function serve(
+  state: StateDir,
+  dropDir: string,
+  s3Port: number,
+  options: LocalRuntimeOptions,
+): Promise<void> {
   await mkdir(dropDir, { recursive: true });
-  // The runtime's own lines go to stderr until the progress view takes them over.
+  // Until the progress view takes them over, the runtime's lines and the handlers' go to stderr.
   let say = (line: string): void => {
     console.error(line);
   };
+  let stopping = false;
   const runtime = await LocalRuntime.start({
     ...options,
     s3Port,
+    state,
     bucketName: 'videogen-drop',
     log: (line) => say(`[runtime] ${line}`),
+    // What the handlers write once stopping began (their calls cut off) is noise, not news.
+    onFunctionOutput: (_handler, line) => {
+      if (!stopping) say(line);
+    },
   });
   console.log(`videogen-ingest is running locally (the workflow \`cdk deploy\` deploys, on emulators).
 
   Drop folder:   ${dropDir}
+  State folder:  ${state.directory}
   S3 endpoint:   ${runtime.s3Endpoint}   bucket: ${runtime.bucket}
                  AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} \\
                    aws s3 cp FILE s3://${runtime.bucket}/ --endpoint-url ${runtime.s3Endpoint}
   VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
   Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
   Table:         ${runtime.tableName}
-  Operations:    npx videogen-ingest status | show KEY | retry KEY | replay-dlq   (in this folder)
+  Operations:    npx videogen-ingest status | show KEY | retry KEY | replay-dlq | reconcile   (in this folder)
 
-Copy files into the drop folder; a line per status change follows. Ctrl-C stops.`);
+Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
+  // Ctrl-C from here on stops cleanly, even while the last run is still being reconciled.
+  const stopped = untilStopped();
   // Where the ops commands find this runtime while it runs.
-  const state: LocalState = { ...runtime.ops, pid: process.pid };
-  await mkdir(path.dirname(LOCAL_STATE_FILE), { recursive: true });
-  await writeFile(LOCAL_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
+  const handshake: LocalState = { ...runtime.ops, pid: process.pid };
+  await writeFile(state.handshake, `${JSON.stringify(handshake, null, 2)}\n`);
+
+  // Restarted: the executions of before are gone; their records continue, and objects that
+  // never got a record (the last run stopped before their event was handled) are ingested.
+  const report = await runtime.reconcile({ resumeUnfinished: true });
+  if (report.resumed.length > 0 || report.unrecorded.length > 0) {
+    say(
+      `[runtime] continuing the last run: ${report.resumed.length} unfinished file${report.resumed.length === 1 ? '' : 's'} resumed, ${report.unrecorded.length} object${report.unrecorded.length === 1 ? '' : 's'} without a record ingested`,
+    );
+    for (const record of report.resumed) say(`[runtime]   resumed ${record.key} (${record.status})`);
+  }
 
   const reporter = progressReporter(process.stdout, runtime);
   if (process.stdout.isTTY) say = (line) => reporter.note(line);
-  const dropped = new Map<string, string>();
-  const scan = async (): Promise<void> => {
-    for (const file of await listFiles(dropDir)) {
-      const info = await stat(file);
-      const signature = `${info.size}:${info.mtimeMs}`;
-      if (dropped.get(file) === signature) continue;
-      // A file still being copied grows between two looks; take it on the next scan.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const again = await stat(file).catch(() => undefined);
-      if (!again || `${again.size}:${again.mtimeMs}` !== signature) continue;
-      dropped.set(file, signature);
-      await runtime.drop(path.relative(dropDir, file).split(path.sep).join('/'), await readFile(file));
-    }
-    reporter.report(await runtime.records());
-  };
-  let busy = false;
+  const folder = await watchDropFolder({
+    directory: dropDir,
+    ledger: state.dropLedger,
+    put: (key, file) => runtime.dropFile(key, file),
+    onError: (message) => say(`[drop] ${message}`),
+  });
+  let reporting = false;
   const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    scan()
+    if (reporting) return;
+    reporting = true;
+    runtime
+      .records()
+      .then((records) => reporter.report(records))
       .catch((error: unknown) =>
-        console.error(`scan failed: ${error instanceof Error ? error.message : String(error)}`),
+        say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
       )
-      .finally(() => (busy = false));
+      .finally(() => (reporting = false));
   }, 500);
-  await untilStopped();
+  await stopped;
+  stopping = true;
   clearInterval(timer);
-  console.error('stopping…');
-  await rm(LOCAL_STATE_FILE, { force: true });
+  await folder.close();
+  const inFlight = (await runtime.records().catch(() => [])).filter(isUnfinished).length;
+  process.stdout.write('\n');
+  console.error(
+    inFlight > 0
+      ? `stopping: ${inFlight} file${inFlight === 1 ? '' : 's'} in flight, resumed on the next start`
+      : 'stopping: nothing in flight',
+  );
+  await rm(state.handshake, { force: true });
   await runtime.stop();
   console.error('stopped');
-}
-
-/** The live view on a terminal, plain lines otherwise. */
-function progressReporter(stream: NodeJS.WriteStream, runtime: LocalRuntime): ProgressReporter {
-  if (!stream.isTTY) return new StatusReporter((line) => stream.write(`${line}\n`));
-  return new LiveProgress(stream, (record) =>
-    record.fileId ? runtime.simulator?.file(record.fileId)?.receiving : undefined,
-  );
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await listFiles(full)));
-    else if (entry.isFile()) files.push(full);
-  }
-  return files.sort();
 }
 
 /** `videogen-ingest run`: answers the exit code. */
@@ -366,9 +309,9 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     const reporter = progressReporter(process.stderr, runtime);
     if (process.stderr.isTTY) say = (line) => reporter.note(line);
     for (const [index, file] of files.entries()) {
-      await runtime.drop(
+      await runtime.dropFile(
         keys[index] ?? file,
-        await readFile(file),
+        file,
         values.temporary ? { metadata: { 'videogen-temporary': 'true' } } : {},
       );
     }

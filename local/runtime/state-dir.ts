@@ -1,0 +1,76 @@
+/**
+ * The local runtime's state folder (`start`'s `.videogen-ingest/` by default): the drop
+ * bucket's objects, the table, the runtime's id (so names and ARNs stay the same across
+ * restarts) and the drop folder's ledger. One runtime at a time holds it (proper-lockfile:
+ * a lock folder whose mtime the holder refreshes, so a crashed holder's lock goes stale).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+
+export class StateDirInUseError extends Error {
+  override readonly name = 'StateDirInUseError';
+}
+
+export interface StateDir {
+  readonly directory: string;
+  /** The id the runtime names its resources with, the same on every start. */
+  readonly runtimeId: string;
+  readonly s3Directory: string;
+  readonly dynamoDirectory: string;
+  /** What the drop folder has put into the bucket already (`drop-folder.ts`). */
+  readonly dropLedger: string;
+  /** Where the ops commands find the running runtime. */
+  readonly handshake: string;
+  /** Whether it held state from an earlier start. */
+  readonly resumed: boolean;
+  release(): Promise<void>;
+}
+
+/** What a fresh start removes; the lock and anything else a person put there stay. */
+const STATE_ENTRIES = ['runtime.json', 's3', 'dynamodb', 'dropped.jsonl'] as const;
+
+export async function openStateDir(directory: string, options: { fresh?: boolean } = {}): Promise<StateDir> {
+  await mkdir(directory, { recursive: true });
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(directory, {
+      lockfilePath: path.join(directory, 'runtime.lock'),
+      stale: 15_000,
+      update: 5_000,
+      // A lock that cannot be refreshed is lost: say so rather than run unguarded.
+      onCompromised: (error) => console.error(`[runtime] state folder lock lost: ${error.message}`),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new StateDirInUseError(
+        `${directory} is in use by another "videogen-ingest start": stop it, or pass --state-dir DIR`,
+      );
+    }
+    throw error;
+  }
+  if (options.fresh) {
+    for (const entry of STATE_ENTRIES)
+      await rm(path.join(directory, entry), { recursive: true, force: true });
+  }
+  const idFile = path.join(directory, 'runtime.json');
+  const saved = await readFile(idFile, 'utf8').then(
+    (text) => (JSON.parse(text) as { runtimeId?: string }).runtimeId,
+    () => undefined,
+  );
+  const runtimeId = saved ?? randomBytes(4).toString('hex');
+  if (!saved) await writeFile(idFile, `${JSON.stringify({ runtimeId }, null, 2)}\n`);
+  return {
+    directory,
+    runtimeId,
+    s3Directory: path.join(directory, 's3'),
+    dynamoDirectory: path.join(directory, 'dynamodb'),
+    dropLedger: path.join(directory, 'dropped.jsonl'),
+    handshake: path.join(directory, 'local.json'),
+    resumed: saved !== undefined,
+    release: async () => {
+      await release().catch(() => undefined);
+    },
+  };
+}
