@@ -87,7 +87,10 @@ function errorBody(type: string, message: string, extra: Json = {}): Json {
 }
 
 export async function startDynamoDB(
-  options: { port?: number; /** Keep the tables in this folder (LevelDB) instead of memory. */ directory?: string } = {},
+  options: {
+    port?: number;
+    /** Keep the tables in this folder (LevelDB) instead of memory. */ directory?: string;
+  } = {},
 ): Promise<LocalDynamoDB> {
   const backend = dynalite({
     createTableMs: 0,

@@ -118,7 +118,13 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     // s3rver takes a PUT of any size; S3 refuses one over 5 GiB before reading it.
     if (request.method === 'PUT' && putLength(request) > S3_MAX_PUT_BYTES) {
       request.resume();
-      s3Error(response, 'PUT', 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+      s3Error(
+        response,
+        'PUT',
+        400,
+        'EntityTooLarge',
+        'Your proposed upload exceeds the maximum allowed size',
+      );
       return;
     }
     const headers: http.OutgoingHttpHeaders = { ...request.headers };

@@ -221,7 +221,12 @@ export async function requestResume(
         UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
         ConditionExpression: '#version = :version',
         ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':execution': executionArn, ':at': at, ':one': 1, ':version': record.version },
+        ExpressionAttributeValues: {
+          ':execution': executionArn,
+          ':at': at,
+          ':one': 1,
+          ':version': record.version,
+        },
       }),
     ),
   );
