@@ -25,6 +25,7 @@ Operations (on the local runtime, or a deployed stack with --stack NAME):
   show        one ingest's record and event history
   retry       restart a FAILED or TIMED_OUT ingest
   replay-dlq  move dead-lettered S3 events back to the ingest queue
+  reconcile   ingest again the objects that have no record; list unfinished ones
 
 Run "videogen-ingest <command> --help" for a command's options.`;
 
@@ -61,6 +62,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'show':
     case 'retry':
     case 'replay-dlq':
+    case 'reconcile':
       return runOps(command, args);
     case undefined:
       console.error(USAGE);

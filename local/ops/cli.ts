@@ -1,10 +1,11 @@
 /**
- * `videogen-ingest status | show | retry | replay-dlq`: the ops commands from the command
+ * `videogen-ingest status | show | retry | replay-dlq | reconcile`: the ops commands from the command
  * line, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
  */
 import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
 import { parseCommandArgs, UsageError, wholeNumber } from '../cli-args.ts';
 import { parseDuration, replayDeadLetters, retry, show, status, statusTable } from './ops.ts';
+import { reconcile } from './reconcile.ts';
 import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
 const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS credentials     [default: the local runtime]
@@ -41,6 +42,18 @@ Moves the S3 events in the dead-letter queue back to the ingest queue, after the
 
 Options:
 ${TARGET_OPTIONS}`,
+  reconcile: `Usage: videogen-ingest reconcile [--prefix P] [--dry-run] [options]
+
+Compares the bucket with the table. Every object with no ingest record (its S3 event lost,
+or dead-lettered past the queue's retention) is ingested again through the ingest queue,
+as its event would have been. Lists the records whose workflow has not ended (in progress,
+or stranded: \`show\` one to see which). The local runtime reconciles by itself when it
+starts, and resumes its unfinished records too.
+
+Options:
+  --prefix P             only keys that start with P
+  --dry-run              report only: send nothing
+${TARGET_OPTIONS}`,
 };
 
 async function targetFrom(values: {
@@ -68,6 +81,8 @@ export async function runOps(
       status: { type: 'string' },
       since: { type: 'string' },
       limit: { type: 'string' },
+      prefix: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -139,6 +154,39 @@ export async function runOps(
           values.json
             ? JSON.stringify({ moved })
             : `moved ${moved} message(s) from the dead-letter queue to the ingest queue`,
+        );
+        return 0;
+      }
+      case 'reconcile': {
+        const report = await reconcile(target, {
+          ...(values.prefix ? { prefix: values.prefix } : {}),
+          dryRun: values['dry-run'] === true,
+        });
+        const keys = (objects: readonly { key: string }[]) => objects.map((object) => object.key);
+        if (values.json) {
+          print(
+            JSON.stringify(
+              {
+                objects: report.objects,
+                unrecorded: keys(report.unrecorded),
+                unfinished: report.unfinished.map((record) => ({ key: record.key, status: record.status })),
+                dryRun: values['dry-run'] === true,
+              },
+              null,
+              2,
+            ),
+          );
+          return 0;
+        }
+        const verb = values['dry-run'] ? 'would be ingested again (dry run)' : 'sent to the ingest queue';
+        print(
+          [
+            `${report.objects} object(s) in s3://${target.bucket}/${values.prefix ?? ''} (${target.description})`,
+            `${report.unrecorded.length} without an ingest record: ${verb}`,
+            ...keys(report.unrecorded).map((key) => `  ${key}`),
+            `${report.unfinished.length} record(s) whose workflow has not ended`,
+            ...report.unfinished.map((record) => `  ${record.status.padEnd(10)} ${record.key}`),
+          ].join('\n'),
         );
         return 0;
       }

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
@@ -150,6 +151,35 @@ describe('videogen-ingest replay-dlq', () => {
       recordsBefore.map((record) => record.status),
     );
     expect(JSON.parse(await ops('replay-dlq', '--json'))).toEqual({ moved: 0 });
+  });
+});
+
+describe('videogen-ingest reconcile', () => {
+  it('finds an object whose ingest never happened, reports it in a dry run, then ingests it through the queue', async () => {
+    // An S3 event lost (dead-lettered past retention): its object is there, its record never was.
+    const target = fromEndpoints(runtime.ops, 'the local runtime');
+    const [lost] = (await runtime.records()).filter((record) => record.key === 'fine.png');
+    if (!lost) throw new Error('fine.png was not ingested');
+    await target.documents.send(new DeleteCommand({ TableName: runtime.tableName, Key: { pk: lost.pk } }));
+    target.close();
+
+    expect(JSON.parse(await ops('reconcile', '--dry-run', '--json'))).toEqual({
+      objects: 2,
+      unrecorded: ['fine.png'],
+      unfinished: [],
+      dryRun: true,
+    });
+    await runtime.idle();
+    expect((await runtime.records()).some((record) => record.key === 'fine.png')).toBe(false);
+
+    expect(await ops('reconcile')).toContain(
+      '1 without an ingest record: sent to the ingest queue\n  fine.png',
+    );
+    await runtime.idle();
+    const again = (await runtime.records()).find((record) => record.key === 'fine.png');
+    expect(again?.status).toMatch(/READY|ANALYZED/);
+    expect(again?.fileId).not.toBe(lost.fileId);
+    expect(JSON.parse(await ops('reconcile', '--json'))).toMatchObject({ unrecorded: [] });
   });
 });
 
