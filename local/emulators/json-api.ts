@@ -30,6 +30,16 @@ export type JudgeCall = (
   accessKeyId: string | undefined,
 ) => Promise<void>;
 
+/**
+ * An older wire protocol of the same API (SQS's query protocol: form-encoded in, XML out),
+ * translated to and from the JSON operations.
+ */
+export interface QueryProtocol {
+  request(params: URLSearchParams): { operation: string; body: Record<string, unknown> };
+  response(operation: string, result: unknown): string;
+  error(type: string, message: string): string;
+}
+
 export interface JsonApiServer {
   readonly endpoint: string;
   close(): Promise<void>;
@@ -39,30 +49,42 @@ export async function startJsonApi(
   operations: Operations,
   contentType = 'application/x-amz-json-1.0',
   judge?: JudgeCall,
+  query?: QueryProtocol,
 ): Promise<JsonApiServer> {
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const form = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+      const queryProtocol = form ? query : undefined;
+      const queryRequest = queryProtocol?.request(new URLSearchParams(text));
       const send = (status: number, body: unknown): void => {
-        const text = JSON.stringify(body);
-        response.writeHead(status, {
-          'content-type': contentType,
-          'content-length': Buffer.byteLength(text),
-        });
-        response.end(text);
+        let payload = JSON.stringify(body);
+        let type = contentType;
+        if (queryProtocol && queryRequest) {
+          const failure = body as { __type?: string; message?: string };
+          payload =
+            status === 200
+              ? queryProtocol.response(queryRequest.operation, body)
+              : queryProtocol.error(failure.__type ?? 'InternalFailure', failure.message ?? '');
+          type = 'text/xml';
+        }
+        response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(payload) });
+        response.end(payload);
       };
       const operation =
+        queryRequest?.operation ??
         String(request.headers['x-amz-target'] ?? '')
           .split('.')
-          .pop() ?? '';
+          .pop() ??
+        '';
       const handler = operations[operation];
       if (!handler)
         return send(400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
       void (async () => {
         try {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+          const body = queryRequest?.body ?? (text ? (JSON.parse(text) as Record<string, unknown>) : {});
           await judge?.(operation, body, signingAccessKey(request.headers.authorization));
           send(200, (await handler(body)) ?? {});
         } catch (error) {

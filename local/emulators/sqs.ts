@@ -2,13 +2,15 @@
  * The SQS API of the local runtime's queues, for the handlers (the transfer worker's
  * ChangeMessageVisibility), the ops CLI (`replay-dlq`) and anyone poking at them with an
  * AWS SDK: GetQueueUrl, GetQueueAttributes, SendMessage, ReceiveMessage, DeleteMessage and
- * ChangeMessageVisibility, judged by the local IAM. SQS speaks the AWS JSON protocol, so it
- * rides on the same small server as Step Functions. A queue that an event source mapping
+ * ChangeMessageVisibility, ListQueues, judged by the local IAM. SQS speaks the AWS JSON
+ * protocol, so it rides on the same small server as Step Functions, and the query protocol
+ * the AWS CLI v2.9 speaks (`sqs-query.ts`). A queue that an event source mapping
  * consumes is not received from here: on AWS a second consumer would steal its messages.
  */
 import { createHash } from 'node:crypto';
 import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
 import { SqsQueueError, type SqsQueue } from './sqs-queue.ts';
+import { SQS_QUERY_PROTOCOL } from './sqs-query.ts';
 import { LOCAL_ACCOUNT } from '../runtime/cfn.ts';
 
 export interface LocalSqs extends JsonApiServer {
@@ -41,6 +43,14 @@ export async function startSqs(
   let endpoint = '';
   const server = await startJsonApi(
     {
+      ListQueues: (body) => {
+        const prefix = typeof body.QueueNamePrefix === 'string' ? body.QueueNamePrefix : '';
+        return {
+          QueueUrls: [...byName.keys()]
+            .filter((name) => name.startsWith(prefix))
+            .map((name) => `${endpoint}/${LOCAL_ACCOUNT}/${name}`),
+        };
+      },
       GetQueueUrl: (body) => {
         const queue = byName.get(String(body.QueueName));
         if (!queue)
@@ -101,6 +111,7 @@ export async function startSqs(
     },
     'application/x-amz-json-1.0',
     options.judge,
+    SQS_QUERY_PROTOCOL,
   );
   endpoint = server.endpoint;
   return { ...server, urlOf: (queue) => `${endpoint}/${LOCAL_ACCOUNT}/${queue.name}` };

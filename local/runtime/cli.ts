@@ -217,6 +217,8 @@ async function serve(
   VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
   Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
   Table:         ${runtime.tableName}
+  Endpoints:     dynamodb ${runtime.ops.endpoints.dynamodb}  stepfunctions ${runtime.ops.endpoints.sfn}  sqs ${runtime.ops.endpoints.sqs}
+                 (aws … --endpoint-url URL, with the keys above)
   Operations:    npx videogen-ingest status | show KEY | retry KEY | replay-dlq | reconcile   (in this folder)
 
 Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);

@@ -1,0 +1,173 @@
+/**
+ * The local endpoints with the real AWS CLI (Debian's `awscli`, v2.9: `.ci/run` installs
+ * it), as a user drives them: `aws s3 sync` of a whole library, then DynamoDB, Step
+ * Functions and SQS (which this CLI speaks in SQS's query protocol, XML).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, type LocalRuntime } from '#local/runtime/runtime';
+import { png } from '#local/media';
+import { startRuntime } from '../helpers/runtime.ts';
+
+const run = promisify(execFile);
+// Debian's CLI by its path: a pyenv shim may shadow `aws` on PATH.
+const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
+const FILES = 200;
+
+let runtime: LocalRuntime;
+let library: string;
+
+/** `aws …` against one local endpoint, with the runtime's credentials; answers parsed JSON (or text). */
+async function aws(endpoint: string, ...args: string[]): Promise<unknown> {
+  const { stdout } = await run(AWS, [...args, '--endpoint-url', endpoint, '--output', 'json'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: library,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_DEFAULT_REGION: runtime.ops.region,
+      AWS_PAGER: '',
+    },
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch((error: unknown) => {
+    const failure = error as { code?: string; stderr?: string };
+    if (failure.code === 'ENOENT') {
+      throw new Error('the AWS CLI is not installed: apt-get install -y awscli (what .ci/run does)');
+    }
+    throw new Error(`aws ${args.slice(0, 2).join(' ')} failed: ${failure.stderr ?? String(error)}`);
+  });
+  return stdout.trim().startsWith('{') ? (JSON.parse(stdout) as unknown) : stdout;
+}
+
+beforeAll(async () => {
+  runtime = await startRuntime();
+  library = await mkdtemp(path.join(tmpdir(), 'videogen-aws-cli-'));
+  for (let index = 0; index < FILES; index++) {
+    await writeFile(
+      path.join(library, `photo-${String(index).padStart(3, '0')}.png`),
+      png(2 + (index % 7), 3),
+    );
+  }
+}, 60_000);
+afterAll(async () => {
+  await runtime.stop();
+  await rm(library, { recursive: true, force: true });
+});
+
+describe('the local endpoints with the real AWS CLI', () => {
+  it('aws s3 sync of a whole library: every file ingested once; s3 ls lists them', async () => {
+    await aws(runtime.s3Endpoint, 's3', 'sync', library, `s3://${runtime.bucket}/library/`, '--no-progress');
+    await runtime.idle(180_000);
+    const records = await runtime.records();
+    expect(records).toHaveLength(FILES);
+    expect(records.every((record) => /READY|ANALYZED/.test(record.status))).toBe(true);
+    const listed = String(await aws(runtime.s3Endpoint, 's3', 'ls', `s3://${runtime.bucket}/library/`));
+    expect(listed.trim().split('\n')).toHaveLength(FILES);
+    // A second sync sends nothing: S3 has every file already.
+    expect(
+      String(await aws(runtime.s3Endpoint, 's3', 'sync', library, `s3://${runtime.bucket}/library/`)),
+    ).toBe('');
+  }, 240_000);
+
+  it('aws dynamodb scan and get-item read the records', async () => {
+    const { dynamodb } = runtime.ops.endpoints;
+    const counted = (await aws(
+      dynamodb,
+      'dynamodb',
+      'scan',
+      '--table-name',
+      runtime.tableName,
+      '--select',
+      'COUNT',
+    )) as {
+      Count: number;
+    };
+    expect(counted.Count).toBeGreaterThanOrEqual(FILES);
+    const [first] = await runtime.records();
+    const item = (await aws(
+      dynamodb,
+      'dynamodb',
+      'get-item',
+      '--table-name',
+      runtime.tableName,
+      '--key',
+      JSON.stringify({ pk: { S: first?.pk } }),
+    )) as { Item: { key: { S: string }; status: { S: string } } };
+    expect(item.Item.key.S).toBe(first?.key);
+    expect(item.Item.status.S).toBe(first?.status);
+  });
+
+  it('aws stepfunctions list-executions and describe-execution show the workflows', async () => {
+    const { sfn } = runtime.ops.endpoints;
+    const listed = (await aws(
+      sfn,
+      'stepfunctions',
+      'list-executions',
+      '--state-machine-arn',
+      runtime.ops.stateMachineArn,
+      '--status-filter',
+      'SUCCEEDED',
+    )) as { executions: { executionArn: string }[] };
+    expect(listed.executions.length).toBeGreaterThanOrEqual(FILES);
+    const described = (await aws(
+      sfn,
+      'stepfunctions',
+      'describe-execution',
+      '--execution-arn',
+      listed.executions[0]?.executionArn ?? '',
+    )) as { status: string; input: string };
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.input)).toMatchObject({ source: { bucket: runtime.bucket } });
+  });
+
+  it('aws sqs (the query protocol): list-queues, get-queue-attributes, send, receive and delete on the dead-letter queue', async () => {
+    const { sqs } = runtime.ops.endpoints;
+    const queues = (await aws(sqs, 'sqs', 'list-queues')) as { QueueUrls: string[] };
+    expect(queues.QueueUrls).toContain(runtime.ops.deadLetterQueueUrl);
+    const queueUrl = runtime.ops.deadLetterQueueUrl;
+    const before = (await aws(
+      sqs,
+      'sqs',
+      'get-queue-attributes',
+      '--queue-url',
+      queueUrl,
+      '--attribute-names',
+      'All',
+    )) as {
+      Attributes: Record<string, string>;
+    };
+    expect(before.Attributes.ApproximateNumberOfMessages).toBe('0');
+    await aws(sqs, 'sqs', 'send-message', '--queue-url', queueUrl, '--message-body', '{"a": "<b> & c"}');
+    const received = (await aws(
+      sqs,
+      'sqs',
+      'receive-message',
+      '--queue-url',
+      queueUrl,
+      '--attribute-names',
+      'All',
+    )) as {
+      Messages: { Body: string; ReceiptHandle: string; Attributes: Record<string, string> }[];
+    };
+    expect(received.Messages[0]?.Body).toBe('{"a": "<b> & c"}');
+    expect(received.Messages[0]?.Attributes.ApproximateReceiveCount).toBe('1');
+    await aws(
+      sqs,
+      'sqs',
+      'delete-message',
+      '--queue-url',
+      queueUrl,
+      '--receipt-handle',
+      received.Messages[0]?.ReceiptHandle ?? '',
+    );
+    // The ingest queue belongs to its event source mapping: receiving from it is refused.
+    await expect(
+      aws(sqs, 'sqs', 'receive-message', '--queue-url', runtime.ops.ingestQueueUrl),
+    ).rejects.toThrow(/InvalidParameterValue/);
+  });
+});
