@@ -10,10 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
 import { signingAccessKey } from '../iam/sigv4.ts';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
+import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
 
 export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
@@ -56,6 +58,11 @@ function s3Error(
     .end(body);
 }
 
+/** A key as a URL path: each segment encoded, the slashes kept. */
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
 /** The bytes a PUT carries (an `aws-chunked` body declares its decoded length). */
 function putLength(request: http.IncomingMessage): number {
   const declared = isAwsChunked(request.headers)
@@ -66,6 +73,7 @@ function putLength(request: http.IncomingMessage): number {
 
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
   const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), 'videogen-s3-')));
+  const versionsBucket = `${options.bucket}.versions`;
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -73,14 +81,30 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     directory,
     allowMismatchedSignatures: true,
     vhostBuckets: false,
-    configureBuckets: [{ name: options.bucket }],
+    // The drop bucket, and where its replaced and deleted versions are kept (`s3-versions.ts`).
+    configureBuckets: [{ name: options.bucket }, { name: versionsBucket }],
   });
+  const versions = await VersionIndex.open(path.join(directory, 'versions.jsonl'));
+  /** The version id a write in progress gets, by key (set before it is forwarded). */
+  const writing = new Map<string, string>();
   // s3rver's sequencer is the clock in ms; S3's grows with every write to a key. A counter keeps two writes apart.
   let sequence = 0;
   server.on('event', ({ Records }) => {
     for (const record of Records) {
-      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      if (!record.eventName.startsWith('ObjectCreated:') || record.s3.bucket.name !== options.bucket)
+        continue;
       sequence += 1;
+      const key = record.s3.object.key;
+      const versionId = writing.get(key);
+      // Indexed before the event is sent: a reader of this version may come at once.
+      if (versionId) {
+        void versions.created(key, {
+          versionId,
+          etag: (record.s3.object.eTag ?? '').replace(/"/g, ''),
+          size: record.s3.object.size ?? 0,
+          lastModified: record.eventTime,
+        });
+      }
       options.onObjectCreated({
         'detail-type': 'Object Created',
         source: 'aws.s3',
@@ -91,6 +115,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
             key: record.s3.object.key,
             ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
             ...(record.s3.object.eTag === undefined ? {} : { etag: record.s3.object.eTag }),
+            ...(versionId ? { 'version-id': versionId } : {}),
             sequencer: sequence.toString(16).padStart(16, '0').toUpperCase(),
           },
         },
@@ -98,12 +123,30 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     }
   });
   const backend = await server.run();
+  const direct = new S3Client({
+    endpoint: `http://127.0.0.1:${backend.port}`,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  /** Keeps the current version of `key` (before it is replaced or deleted) in the versions bucket. */
+  const keepCurrent = async (key: string): Promise<void> => {
+    const current = versions.current(key);
+    if (!current) return;
+    await direct.send(
+      new CopyObjectCommand({
+        Bucket: versionsBucket,
+        Key: `${key}/${current.versionId}`,
+        CopySource: `${options.bucket}/${encodeKey(key)}`,
+      }),
+    );
+  };
   const front = http.createServer((request, response) => {
     const accessKeyId = signingAccessKey(request.headers.authorization, request.url);
-    if (!options.judge) return proxy(request, response);
+    if (!options.judge) return route(request, response);
     request.pause();
     options.judge(request.method ?? 'GET', request.url ?? '/', accessKeyId).then(
-      () => proxy(request, response),
+      () => route(request, response),
       (error: unknown) => {
         request.resume();
         if (error instanceof Error && error.name === 'AccessDeniedException') {
@@ -114,7 +157,104 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       },
     );
   });
-  const proxy = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+  /** Versioning on the drop bucket's objects (`s3-versions.ts`); everything else goes straight through. */
+  const route = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    const url = new URL(request.url ?? '/', 'http://local');
+    const [, bucket, ...rest] = url.pathname.split('/');
+    const key = rest.map((part) => decodeURIComponent(part)).join('/');
+    const method = request.method ?? 'GET';
+    if (bucket !== options.bucket) return void proxy(request, response);
+    const fail = (error: unknown) => {
+      if (!response.headersSent) s3Error(response, method, 500, 'InternalError', String(error));
+      else response.destroy();
+    };
+    if (!key) {
+      if (method === 'GET' && url.searchParams.has('versions')) {
+        const body = listVersionsXml(bucket, url.searchParams.get('prefix') ?? '', versions);
+        response.writeHead(200, {
+          'content-type': 'application/xml',
+          'content-length': Buffer.byteLength(body),
+        });
+        return void response.end(body);
+      }
+      return void proxy(request, response);
+    }
+    const query = url.searchParams;
+    // A new object (PUT, a copy, a completed multipart upload); not a part, nor a subresource.
+    const subresource = ['partNumber', 'tagging', 'acl', 'retention', 'legal-hold'].some((name) =>
+      query.has(name),
+    );
+    const completesObject =
+      (method === 'PUT' && !subresource) || (method === 'POST' && query.has('uploadId'));
+    if (completesObject || (method === 'DELETE' && !query.has('uploadId'))) {
+      request.pause();
+      void versions
+        .exclusive(key, async () => {
+          const asked = query.get('versionId');
+          if (method === 'DELETE' && asked && asked !== versions.current(key)?.versionId) {
+            // An older version: only its kept copy goes.
+            query.delete('versionId');
+            return proxy(request, response, { path: `/${versionsBucket}/${encodeKey(`${key}/${asked}`)}` });
+          }
+          await keepCurrent(key);
+          if (method === 'DELETE') {
+            const { status } = await proxy(request, response, {
+              path: `/${bucket}/${encodeKey(key)}`,
+              headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': newVersionId() },
+            });
+            if (status < 300) await versions.deleted(key);
+            return;
+          }
+          const versionId = newVersionId();
+          writing.set(key, versionId);
+          try {
+            await proxy(request, response, { headers: { 'x-amz-version-id': versionId } });
+          } finally {
+            writing.delete(key);
+          }
+        })
+        .catch(fail);
+      return;
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      const asked = query.get('versionId');
+      const ifMatch = request.headers['if-match'];
+      const found = asked ? versions.find(key, asked) : undefined;
+      const version = asked ? found?.version : versions.current(key);
+      if (asked && !found) {
+        return s3Error(response, method, 404, 'NoSuchVersion', 'The specified version does not exist.');
+      }
+      if (ifMatch && version && ifMatch.replace(/"/g, '') !== version.etag) {
+        return s3Error(
+          response,
+          method,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
+      }
+      query.delete('versionId');
+      const search = query.size > 0 ? `?${query.toString()}` : '';
+      return void proxy(request, response, {
+        path:
+          found && !found.isCurrent
+            ? `/${versionsBucket}/${encodeKey(`${key}/${found.version.versionId}`)}${search}`
+            : `/${bucket}/${encodeKey(key)}${search}`,
+        ...(version ? { headers: { 'x-amz-version-id': version.versionId } } : {}),
+      }).catch(fail);
+    }
+    void proxy(request, response).catch(fail);
+  };
+
+  /**
+   * Sends the request on to s3rver (at `path` when given), its answer back (with `headers`
+   * added); resolves with the answer's status once it is sent.
+   */
+  const proxy = (
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    change: { path?: string; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number }> => {
     // s3rver takes a PUT of any size; S3 refuses one over 5 GiB before reading it.
     if (request.method === 'PUT' && putLength(request) > S3_MAX_PUT_BYTES) {
       request.resume();
@@ -125,7 +265,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         'EntityTooLarge',
         'Your proposed upload exceeds the maximum allowed size',
       );
-      return;
+      return Promise.resolve({ status: 400 });
     }
     const headers: http.OutgoingHttpHeaders = { ...request.headers };
     // s3rver knows one key pair: a function's own key (judged above) is signed as it.
@@ -146,19 +286,34 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       delete headers['x-amz-trailer'];
       delete headers['transfer-encoding'];
     }
-    const upstream = http.request(
-      { host: '127.0.0.1', port: backend.port, method: request.method, path: request.url, headers },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        void pipeline(answer, response).catch(() => undefined);
-      },
-    );
-    upstream.on('error', () => {
-      if (!response.headersSent) response.writeHead(502);
-      response.end();
+    request.resume();
+    return new Promise((resolve) => {
+      const upstream = http.request(
+        {
+          host: '127.0.0.1',
+          port: backend.port,
+          method: request.method,
+          path: change.path ?? request.url,
+          headers,
+        },
+        (answer) => {
+          const status = answer.statusCode ?? 502;
+          response.writeHead(status, { ...answer.headers, ...(status < 300 ? change.headers : {}) });
+          void pipeline(answer, response)
+            .catch(() => undefined)
+            .finally(() => resolve({ status }));
+        },
+      );
+      upstream.on('error', () => {
+        if (!response.headersSent) response.writeHead(502);
+        response.end();
+        resolve({ status: 502 });
+      });
+      const body = chunked
+        ? pipeline(request, new AwsChunkedDecoder(), upstream)
+        : pipeline(request, upstream);
+      void body.catch(() => upstream.destroy());
     });
-    const body = chunked ? pipeline(request, new AwsChunkedDecoder(), upstream) : pipeline(request, upstream);
-    void body.catch(() => upstream.destroy());
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -180,6 +335,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
       await server.close();
+      direct.destroy();
       if (!options.directory) await rm(directory, { recursive: true, force: true });
     },
   };

@@ -46,6 +46,27 @@ describe('progress of start and run', () => {
     );
   });
 
+  it('writes one line of its own for each file whose workflow ended, once, above the view', () => {
+    const written: string[] = [];
+    const view = new LiveProgress({ write: (text: string) => written.push(text), rows: 40 }, () => undefined);
+    const moving = recorded('moving.mp4', { status: 'UPLOADED', fileId: 'vg_file_m' });
+    const done = recorded('done.png', {
+      status: 'READY',
+      fileId: 'vg_file_d',
+      readyAt: '2026-11-26T10:00:00.000Z',
+    });
+    const failed = recorded('bad.mp4', { status: 'FAILED', error: { code: 'X', message: 'broke' } });
+    view.report([moving, done, failed]);
+    view.report([moving, done, failed]);
+    const permanent = written
+      .join('')
+      .split('\n')
+      .filter((line) => !line.includes(`${ESC}[2K`));
+    expect(permanent.filter((line) => line.endsWith('done.png: READY (vg_file_d)'))).toHaveLength(1);
+    expect(permanent.filter((line) => line.endsWith('bad.mp4: FAILED (X: broke)'))).toHaveLength(1);
+    expect(permanent.join('\n')).not.toContain('moving.mp4');
+  });
+
   it('elsewhere, prints a plain line only when a status changes', () => {
     const lines: string[] = [];
     const reporter = new StatusReporter((line) => lines.push(line));
