@@ -63,7 +63,7 @@ export function checkHistoryBudget(maxWait: Duration, pollAfter: Duration): void
   }
 }
 
-/** State names: the local runtime overrides tasks by these, and tests and docs name them. */
+/** State names: the infrastructure tests find states by them, and the README names them. */
 export const STATE = {
   prepare: 'Prepare',
   prepared: 'Prepared?',

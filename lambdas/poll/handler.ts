@@ -4,7 +4,7 @@ import { createDocumentClient } from '#shared/clients/dynamodb';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { countVideoGenError, logger, METRIC, metrics, recordFileReady } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
-import { videoGenClientProvider } from '#shared/videogen-api';
+import { videoGenClientProvider } from '#shared/videogen/provider';
 import { poll } from './poll.ts';
 
 const config = loadConfig({

@@ -3,7 +3,7 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { env, loadConfig } from '#shared/config';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
-import { videoGenClientProvider } from '#shared/videogen-api';
+import { videoGenClientProvider } from '#shared/videogen/provider';
 import { onEvent, type CustomResourceResult } from './register-webhook.ts';
 
 const config = loadConfig({ VIDEOGEN_API_URL: env.url, VIDEOGEN_API_KEY_SECRET: env.secretArn });

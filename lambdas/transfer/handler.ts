@@ -9,7 +9,7 @@ import { createSqsClient } from '#shared/clients/sqs';
 import { env, loadConfig, nonEmptyString } from '#shared/config';
 import { completeTask, failTask } from '#shared/ingest/resume';
 import { countVideoGenError, logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
-import { videoGenClientProvider } from '#shared/videogen-api';
+import { videoGenClientProvider } from '#shared/videogen/provider';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { processTransferMessage, type TransferDisposition } from './worker.ts';
 

@@ -14,7 +14,7 @@ import {
   publishMetrics,
   recordFileReady,
 } from '#shared/powertools';
-import { createSecretsProvider, readSigningSecrets } from '#shared/videogen-api';
+import { createSecretsProvider, readSigningSecrets } from '#shared/videogen/provider';
 import {
   createWebhookVerifier,
   WebhookSignatureError,

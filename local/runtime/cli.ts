@@ -12,6 +12,7 @@ import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './run
 import { publicRecord } from '../ops/ops.ts';
 import { LOCAL_STATE_DIR, type LocalState } from '../ops/target.ts';
 import { untilStopped } from '../signals.ts';
+import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
 import { describeRecord, progressReporter } from './progress.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
@@ -314,7 +315,7 @@ export async function runOnce(args: readonly string[]): Promise<number> {
       await runtime.dropFile(
         keys[index] ?? file,
         file,
-        values.temporary ? { metadata: { 'videogen-temporary': 'true' } } : {},
+        values.temporary ? { metadata: { [METADATA.temporary]: 'true' } } : {},
       );
     }
     const progress = setInterval(() => {

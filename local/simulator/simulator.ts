@@ -1,6 +1,6 @@
 /**
  * A VideoGen API simulator: what stripe-mock is to Stripe, for the calls in
- * `shared/seed/videogen-file-uploads.txt` and the assumptions in
+ * `docs/videogen-file-uploads.txt` (the API's own page) and the assumptions in
  * `lambdas/shared/videogen/contract.ts`. It is the default API of `npm start` and the
  * counterpart of every test. Hand-written on `node:http` because it *is* the thing
  * under test's peer: no library simulates a third-party API's lifecycle and faults.

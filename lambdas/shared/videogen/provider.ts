@@ -7,9 +7,9 @@
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError } from './config.ts';
-import { VideoGenClient } from './videogen/client.ts';
-import { signingSecretsOf } from './videogen/signing-secret.ts';
+import { ConfigError } from '../config.ts';
+import { VideoGenClient } from './client.ts';
+import { signingSecretsOf } from './signing-secret.ts';
 
 const SECRET_CACHE_SECONDS = 300;
 
