@@ -20,6 +20,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { dropKeyPattern } from '../lambdas/shared/drop-filter.ts';
 import { INGEST_STATUSES } from '../lambdas/shared/ingest/record.ts';
+import { STATUS_INDEX } from '../lambdas/shared/ingest/status-index.ts';
 import { createDropBucket } from './drop-bucket.ts';
 import { IngestFunction } from './ingest-function.ts';
 import { IngestMonitoring } from './ingest-monitoring.ts';
@@ -94,7 +95,7 @@ export class VideoGenIngest extends Construct {
       timeToLiveAttribute: 'expiresAt',
       globalSecondaryIndexes: [
         {
-          indexName: 'byStatus',
+          indexName: STATUS_INDEX,
           partitionKey: { name: 'status', type: AttributeType.STRING },
           sortKey: { name: 'updatedAt', type: AttributeType.STRING },
         },

@@ -6,15 +6,14 @@
 import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   INGEST_STATUSES,
-  ingestRecordSchema,
   RETRYABLE_STATUSES,
   type IngestRecord,
   type IngestStatus,
 } from '../../lambdas/shared/ingest/record.ts';
 import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../../lambdas/shared/ingest/store.ts';
+import { countInStatus, recordsInStatus } from '../../lambdas/shared/ingest/status-index.ts';
 import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';
 
@@ -63,45 +62,17 @@ export async function status(target: OpsTarget, query: StatusQuery = {}): Promis
       ? undefined
       : new Date((query.now ?? new Date()).getTime() - query.sinceMs).toISOString();
   const limit = query.limit ?? 100;
-  const byStatus = (value: IngestStatus) => ({
-    TableName: target.tableName,
-    IndexName: 'byStatus',
-    KeyConditionExpression: since ? '#status = :status AND updatedAt >= :since' : '#status = :status',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':status': value, ...(since ? { ':since': since } : {}) },
-  });
-  /** Every match of one status, counted page by page (a Query counts at most 1 MB at a time). */
-  const count = async (value: IngestStatus): Promise<number> => {
-    let total = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await target.documents.send(
-        new QueryCommand({
-          ...byStatus(value),
-          Select: 'COUNT',
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      total += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return total;
-  };
+  const store = { client: target.documents, tableName: target.tableName };
+  const window = since ? { since } : {};
   const pages = await Promise.all(
-    statuses.map(async (value) => {
-      const { Items } = await target.documents.send(
-        new QueryCommand({ ...byStatus(value), ScanIndexForward: false, Limit: limit }),
-      );
-      return (Items ?? [])
-        .filter((item) => item.kind === 'ingest')
-        .map((item) => ingestRecordSchema.parse(item));
-    }),
+    statuses.map((value) => recordsInStatus(store, value, { ...window, limit })),
   );
   const records = pages
     .flat()
     .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
     .slice(0, limit);
-  const total = (await Promise.all(statuses.map(count))).reduce((sum, value) => sum + value, 0);
+  const counts = await Promise.all(statuses.map((value) => countInStatus(store, value, window)));
+  const total = counts.reduce((sum, value) => sum + value, 0);
   return { records, more: Math.max(0, total - records.length) };
 }
 

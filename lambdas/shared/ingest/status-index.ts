@@ -1,0 +1,58 @@
+/**
+ * The table's `byStatus` index (partition `status`, sort `updatedAt`): its name, which the
+ * construct declares, and the reads through it, which `videogen-ingest status` makes. One
+ * place for both, so the name is typed once.
+ */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ingestRecordSchema, type IngestRecord, type IngestStatus } from './record.ts';
+import type { IngestStore } from './store.ts';
+
+export const STATUS_INDEX = 'byStatus';
+
+function byStatus(store: IngestStore, status: IngestStatus, since: string | undefined) {
+  return {
+    TableName: store.tableName,
+    IndexName: STATUS_INDEX,
+    KeyConditionExpression: since ? '#status = :status AND updatedAt >= :since' : '#status = :status',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':status': status, ...(since ? { ':since': since } : {}) },
+  };
+}
+
+/** Up to `limit` records in `status` (changed since `since`, ISO 8601), newest change first. */
+export async function recordsInStatus(
+  store: IngestStore,
+  status: IngestStatus,
+  options: { since?: string; limit: number },
+): Promise<IngestRecord[]> {
+  const { Items } = await store.client.send(
+    new QueryCommand({
+      ...byStatus(store, status, options.since),
+      ScanIndexForward: false,
+      Limit: options.limit,
+    }),
+  );
+  return (Items ?? []).filter((item) => item.kind === 'ingest').map((item) => ingestRecordSchema.parse(item));
+}
+
+/** How many records are in `status` (changed since `since`): counted page by page, as a Query counts 1 MB at a time. */
+export async function countInStatus(
+  store: IngestStore,
+  status: IngestStatus,
+  options: { since?: string } = {},
+): Promise<number> {
+  let total = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await store.client.send(
+      new QueryCommand({
+        ...byStatus(store, status, options.since),
+        Select: 'COUNT',
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    total += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return total;
+}
