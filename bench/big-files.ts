@@ -216,6 +216,7 @@ async function main(): Promise<void> {
       bigFiles,
       folder,
     };
+    console.error(`wrote ${RESULTS_JSON}`);
     await mkdir('bench/results', { recursive: true });
     await writeFile(RESULTS_JSON, `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(

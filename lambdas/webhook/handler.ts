@@ -15,11 +15,7 @@ import {
   recordFileReady,
 } from '#shared/powertools';
 import { createSecretsProvider, readSigningSecrets } from '#shared/videogen/provider';
-import {
-  createWebhookVerifier,
-  WebhookSignatureError,
-  type RawWebhookRequest,
-} from '#shared/videogen/webhooks';
+import { createRefreshingVerifier } from '#shared/videogen/webhooks';
 import { handleDelivery, respond } from './webhook.ts';
 
 const config = loadConfig({ TABLE_NAME: env.tableName, WEBHOOK_SECRET: env.secretArn });
@@ -50,31 +46,10 @@ const processOnce = makeIdempotent(
   },
 );
 
-/**
- * Verifies with the secrets in Secrets Manager (cached): every endpoint still registered,
- * so deliveries to the old URL verify while an update replaces it. After a signature
- * failure it re-reads the secret once a minute at most, so a re-registration's new secret
- * is picked up at once while forged requests cannot make every call hit Secrets Manager.
- */
-let verifier: { secrets: string; verify: ReturnType<typeof createWebhookVerifier> } | undefined;
-let lastForcedRefresh = 0;
-function verifierFor(list: readonly string[]) {
-  const key = list.join(' ');
-  if (verifier?.secrets !== key) verifier = { secrets: key, verify: createWebhookVerifier(list) };
-  return verifier;
-}
-async function verify(request: RawWebhookRequest) {
-  const current = verifierFor(await readSigningSecrets(secrets, config.WEBHOOK_SECRET));
-  try {
-    return current.verify(request);
-  } catch (error) {
-    if (!(error instanceof WebhookSignatureError) || Date.now() - lastForcedRefresh < 60_000) throw error;
-    lastForcedRefresh = Date.now();
-    const fresh = verifierFor(await readSigningSecrets(secrets, config.WEBHOOK_SECRET, { forceFetch: true }));
-    if (fresh === current) throw error;
-    return fresh.verify(request);
-  }
-}
+/** Verifies with the secrets in Secrets Manager (cached by Powertools; read afresh after a failure, at most once a minute). */
+const verify = createRefreshingVerifier(({ forceFetch }) =>
+  readSigningSecrets(secrets, config.WEBHOOK_SECRET, forceFetch ? { forceFetch } : {}),
+);
 
 export const handler = async (
   event: LambdaFunctionURLEvent,

@@ -107,6 +107,42 @@ export function createWebhookVerifier(
   };
 }
 
+/** How often, at most, a signature failure makes the verifier read its secrets afresh. */
+export const SECRET_REFRESH_MS = 60_000;
+
+/**
+ * A verifier over secrets kept elsewhere (Secrets Manager, read through a cache): every
+ * endpoint still registered, so deliveries to an old URL verify while an update replaces
+ * it. After a signature failure it reads the secrets afresh, once a minute at most, so a
+ * re-registration's new secret is picked up at once while forged requests cannot make
+ * every call a read of the store.
+ */
+export function createRefreshingVerifier(
+  readSecrets: (options: { forceFetch: boolean }) => Promise<readonly string[]>,
+  now: () => number = Date.now,
+): (request: RawWebhookRequest) => Promise<VerifiedWebhook> {
+  let verifier: { secrets: string; verify: (request: RawWebhookRequest) => VerifiedWebhook } | undefined;
+  let lastForcedRefresh = Number.NEGATIVE_INFINITY;
+  const verifierFor = (list: readonly string[]) => {
+    const key = list.join(' ');
+    if (verifier?.secrets !== key) verifier = { secrets: key, verify: createWebhookVerifier(list) };
+    return verifier;
+  };
+  return async (request) => {
+    const current = verifierFor(await readSecrets({ forceFetch: false }));
+    try {
+      return current.verify(request);
+    } catch (error) {
+      if (!(error instanceof WebhookSignatureError) || now() - lastForcedRefresh < SECRET_REFRESH_MS)
+        throw error;
+      lastForcedRefresh = now();
+      const fresh = verifierFor(await readSecrets({ forceFetch: true }));
+      if (fresh === current) throw error;
+      return fresh.verify(request);
+    }
+  };
+}
+
 /**
  * Signs a delivery the way VideoGen does; used by the simulator and by tests.
  * Several secrets give several space-separated signatures, as during a key rotation.

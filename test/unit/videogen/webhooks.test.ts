@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  createRefreshingVerifier,
   createWebhookVerifier,
+  SECRET_REFRESH_MS,
   signWebhook,
   WebhookPayloadError,
   WebhookSignatureError,
@@ -132,5 +134,50 @@ describe('createWebhookVerifier', () => {
     expect(() => createWebhookVerifier([])).toThrow('at least one secret');
     expect(() => createWebhookVerifier('abc')).toThrow('must start with "whsec_"');
     expect(() => createWebhookVerifier('whsec_')).toThrow(/not valid base64/);
+  });
+});
+
+describe('createRefreshingVerifier', () => {
+  /** Secrets as a cache serves them: `cached` until a forced read, which returns `stored`. */
+  function secretStore(cached: string[], stored: string[]) {
+    const reads: boolean[] = [];
+    return {
+      reads,
+      read: ({ forceFetch }: { forceFetch: boolean }) => {
+        reads.push(forceFetch);
+        return Promise.resolve(forceFetch ? stored : cached);
+      },
+    };
+  }
+
+  it('picks up a new secret at once: a delivery signed with it makes one forced read, then verifies', async () => {
+    const store = secretStore([secret], [secret, otherSecret]);
+    const verifyFresh = createRefreshingVerifier(store.read, () => 1_000_000);
+    const result = await verifyFresh({ headers: signed(body, { secrets: [otherSecret] }), body });
+    expect(result.webhookId).toBe('msg_1');
+    expect(store.reads).toEqual([false, true]);
+  });
+
+  it('forged deliveries force a read at most once a minute, then every minute again', async () => {
+    let clock = 5_000_000;
+    const store = secretStore([secret], [secret]);
+    const verifyFresh = createRefreshingVerifier(store.read, () => clock);
+    const forged = { headers: signed(body, { secrets: [otherSecret] }), body };
+    await expect(verifyFresh(forged)).rejects.toThrow(WebhookSignatureError);
+    clock += SECRET_REFRESH_MS - 1;
+    await expect(verifyFresh(forged)).rejects.toThrow(WebhookSignatureError);
+    expect(store.reads.filter(Boolean)).toHaveLength(1);
+    clock += 1;
+    await expect(verifyFresh(forged)).rejects.toThrow(WebhookSignatureError);
+    expect(store.reads.filter(Boolean)).toHaveLength(2);
+  });
+
+  it('a malformed payload is not a signature failure: no forced read', async () => {
+    const store = secretStore([secret], [secret]);
+    const verifyFresh = createRefreshingVerifier(store.read, () => 0);
+    await expect(verifyFresh({ headers: signed('not json'), body: 'not json' })).rejects.toThrow(
+      WebhookPayloadError,
+    );
+    expect(store.reads).toEqual([false]);
   });
 });
