@@ -4,16 +4,13 @@ import {
   type HeadObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { fileTypeFromBuffer } from 'file-type';
 import type { Readiness } from '#shared/config';
+import { fileTypeOfMime, SNIFF_BYTES, sniffMime } from '#shared/media-type';
 import { claimSource, type IngestStore } from '#shared/ingest/store';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
-import type { FileType } from '#shared/videogen/contract';
 import { classifySourceReadError, type SourceReadFailure } from '#shared/ingest/source-read';
 
-/** How many leading bytes identify a format (what `file-type` reads at most). */
-export const SNIFF_BYTES = 4100;
 export const MAX_DISPLAY_NAME_LENGTH = 512;
 /** Per-object options, as S3 user metadata (`x-amz-meta-videogen-display-name` and so on). */
 export const METADATA = { displayName: 'videogen-display-name', temporary: 'videogen-temporary' } as const;
@@ -88,12 +85,6 @@ export function readOptions(
   return { displayName, isTemporary: rawTemporary === 'true' };
 }
 
-/** The VideoGen type of a MIME type, or undefined when it is not image, video or audio. */
-export function fileTypeOfMime(mime: string | undefined): FileType | undefined {
-  const major = mime?.split('/')[0];
-  return major === 'image' ? 'IMAGE' : major === 'video' ? 'VIDEO' : major === 'audio' ? 'AUDIO' : undefined;
-}
-
 async function sniff(deps: PrepareDeps, ref: SourceRef): Promise<string | undefined> {
   const { Body } = await deps.s3.send(
     new GetObjectCommand({
@@ -104,7 +95,7 @@ async function sniff(deps: PrepareDeps, ref: SourceRef): Promise<string | undefi
     }),
   );
   const bytes = Body ? await Body.transformToByteArray() : new Uint8Array();
-  return (await fileTypeFromBuffer(bytes))?.mime;
+  return sniffMime(bytes);
 }
 
 /**

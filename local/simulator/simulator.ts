@@ -9,7 +9,7 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileTypeFromBuffer } from 'file-type';
+import { fileTypeOfMime, SNIFF_BYTES, sniffMime } from '../../lambdas/shared/media-type.ts';
 import {
   ANALYSIS_EVENT_TYPES,
   createFileRequestSchema,
@@ -153,7 +153,6 @@ class HttpError extends Error {
   }
 }
 
-const SNIFF_BYTES = 4100; // what file-type needs to recognize every format it knows
 const JSON_BODY_LIMIT = 1024 * 1024;
 
 function now(): string {
@@ -789,12 +788,7 @@ export class VideoGenSimulator extends EventEmitter {
   /** The declared type, or the one the bytes show ("inferred after upload processing completes"). */
   async #inferType(state: FileState): Promise<FileType | undefined> {
     if (state.file.type) return state.file.type;
-    const detected = state.head ? await fileTypeFromBuffer(state.head) : undefined;
-    const major = detected?.mime.split('/')[0];
-    if (major === 'image') return 'IMAGE';
-    if (major === 'video') return 'VIDEO';
-    if (major === 'audio') return 'AUDIO';
-    return undefined;
+    return fileTypeOfMime(state.head ? await sniffMime(state.head) : undefined);
   }
 
   #emitEvent(state: FileState, type: WebhookEventType): void {
