@@ -3,15 +3,14 @@
  * the caller's AWS credentials) or the local runtime `videogen-ingest start` is running
  * (found through the file it writes). Either way the same clients and names.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { LocalOpsEndpoints } from '../runtime/runtime.ts';
+import { LOCAL_STATE_DIR, readHandshake } from '../handshake.ts';
+import type { LocalOpsEndpoints } from '../runtime/options.ts';
 
 /** Something the operator must fix first (a missing stack, credentials, a key): said plainly, exit 1. */
 export class OpsError extends Error {
@@ -40,15 +39,6 @@ export interface OpsTarget {
   readonly sqs: SQSClient;
   readonly s3: S3Client;
   close(): void;
-}
-
-/** `videogen-ingest start`'s state folder by default, relative to its working directory. */
-export const LOCAL_STATE_DIR = '.videogen-ingest';
-/** The file `videogen-ingest start` writes there while it runs (`state-dir.ts`'s handshake). */
-export const LOCAL_STATE_FILE = path.join(LOCAL_STATE_DIR, 'local.json');
-
-export interface LocalState extends LocalOpsEndpoints {
-  readonly pid: number;
 }
 
 type TargetNames = Pick<
@@ -93,30 +83,19 @@ function makeTarget(
   };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export async function localTarget(stateFile = LOCAL_STATE_FILE): Promise<OpsTarget> {
-  let state: LocalState;
-  try {
-    state = JSON.parse(await readFile(stateFile, 'utf8')) as LocalState;
-  } catch {
+export async function localTarget(stateDir: string = LOCAL_STATE_DIR): Promise<OpsTarget> {
+  const found = await readHandshake(stateDir);
+  if ('missing' in found) {
     throw new LocalRuntimeNotRunningError(
-      `no local runtime here (${stateFile} not found): start one with "npm start" in this folder, or pass --stack NAME for a deployed stack`,
+      `no local runtime here (${found.missing} not found): start one with "npm start" in this folder, or pass --stack NAME for a deployed stack`,
     );
   }
-  if (!isAlive(state.pid)) {
+  if ('gone' in found) {
     throw new LocalRuntimeNotRunningError(
-      `the local runtime that wrote ${stateFile} (pid ${state.pid}) is gone: start it again with "npm start"`,
+      `the local runtime that wrote ${found.file} (pid ${found.gone}) is gone: start it again with "npm start"`,
     );
   }
-  return fromEndpoints(state, 'the local runtime');
+  return fromEndpoints(found.state, 'the local runtime');
 }
 
 /** A target on endpoints the caller already has (the local runtime in-process, tests). */

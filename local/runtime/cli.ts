@@ -1,7 +1,7 @@
 /**
  * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
@@ -10,7 +10,7 @@ import { isUnfinished, RETRYABLE_STATUSES } from '#shared/ingest/record';
 import { UsageError, faultRules, parseCommandArgs, wholeNumber } from '../cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
 import { publicRecord } from '../ops/ops.ts';
-import { LOCAL_STATE_DIR, type LocalState } from '../ops/target.ts';
+import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../handshake.ts';
 import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
@@ -226,8 +226,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
   // Ctrl-C from here on stops cleanly, even while the last run is still being reconciled.
   const stopped = untilStopped();
   // Where the ops commands find this runtime while it runs.
-  const handshake: LocalState = { ...runtime.ops, pid: process.pid };
-  await writeFile(state.handshake, `${JSON.stringify(handshake, null, 2)}\n`);
+  await writeHandshake(state.directory, runtime.ops);
 
   // Restarted: the executions of before are gone; their records continue, and objects that
   // never got a record (the last run stopped before their event was handled) are ingested.
@@ -270,7 +269,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
       ? `stopping: ${inFlight} file${inFlight === 1 ? '' : 's'} in flight, resumed on the next start`
       : 'stopping: nothing in flight',
   );
-  await rm(state.handshake, { force: true });
+  await removeHandshake(state.directory);
   await runtime.stop();
   console.error('stopped');
 }

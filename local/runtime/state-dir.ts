@@ -21,15 +21,13 @@ export interface StateDir {
   readonly dynamoDirectory: string;
   /** What the drop folder has put into the bucket already (`drop-folder.ts`). */
   readonly dropLedger: string;
-  /** Where the ops commands find the running runtime. */
-  readonly handshake: string;
   /** Whether it held state from an earlier start. */
   readonly resumed: boolean;
   release(): Promise<void>;
 }
 
 /** What a fresh start removes; the lock and anything else a person put there stay. */
-const STATE_ENTRIES = ['runtime.json', 's3', 'dynamodb', 'dropped.jsonl'] as const;
+const STATE_ENTRIES = ['runtime.json', 's3', 'dynamodb', 'dropped.jsonl', 'local.json'] as const;
 
 export async function openStateDir(directory: string, options: { fresh?: boolean } = {}): Promise<StateDir> {
   await mkdir(directory, { recursive: true });
@@ -67,7 +65,6 @@ export async function openStateDir(directory: string, options: { fresh?: boolean
     s3Directory: path.join(directory, 's3'),
     dynamoDirectory: path.join(directory, 'dynamodb'),
     dropLedger: path.join(directory, 'dropped.jsonl'),
-    handshake: path.join(directory, 'local.json'),
     resumed: saved !== undefined,
     release: async () => {
       await release().catch(() => undefined);

@@ -257,17 +257,17 @@ describe('finding the target', () => {
     await expect(stackTarget('VideoGenIngest', 'eu-west-1', client)).rejects.toThrow(MissingCredentialsError);
   });
 
-  it('finds the local runtime through the file `start` writes, and says when it is gone', async () => {
+  it('finds the local runtime through the file `start` writes in its state folder, and says when it is gone', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'ops-'));
     try {
       const file = path.join(dir, 'local.json');
-      await expect(localTarget(file)).rejects.toThrow(LocalRuntimeNotRunningError);
+      await expect(localTarget(dir)).rejects.toThrow(LocalRuntimeNotRunningError);
       await writeFile(file, JSON.stringify({ ...runtime.ops, pid: process.pid }));
-      const target = await localTarget(file);
+      const target = await localTarget(dir);
       expect(target.tableName).toBe(runtime.tableName);
       target.close();
       await writeFile(file, JSON.stringify({ ...runtime.ops, pid: 2 ** 22 + 7 }));
-      await expect(localTarget(file)).rejects.toThrow(/is gone: start it again/);
+      await expect(localTarget(dir)).rejects.toThrow(/is gone: start it again/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
