@@ -27,7 +27,7 @@ const { values } = parseArgs({
     'drop-files': { type: 'string', default: '1000' },
   },
 });
-const SIZES_GIB = values.sizes.split(',').map(Number);
+const SIZES_GIB = values.sizes.split(',').filter(Boolean).map(Number);
 const DROP_FILES = Number(values['drop-files']);
 const BIN = path.resolve('local/bin.mjs');
 const RESULTS_JSON = 'bench/results/big-files.json';
@@ -205,9 +205,10 @@ async function main(): Promise<void> {
       bigFiles.push(await throughRun(videoGen, work, gib));
       console.error(JSON.stringify(bigFiles.at(-1)));
     }
-    const largest = Math.max(...SIZES_GIB);
-    bigFiles.push(await throughDropFolder(videoGen, work, largest));
-    console.error(JSON.stringify(bigFiles.at(-1)));
+    if (SIZES_GIB.length > 0) {
+      bigFiles.push(await throughDropFolder(videoGen, work, Math.max(...SIZES_GIB)));
+      console.error(JSON.stringify(bigFiles.at(-1)));
+    }
     const folder = await wholeFolder(videoGen, work, DROP_FILES);
     console.error(JSON.stringify(folder));
     const results = {

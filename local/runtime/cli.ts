@@ -15,6 +15,7 @@ import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
 import { describeRecord, progressReporter } from './progress.ts';
+import { RecordFeed } from './record-feed.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
 
 const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
@@ -246,12 +247,16 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     put: (key, file) => runtime.dropFile(key, file),
     onError: (message) => say(`[drop] ${message}`),
   });
+  const feed = new RecordFeed({
+    all: () => runtime.records(),
+    changedSince: (since) => runtime.recordsChangedSince(since),
+  });
   let reporting = false;
   const timer = setInterval(() => {
     if (reporting) return;
     reporting = true;
-    runtime
-      .records()
+    feed
+      .refresh()
       .then((records) => reporter.report(records))
       .catch((error: unknown) =>
         say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),

@@ -14,6 +14,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { IngestRecord } from '#shared/ingest/record';
 import { scanRecords } from '#shared/ingest/store';
+import { recordsChangedSince } from '#shared/ingest/status-index';
 import { definitionFromTemplate } from '../definition-from-template.ts';
 import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
@@ -401,6 +402,11 @@ export class LocalRuntime {
   async records(): Promise<IngestRecord[]> {
     const records = await scanRecords({ client: this.#documents, tableName: this.tableName });
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
+  }
+
+  /** The records changed at or after `since` (ISO 8601), from the status index: what a live view polls. */
+  recordsChangedSince(since: string): Promise<IngestRecord[]> {
+    return recordsChangedSince({ client: this.#documents, tableName: this.tableName }, since);
   }
 
   /** Resolves once every S3 event is handled and no workflow is running. */

@@ -4,7 +4,7 @@
  * place for both, so the name is typed once.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ingestRecordSchema, type IngestRecord, type IngestStatus } from './record.ts';
+import { INGEST_STATUSES, ingestRecordSchema, type IngestRecord, type IngestStatus } from './record.ts';
 import type { IngestStore } from './store.ts';
 
 export const STATUS_INDEX = 'byStatus';
@@ -55,4 +55,27 @@ export async function countInStatus(
     start = page.LastEvaluatedKey;
   } while (start);
   return total;
+}
+
+/** Every record changed at or after `since` (ISO 8601), whatever its status: what a live view polls. */
+export async function recordsChangedSince(store: IngestStore, since: string): Promise<IngestRecord[]> {
+  const pages = await Promise.all(
+    INGEST_STATUSES.map(async (status) => {
+      const records: IngestRecord[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await store.client.send(
+          new QueryCommand({
+            ...byStatus(store, status, since),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of page.Items ?? [])
+          if (item.kind === 'ingest') records.push(ingestRecordSchema.parse(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return records;
+    }),
+  );
+  return pages.flat();
 }
