@@ -157,6 +157,8 @@ async function throughDropFolder(
 
 interface FolderResult {
   readonly files: number;
+  /** The last file put into the bucket (the drop folder's ledger), from the copy's start. */
+  readonly allInBucketSeconds: number;
   readonly firstUploadSeconds: number;
   readonly lastUploadSeconds: number;
   readonly uploadedOnce: boolean;
@@ -178,7 +180,13 @@ async function wholeFolder(videoGen: VideoGenSimulator, work: string, files: num
       .uploads()
       .filter((upload) => upload.status === 200 && !before.has(upload.fileId))
       .map((upload) => ({ at: Date.parse(upload.at), name: videoGen.file(upload.fileId)?.file.displayName }));
+  const ledger = path.join(work, '.videogen-ingest', 'dropped.jsonl');
+  const inBucket = async () =>
+    (await readFile(ledger, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  let allInBucketSeconds: number;
   try {
+    await until(async () => (await inBucket()) >= files, 30 * 60_000, 'every library file in the bucket');
+    allInBucketSeconds = round((Date.now() - copied) / 1000, 1);
     await until(() => uploadsOfLibrary().length >= files, 30 * 60_000, 'every library file uploaded');
   } finally {
     runtime.child.kill('SIGINT');
@@ -189,6 +197,7 @@ async function wholeFolder(videoGen: VideoGenSimulator, work: string, files: num
   const times = uploads.map((upload) => upload.at).sort((a, b) => a - b);
   return {
     files,
+    allInBucketSeconds,
     firstUploadSeconds: round(((times[0] ?? copied) - copied) / 1000, 1),
     lastUploadSeconds: round(((times.at(-1) ?? copied) - copied) / 1000, 1),
     uploadedOnce: new Set(uploads.map((upload) => upload.name)).size === files && uploads.length === files,
@@ -234,7 +243,7 @@ async function main(): Promise<void> {
             `| ${row.how} | ${row.gib} GiB | ${row.ready ? 'yes' : 'NO'} | ${row.bytesVerified ? 'yes (SHA-256)' : 'NO'} | ${row.peakRssMb} MB | ${row.seconds} s |`,
         ),
         '',
-        `${folder.files} files copied into the drop folder at once: first upload ${folder.firstUploadSeconds} s after the copy began, last ${folder.lastUploadSeconds} s; each uploaded once: ${folder.uploadedOnce ? 'yes' : 'NO'}; peak RSS ${folder.peakRssMb} MB.`,
+        `${folder.files} files copied into the drop folder at once: all in the bucket ${folder.allInBucketSeconds} s after the copy began; first upload to VideoGen at ${folder.firstUploadSeconds} s, last at ${folder.lastUploadSeconds} s (10 transfers at once, as deployed); each uploaded once: ${folder.uploadedOnce ? 'yes' : 'NO'}; peak RSS ${folder.peakRssMb} MB.`,
         '',
       ].join('\n'),
     );

@@ -19,7 +19,7 @@ export interface DropFolderOptions {
   readonly ledger?: string;
   /** A file that could not be put, and why. */
   readonly onError: (message: string) => void;
-  /** Puts at once. @default 4 */
+  /** Puts at once. @default 8 */
   readonly concurrency?: number;
   /** How long a file's size must stay the same before it is taken. @default 1000 */
   readonly settleMs?: number;
@@ -61,7 +61,7 @@ async function readLedger(file: string | undefined): Promise<Map<string, string>
 
 export async function watchDropFolder(options: DropFolderOptions): Promise<DropFolder> {
   const ledger = await readLedger(options.ledger);
-  const limit = pLimit(options.concurrency ?? 4);
+  const limit = pLimit(options.concurrency ?? 8);
   const pending = new Set<Promise<void>>();
   let put = 0;
   const take = (file: string, stats: { size: number; mtimeMs: number } | undefined): void => {
