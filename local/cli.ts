@@ -36,9 +36,9 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'start':
       await runStart(args);
-      // Stopped cleanly (state saved, emulators closed). Executions the stop cut off mid-retry
-      // leave their backoff timers in the workflow emulator (abort does not clear them), which
-      // would hold the process for up to a minute: nothing is left to do, so leave now.
+      // Stopped cleanly (state saved, emulators closed). Timers outlive the stop when it cut
+      // files off mid-way (a dozen Timeouts, most likely the workflow emulator's retry waits of
+      // the aborted executions) and would hold the process: nothing is left to do, so leave.
       return process.exit(0);
     case 'run':
       return runOnce(args);

@@ -196,22 +196,28 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
             query.delete('versionId');
             return proxy(request, response, { path: `/${versionsBucket}/${encodeKey(`${key}/${asked}`)}` });
           }
+          const prior = versions.current(key);
           await keepCurrent(key);
+          // From here reads of the prior version go to its copy: s3rver is about to replace or
+          // remove the key's file, and a reader must never see that half-way.
+          if (prior) await versions.deleted(key);
+          let status: number;
           if (method === 'DELETE') {
-            const { status } = await proxy(request, response, {
+            ({ status } = await proxy(request, response, {
               path: `/${bucket}/${encodeKey(key)}`,
               headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': newVersionId() },
-            });
-            if (status < 300) await versions.deleted(key);
-            return;
+            }));
+          } else {
+            const versionId = newVersionId();
+            writing.set(key, versionId);
+            try {
+              ({ status } = await proxy(request, response, { headers: { 'x-amz-version-id': versionId } }));
+            } finally {
+              writing.delete(key);
+            }
           }
-          const versionId = newVersionId();
-          writing.set(key, versionId);
-          try {
-            await proxy(request, response, { headers: { 'x-amz-version-id': versionId } });
-          } finally {
-            writing.delete(key);
-          }
+          // Refused (a bad request, a denied PUT): the prior version is still the key's.
+          if (status >= 300 && prior && !versions.current(key)) await versions.created(key, prior);
         })
         .catch(fail);
       return;
