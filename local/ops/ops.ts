@@ -122,6 +122,49 @@ export async function show(target: OpsTarget, reference: string): Promise<Shown>
   return { record: publicRecord(record), history };
 }
 
+/** The execution that restarts or resumes `record`'s workflow: named by its source and attempt, so a second call is a no-op. */
+export function workflowExecutionOf(
+  target: OpsTarget,
+  record: IngestRecord,
+  purpose: 'retry' | 'resume',
+  attempt: number,
+): { name: string; executionArn: string } {
+  const name = `${purpose}-${createHash('sha256').update(record.pk).digest('hex').slice(0, 48)}-${attempt}`;
+  return { name, executionArn: `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}` };
+}
+
+/** Starts execution `name` of the workflow on `record`'s source as recorded (started already: fine). */
+export async function startWorkflowOf(
+  target: OpsTarget,
+  record: IngestRecord,
+  name: string,
+  sequencer: string,
+  at: Date,
+): Promise<void> {
+  const input: WorkflowInput = {
+    source: {
+      bucket: record.bucket,
+      key: record.key,
+      versionId: record.versionId,
+      etag: record.etag,
+      size: record.size,
+      sequencer,
+      eventTime: at.toISOString(),
+    },
+  };
+  try {
+    await target.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: target.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ExecutionAlreadyExists)) throw error;
+  }
+}
+
 export interface Retried {
   readonly record: IngestRecord;
   readonly executionArn: string;
@@ -140,36 +183,14 @@ export async function retry(target: OpsTarget, reference: string, now = new Date
     );
   }
   const attempt = (record.retries ?? 0) + 1;
-  const name = `retry-${createHash('sha256').update(record.pk).digest('hex').slice(0, 48)}-${attempt}`;
-  const executionArn = `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const { name, executionArn } = workflowExecutionOf(target, record, 'retry', attempt);
   const store = { client: target.documents, tableName: target.tableName };
   if (!(await requestRetry(store, record, executionArn, now.toISOString()))) {
     throw new NotRetryableError(
       `s3://${record.bucket}/${record.key} changed meanwhile; look again with "show"`,
     );
   }
-  const input: WorkflowInput = {
-    source: {
-      bucket: record.bucket,
-      key: record.key,
-      versionId: record.versionId,
-      etag: record.etag,
-      size: record.size,
-      sequencer: `retry-${attempt}`,
-      eventTime: now.toISOString(),
-    },
-  };
-  try {
-    await target.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: target.stateMachineArn,
-        name,
-        input: JSON.stringify(input),
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists)) throw error;
-  }
+  await startWorkflowOf(target, record, name, `retry-${attempt}`, now);
   return { record, executionArn };
 }
 

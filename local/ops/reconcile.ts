@@ -5,13 +5,12 @@
  * is reported, and resumed where its execution is known to be gone (a local runtime that
  * stopped mid-way: `start` resumes them).
  */
-import { createHash } from 'node:crypto';
 import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { isUnfinished, sourcePk, type IngestRecord } from '../../lambdas/shared/ingest/record.ts';
 import { requestResume, scanRecords } from '../../lambdas/shared/ingest/store.ts';
-import type { ObjectCreatedEvent, WorkflowInput } from '../../lambdas/starter/starter.ts';
+import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
+import { startWorkflowOf, workflowExecutionOf } from './ops.ts';
 import type { OpsTarget } from './target.ts';
 
 /** An object as the bucket lists it now (its current version). */
@@ -102,32 +101,10 @@ function objectCreatedEvent(bucket: string, object: BucketObject, at: Date): Obj
 
 /** Starts the execution that continues `record` (marked first, so a record that moved meanwhile is left alone). */
 async function resume(target: OpsTarget, record: IngestRecord, at: Date): Promise<boolean> {
-  const name = `resume-${createHash('sha256').update(record.pk).digest('hex').slice(0, 48)}-${record.version}`;
-  const executionArn = `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const { name, executionArn } = workflowExecutionOf(target, record, 'resume', record.version);
   const store = { client: target.documents, tableName: target.tableName };
   if (!(await requestResume(store, record, executionArn, at.toISOString()))) return false;
-  const input: WorkflowInput = {
-    source: {
-      bucket: record.bucket,
-      key: record.key,
-      versionId: record.versionId,
-      etag: record.etag,
-      size: record.size,
-      sequencer: `resume-${record.version}`,
-      eventTime: at.toISOString(),
-    },
-  };
-  try {
-    await target.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: target.stateMachineArn,
-        name,
-        input: JSON.stringify(input),
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists)) throw error;
-  }
+  await startWorkflowOf(target, record, name, `resume-${record.version}`, at);
   return true;
 }
 

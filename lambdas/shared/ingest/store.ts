@@ -140,17 +140,7 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
       updatedAt: record.updatedAt,
       version: existing.version + 1,
     };
-    return conditionally(() =>
-      store.client.send(
-        new PutCommand({
-          TableName: store.tableName,
-          Item: adopted,
-          ConditionExpression: 'retryExecutionArn = :execution AND #version = :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':execution': record.executionArn, ':version': existing.version },
-        }),
-      ),
-    );
+    return takeOver(store, adopted, existing.version);
   }
   const replacement: IngestRecord = {
     ...item,
@@ -158,14 +148,19 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     abandonedFileIds: [...existing.abandonedFileIds, ...(existing.fileId ? [existing.fileId] : [])],
     version: existing.version + 1,
   };
+  return takeOver(store, replacement, existing.version);
+}
+
+/** Puts `record` over the one at `version` that was marked for its execution (a retry's or a resume's). */
+function takeOver(store: IngestStore, record: IngestRecord, version: number): Promise<boolean> {
   return conditionally(() =>
     store.client.send(
       new PutCommand({
         TableName: store.tableName,
-        Item: replacement,
+        Item: record,
         ConditionExpression: 'retryExecutionArn = :execution AND #version = :version',
         ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':execution': record.executionArn, ':version': existing.version },
+        ExpressionAttributeValues: { ':execution': record.executionArn, ':version': version },
       }),
     ),
   );
