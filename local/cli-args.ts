@@ -1,6 +1,5 @@
 /** What the `videogen-ingest` commands share to read their arguments. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseFaultSpec, type FaultRule } from './simulator/faults.ts';
 
 /** A wrong argument: the command prints it with its usage and exits 2. */
 export class UsageError extends Error {
@@ -25,13 +24,11 @@ export function wholeNumber(name: string, value: string | undefined): number | u
   return Number(value);
 }
 
-/** `--fault` specs as fault rules, or a UsageError saying what is wrong with one. */
-export function faultRules(specs: readonly string[]): FaultRule[] {
-  return specs.map((spec) => {
-    try {
-      return parseFaultSpec(spec);
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
-  });
+/** What `parse` answers, or what it throws as a UsageError (an argument a parser of its own refused). */
+export function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }

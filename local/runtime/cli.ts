@@ -7,12 +7,13 @@ import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
 import { isUnfinished, RETRYABLE_STATUSES } from '#shared/ingest/record';
-import { UsageError, faultRules, parseCommandArgs, wholeNumber } from '../cli-args.ts';
+import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
 import { publicRecord } from '../ops/ops.ts';
 import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../handshake.ts';
 import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
+import { parseFaultSpec } from '../simulator/faults.ts';
 import { watchDropFolder } from './drop-folder.ts';
 import { describeRecord, progressReporter } from './progress.ts';
 import { RecordFeed } from './record-feed.ts';
@@ -113,7 +114,7 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
   if (createRate === 0) throw new UsageError('--create-rate must be at least 1 a second');
   const processingMs = wholeNumber('processing-ms', text('processing-ms'));
   const analysisMs = wholeNumber('analysis-ms', text('analysis-ms'));
-  const faults = faultRules(Array.isArray(values.fault) ? values.fault : []);
+  const faults = asUsage(() => (Array.isArray(values.fault) ? values.fault : []).map(parseFaultSpec));
   const external = process.env.VIDEOGEN_API_URL;
   return {
     ...(readyOn ? { readiness: readyOn as Readiness } : {}),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { UsageError, faultRules, parseCommandArgs, wholeNumber } from '../cli-args.ts';
-import { faultRuleSchema, type FaultRule } from './faults.ts';
+import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../cli-args.ts';
+import { faultRuleSchema, parseFaultSpec, type FaultRule } from './faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from './simulator.ts';
 import { untilStopped } from '../signals.ts';
 
@@ -48,7 +48,7 @@ export async function simulatorOptionsFromArgs(
     },
     allowPositionals: false,
   });
-  const faults: FaultRule[] = faultRules(values.fault ?? []);
+  const faults: FaultRule[] = asUsage(() => (values.fault ?? []).map(parseFaultSpec));
   if (values.faults !== undefined) {
     let parsed: unknown;
     try {
