@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
+import { xmlEscape } from './xml.ts';
 
 export interface ObjectVersion {
   readonly versionId: string;
@@ -108,18 +109,14 @@ export class VersionIndex {
   }
 }
 
-function escape(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /** The `ListObjectVersions` answer (one page: the local bucket is a laptop's). */
 export function listVersionsXml(bucket: string, prefix: string, index: VersionIndex): string {
   const versions = index
     .list(prefix)
     .map(
       ({ key, version, isLatest }) =>
-        `<Version><Key>${escape(key)}</Key><VersionId>${version.versionId}</VersionId><IsLatest>${isLatest}</IsLatest><LastModified>${version.lastModified}</LastModified><ETag>"${version.etag}"</ETag><Size>${version.size}</Size><StorageClass>STANDARD</StorageClass></Version>`,
+        `<Version><Key>${xmlEscape(key)}</Key><VersionId>${version.versionId}</VersionId><IsLatest>${isLatest}</IsLatest><LastModified>${version.lastModified}</LastModified><ETag>"${version.etag}"</ETag><Size>${version.size}</Size><StorageClass>STANDARD</StorageClass></Version>`,
     )
     .join('');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${escape(bucket)}</Name><Prefix>${escape(prefix)}</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${versions}</ListVersionsResult>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(prefix)}</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${versions}</ListVersionsResult>`;
 }

@@ -16,6 +16,7 @@ import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
 import { signingAccessKey } from '../iam/sigv4.ts';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
+import { xmlEscape } from './xml.ts';
 
 export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
@@ -52,7 +53,7 @@ function s3Error(
   const body =
     method === 'HEAD'
       ? ''
-      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</Message><RequestId>local</RequestId></Error>`;
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>local</RequestId></Error>`;
   response
     .writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
     .end(body);
@@ -328,6 +329,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     });
   } catch (error) {
     // A taken port: nothing of this emulator may outlive the failed start.
+    direct.destroy();
     await server.close();
     if (!options.directory) await rm(directory, { recursive: true, force: true });
     throw error;

@@ -8,12 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { QueryProtocol } from './json-api.ts';
+import { xmlEscape } from './xml.ts';
 
 const NAMESPACE = 'http://queue.amazonaws.com/doc/2012-11-05/';
-
-function escape(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** `AttributeName.1=All&AttributeName.2=…` -> `{ AttributeNames: ['All', …] }`, the JSON shape. */
 function bodyOf(params: URLSearchParams): Record<string, unknown> {
@@ -47,14 +44,14 @@ function toXml(name: string, value: unknown): string {
       return entries
         .map(
           ([key, entry]) =>
-            `<Attribute><Name>${escape(key)}</Name><Value>${escape(String(entry))}</Value></Attribute>`,
+            `<Attribute><Name>${xmlEscape(key)}</Name><Value>${xmlEscape(String(entry))}</Value></Attribute>`,
         )
         .join('');
     }
     return `<${name}>${entries.map(([key, entry]) => toXml(key, entry)).join('')}</${name}>`;
   }
   const scalar = value as string | number | boolean;
-  return `<${name}>${escape(`${scalar}`)}</${name}>`;
+  return `<${name}>${xmlEscape(`${scalar}`)}</${name}>`;
 }
 
 export const SQS_QUERY_PROTOCOL: QueryProtocol = {
@@ -66,5 +63,5 @@ export const SQS_QUERY_PROTOCOL: QueryProtocol = {
     return `<?xml version="1.0"?><${operation}Response xmlns="${NAMESPACE}"><${operation}Result>${fields}</${operation}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${operation}Response>`;
   },
   error: (type, message) =>
-    `<?xml version="1.0"?><ErrorResponse xmlns="${NAMESPACE}"><Error><Type>Sender</Type><Code>${escape(type)}</Code><Message>${escape(message)}</Message><Detail/></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+    `<?xml version="1.0"?><ErrorResponse xmlns="${NAMESPACE}"><Error><Type>Sender</Type><Code>${xmlEscape(type)}</Code><Message>${xmlEscape(message)}</Message><Detail/></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
 };

@@ -268,7 +268,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
   stopping = true;
   clearInterval(timer);
   await folder.close();
-  const inFlight = (await runtime.records().catch(() => [])).filter(isUnfinished).length;
+  const inFlight = (await feed.refresh().catch(() => [])).filter(isUnfinished).length;
   process.stdout.write('\n');
   console.error(
     inFlight > 0

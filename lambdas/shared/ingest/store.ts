@@ -170,31 +170,13 @@ function takeOver(store: IngestStore, record: IngestRecord, version: number): Pr
  * Marks a FAILED or TIMED_OUT record as retried by `executionArn` (started next), so that
  * execution's Prepare may replace it. `false` when the record is not (or no longer) retryable.
  */
-export async function requestRetry(
+export function requestRetry(
   store: IngestStore,
   record: Pick<IngestRecord, 'pk' | 'version'>,
   executionArn: string,
   at: string,
 ): Promise<boolean> {
-  const retryable = statusList(RETRYABLE_STATUSES, 's');
-  return conditionally(() =>
-    store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: { pk: record.pk },
-        UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
-        ConditionExpression: `${retryable.expression} AND #version = :version`,
-        ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-        ExpressionAttributeValues: {
-          ...retryable.values,
-          ':execution': executionArn,
-          ':at': at,
-          ':one': 1,
-          ':version': record.version,
-        },
-      }),
-    ),
-  );
+  return markForTakeOver(store, record, executionArn, at, statusList(RETRYABLE_STATUSES, 's'));
 }
 
 /**
@@ -202,11 +184,22 @@ export async function requestRetry(
  * over by `executionArn` (started next), whose Prepare then continues it as it stands.
  * `false` when the record changed since it was read (its workflow is alive after all).
  */
-export async function requestResume(
+export function requestResume(
   store: IngestStore,
   record: Pick<IngestRecord, 'pk' | 'version'>,
   executionArn: string,
   at: string,
+): Promise<boolean> {
+  return markForTakeOver(store, record, executionArn, at);
+}
+
+/** Sets `retryExecutionArn` if the record is still at `version` (and in `statuses`, when given). */
+function markForTakeOver(
+  store: IngestStore,
+  record: Pick<IngestRecord, 'pk' | 'version'>,
+  executionArn: string,
+  at: string,
+  statuses?: ReturnType<typeof statusList>,
 ): Promise<boolean> {
   return conditionally(() =>
     store.client.send(
@@ -214,9 +207,12 @@ export async function requestResume(
         TableName: store.tableName,
         Key: { pk: record.pk },
         UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
-        ConditionExpression: '#version = :version',
-        ExpressionAttributeNames: { '#version': 'version' },
+        ConditionExpression: statuses
+          ? `${statuses.expression} AND #version = :version`
+          : '#version = :version',
+        ExpressionAttributeNames: { '#version': 'version', ...(statuses ? { '#status': 'status' } : {}) },
         ExpressionAttributeValues: {
+          ...statuses?.values,
           ':execution': executionArn,
           ':at': at,
           ':one': 1,
