@@ -6,13 +6,19 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    // The chaos run and the packed construct in a fresh CDK app are commands of their own
-    // (`npm run test:chaos`, `npm run test:package`), run by CI after `npm test`.
-    exclude: ['test/chaos/**', 'test/package/**', 'node_modules/**'],
+    // The long runs are commands of their own, run by CI after `npm test`: the system tests
+    // (`npm run test:system`), the chaos runs (`test:chaos`), the packed construct (`test:package`).
+    exclude: ['test/system/**', 'test/chaos/**', 'test/package/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // The simulator and emulators bind loopback ports; forks keep each file's servers in its own process.
+    // Child processes, not worker threads: the CDK's bundling spawns esbuild with the process's stdio.
     pool: 'forks',
+    // Both cores (vitest leaves one to itself by default), and the files of a worker in one
+    // process: a fresh process per file spent more time loading modules than testing. Files
+    // clean up after themselves (servers closed, mocks restored, variables unstubbed).
+    maxWorkers: 2,
+    isolate: false,
+    setupFiles: ['test/setup.ts'],
     // Handlers log JSON through Powertools; tests assert on behaviour, not on log noise.
     env: {
       POWERTOOLS_LOG_LEVEL: 'SILENT',

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../lib/ingest-function.ts';
+import { PROJECT_ROOT } from '../lib/handlers.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
 import { median, percentile, round } from './stats.ts';
 

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -8,33 +7,13 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names.ts';
-
-/** The handlers under `lambdas/`, by folder name. */
-export type HandlerName =
-  | 'starter'
-  | 'prepare'
-  | 'transfer'
-  | 'await-file'
-  | 'poll'
-  | 'record-failure'
-  | 'webhook'
-  | 'register-webhook';
-
-/** Template metadata naming a function's handler folder: how tests and the local runtime find them. */
-export const HANDLER_METADATA_KEY = 'VideoGenIngest:Handler';
-
-/**
- * The package's folder, where `lambdas/` is: the parent of `lib/` in this repository, of
- * `dist/lib/` in the packed package an app installs.
- */
-export const PROJECT_ROOT = packageRoot(fileURLToPath(new URL('.', import.meta.url)));
-
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
+import {
+  HANDLER_METADATA_KEY,
+  handlerEntry,
+  PROJECT_ROOT,
+  type EnvironmentOf,
+  type HandlerName,
+} from './handlers.ts';
 
 /**
  * What NodejsFunction takes as the lock file: it only tells npm from yarn or pnpm here (no
@@ -49,15 +28,12 @@ const DEPS_LOCK_FILE = [
 /** The Lambda-only credential chain bundled instead of the SDK's default chain (see the file). */
 const LAMBDA_CREDENTIALS = path.join(PROJECT_ROOT, 'lambdas/shared/lambda-credentials.ts');
 
-export function handlerEntry(name: HandlerName): string {
-  return path.join(PROJECT_ROOT, 'lambdas', name, 'handler.ts');
-}
-
-export interface IngestFunctionProps {
-  readonly handler: HandlerName;
+export interface IngestFunctionProps<H extends HandlerName> {
+  readonly handler: H;
   /** Powertools' service name: the `service` dimension of every metric, one per construct. */
   readonly serviceName: string;
-  readonly environment: Record<string, string>;
+  /** Every variable the handler reads (`lambdas/shared/environments.ts`), no more. */
+  readonly environment: EnvironmentOf<H>;
   /** @default 256 */
   readonly memorySize?: number;
   /** @default 30 seconds */
@@ -73,8 +49,8 @@ export interface IngestFunctionProps {
  * the Lambda-only credential chain in place of the SDK's default one,
  * source maps, X-Ray, JSON logs into a log group with a retention.
  */
-export class IngestFunction extends NodejsFunction {
-  constructor(scope: Construct, id: string, props: IngestFunctionProps) {
+export class IngestFunction<H extends HandlerName = HandlerName> extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: IngestFunctionProps<H>) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
@@ -285,7 +285,11 @@ export class VideoGenIngest extends Construct {
     const webhook = new IngestFunction(this, 'Webhook', {
       ...common,
       handler: 'webhook',
-      environment: tableEnv,
+      // The secret is known once the registration below has the function's URL.
+      environment: {
+        ...tableEnv,
+        WEBHOOK_SECRET: Lazy.string({ produce: () => this.webhookSecret.secretArn }),
+      },
       timeout: Duration.seconds(10),
       ...(config.maxConcurrentWebhooks === undefined
         ? {}
@@ -319,7 +323,6 @@ export class VideoGenIngest extends Construct {
       });
       this.webhookSecret = registration.secret;
     }
-    webhook.addEnvironment('WEBHOOK_SECRET', this.webhookSecret.secretArn);
     this.webhookSecret.grantRead(webhook);
 
     this.functions = { starter, prepare, transfer, awaitFile, poll, recordFailure, webhook };

@@ -1,8 +1,11 @@
+import type { VariableName } from '../lambdas/shared/environments.ts';
+
 /**
  * An environment like the one the construct gives the functions, so every handler's
- * configuration check passes when a bundle is loaded outside AWS (bundle tests, cold-start benchmark).
+ * configuration check passes when a bundle is loaded outside AWS (bundle tests, cold-start
+ * benchmark). Its type asks for every variable of `lambdas/shared/environments.ts`.
  */
-export const SAMPLE_LAMBDA_ENV: Readonly<Record<string, string>> = {
+export const SAMPLE_LAMBDA_ENV: Readonly<Record<VariableName | 'AWS_REGION', string>> = {
   AWS_REGION: 'us-east-1',
   TABLE_NAME: 'table',
   READINESS: 'download',
@@ -14,5 +17,7 @@ export const SAMPLE_LAMBDA_ENV: Readonly<Record<string, string>> = {
   TRANSFER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/transfers',
   MAX_WAIT_SECONDS: '3600',
   STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm',
+  DROP_PREFIX: '',
+  DROP_SUFFIXES: '',
   WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hook',
 };

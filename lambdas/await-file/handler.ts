@@ -1,12 +1,13 @@
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createSfnClient } from '#shared/clients/sfn';
-import { env, loadConfig, nonEmptyString } from '#shared/config';
+import { loadConfig, nonEmptyString } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { logger } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { awaitFile } from './await-file.ts';
 
-const config = loadConfig({ TABLE_NAME: env.tableName });
+const config = loadConfig(ENVIRONMENTS['await-file']);
 const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   sfn: createSfnClient(),

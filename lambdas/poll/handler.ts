@@ -1,18 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
-import { env, loadConfig, nonEmptyString } from '#shared/config';
+import { loadConfig, nonEmptyString } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { countVideoGenError, logger, METRIC, metrics, recordFileReady } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { videoGenClientProvider } from '#shared/videogen/provider';
 import { poll } from './poll.ts';
 
-const config = loadConfig({
-  TABLE_NAME: env.tableName,
-  VIDEOGEN_API_URL: env.url,
-  VIDEOGEN_API_KEY_SECRET: env.secretArn,
-  MAX_WAIT_SECONDS: env.positiveInt,
-});
+const config = loadConfig(ENVIRONMENTS.poll);
 const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),

@@ -2,16 +2,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createS3Client } from '#shared/clients/s3';
-import { env, loadConfig, nonEmptyString } from '#shared/config';
+import { loadConfig, nonEmptyString } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { prepare } from './prepare.ts';
 
-const config = loadConfig({
-  TABLE_NAME: env.tableName,
-  READINESS: env.readiness,
-  MAX_FILE_BYTES: env.positiveInt,
-});
+const config = loadConfig(ENVIRONMENTS.prepare);
 const deps = {
   s3: createS3Client(),
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },

@@ -1,12 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { createDocumentClient } from '#shared/clients/dynamodb';
-import { env, loadConfig } from '#shared/config';
+import { loadConfig } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { logger, METRIC, metrics } from '#shared/powertools';
 import { stepFunctionsTask } from '#shared/task-handler';
 import { recordFailure } from './record-failure.ts';
 
-const config = loadConfig({ TABLE_NAME: env.tableName, READINESS: env.readiness });
+const config = loadConfig(ENVIRONMENTS['record-failure']);
 const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   readiness: config.READINESS,

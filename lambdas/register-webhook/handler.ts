@@ -1,12 +1,13 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { env, loadConfig } from '#shared/config';
+import { loadConfig } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen/provider';
 import { onEvent, type CustomResourceResult } from './register-webhook.ts';
 
-const config = loadConfig({ VIDEOGEN_API_URL: env.url, VIDEOGEN_API_KEY_SECRET: env.secretArn });
+const config = loadConfig(ENVIRONMENTS['register-webhook']);
 const deps = {
   videoGen: videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET),
   secrets: new SecretsManagerClient({}),

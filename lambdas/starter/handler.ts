@@ -1,18 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord, Context } from 'aws-lambda';
-import * as z from 'zod/mini';
 import { createSfnClient } from '#shared/clients/sfn';
-import { loadConfig, nonEmptyString } from '#shared/config';
+import { loadConfig } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { parseSuffixes } from '#shared/drop-filter';
 import { logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { objectCreatedEventSchema, startIngest } from './starter.ts';
 
-const config = loadConfig({
-  STATE_MACHINE_ARN: nonEmptyString(),
-  DROP_PREFIX: z._default(z.string(), ''),
-  DROP_SUFFIXES: z._default(z.string(), ''),
-});
+const config = loadConfig(ENVIRONMENTS.starter);
 const deps = {
   sfn: createSfnClient(),
   stateMachineArn: config.STATE_MACHINE_ARN,

@@ -6,21 +6,15 @@ import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createS3Client } from '#shared/clients/s3';
 import { createSfnClient } from '#shared/clients/sfn';
 import { createSqsClient } from '#shared/clients/sqs';
-import { env, loadConfig, nonEmptyString } from '#shared/config';
+import { loadConfig, nonEmptyString } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import { completeTask, failTask } from '#shared/ingest/resume';
 import { countVideoGenError, logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen/provider';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { processTransferMessage, type TransferDisposition } from './worker.ts';
 
-const config = loadConfig({
-  TABLE_NAME: env.tableName,
-  VIDEOGEN_API_URL: env.url,
-  VIDEOGEN_API_KEY_SECRET: env.secretArn,
-  MAX_UPLOAD_URL_ATTEMPTS: env.positiveInt,
-  MAX_TRANSFER_RECEIVES: env.positiveInt,
-  TRANSFER_QUEUE_URL: nonEmptyString(),
-});
+const config = loadConfig(ENVIRONMENTS.transfer);
 const s3 = createS3Client();
 const sfn = createSfnClient();
 const sqs = createSqsClient();

@@ -5,7 +5,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createSfnClient } from '#shared/clients/sfn';
-import { env, loadConfig } from '#shared/config';
+import { loadConfig } from '#shared/config';
+import { ENVIRONMENTS } from '#shared/environments';
 import {
   countWebhookDelivery,
   logger,
@@ -18,7 +19,7 @@ import { createSecretsProvider, readSigningSecrets } from '#shared/videogen/prov
 import { createRefreshingVerifier } from '#shared/videogen/webhooks';
 import { handleDelivery, respond } from './webhook.ts';
 
-const config = loadConfig({ TABLE_NAME: env.tableName, WEBHOOK_SECRET: env.secretArn });
+const config = loadConfig(ENVIRONMENTS.webhook);
 const deps = {
   store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
   sfn: createSfnClient(),

@@ -3,41 +3,22 @@
  * bundling (NodejsFunction's esbuild, the Lambda-only credential chain, the ESM banner),
  * kept under a hash of everything that goes into them, so a restart does not bundle again.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/ingest-function.ts';
-import { LOCAL_STACK_PROPS, synthesizeStack } from '../synth.ts';
+import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/handlers.ts';
+import { BUILD_CACHE, inputsHash, markUsed, pruneUnused, sourcesUnder } from '../build-cache.ts';
 
 /** Each handler's `index.mjs`, by handler name. */
 export type Bundles = Readonly<Record<HandlerName, string>>;
 
-const CACHE = path.join(PROJECT_ROOT, 'node_modules', '.cache', 'videogen-ingest', 'bundles');
+const CACHE = path.join(BUILD_CACHE, 'bundles');
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries
-    .filter((entry) => entry.isFile() && !entry.name.endsWith('.test.ts'))
-    .map((entry) => path.join(entry.parentPath, entry.name))
-    .sort();
-}
-
-/** What a bundle is made of: the handlers' code, how they are bundled, and the locked dependencies. */
-async function contentHash(): Promise<string> {
-  const hash = createHash('sha256');
-  const inputs = [
-    ...(await filesUnder(path.join(PROJECT_ROOT, 'lambdas'))),
-    path.join(PROJECT_ROOT, 'lib', 'ingest-function.ts'),
-    ...['package-lock.json', 'package.json'].map((file) => path.join(PROJECT_ROOT, file)).filter(existsSync),
-  ];
-  for (const file of inputs)
-    hash
-      .update(path.relative(PROJECT_ROOT, file))
-      .update('\0')
-      .update(await readFile(file));
-  return hash.digest('hex').slice(0, 24);
+/** What a bundle is made of: the handlers' code and how they are bundled (and the locked dependencies). */
+async function bundleInputsHash(): Promise<string> {
+  const bundling = ['ingest-function.ts', 'handlers.ts'].map((file) => path.join(PROJECT_ROOT, 'lib', file));
+  return inputsHash([...(await sourcesUnder('lambdas')), ...bundling]);
 }
 
 function bundlesIn(dir: string, handlers: readonly HandlerName[]): Bundles {
@@ -52,14 +33,18 @@ function bundlesIn(dir: string, handlers: readonly HandlerName[]): Bundles {
  * start together never see half a cache.
  */
 export async function deployedBundles(log: (line: string) => void = () => undefined): Promise<Bundles> {
-  const cached = path.join(CACHE, await contentHash());
+  const cached = path.join(CACHE, await bundleInputsHash());
   const manifest = path.join(cached, 'handlers.json');
-  if (existsSync(manifest))
+  if (existsSync(manifest)) {
+    await markUsed(cached);
     return bundlesIn(cached, JSON.parse(await readFile(manifest, 'utf8')) as HandlerName[]);
+  }
 
   log('bundling the functions as cdk deploy does (once per code change)…');
   const outdir = await mkdtemp(path.join(tmpdir(), 'videogen-bundle-'));
   try {
+    // Loaded only to bundle: aws-cdk-lib takes seconds to load, a cached start needs none of it.
+    const { LOCAL_STACK_PROPS, synthesizeStack } = await import('../synth.ts');
     const { template } = synthesizeStack(LOCAL_STACK_PROPS, { bundleInto: outdir });
     await mkdir(CACHE, { recursive: true });
     const staging = await mkdtemp(path.join(CACHE, 'staging-'));
@@ -78,6 +63,7 @@ export async function deployedBundles(log: (line: string) => void = () => undefi
       await rm(staging, { recursive: true, force: true });
       if (!existsSync(manifest)) throw error;
     });
+    await pruneUnused(CACHE, cached);
     return bundlesIn(cached, handlers);
   } finally {
     await rm(outdir, { recursive: true, force: true });

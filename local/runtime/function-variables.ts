@@ -1,6 +1,9 @@
+import type { VariableName } from '../../lambdas/shared/environments.ts';
 import type { Credentials } from '../iam/local-iam.ts';
 import { LOCAL_REGION } from './cfn.ts';
 import type { LocalFunction } from './lambdas.ts';
+
+const API_URL = 'VIDEOGEN_API_URL' satisfies VariableName;
 
 /** What the runtime puts in every function's environment besides the template's variables. */
 export interface LocalFunctionSettings {
@@ -35,7 +38,8 @@ export function localFunctionVariables(
   );
   return {
     ...variables,
-    ...(variables.VIDEOGEN_API_URL === undefined ? {} : { VIDEOGEN_API_URL: local.apiUrl }),
+    // The template is every runtime's (cached), so it names no runtime's API: this one's goes in here.
+    ...(variables[API_URL] === undefined ? {} : { [API_URL]: local.apiUrl }),
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_LAMBDA_FUNCTION_NAME: fn.functionName,

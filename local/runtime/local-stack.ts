@@ -3,13 +3,25 @@
  * its template (edited first, when a test asks), the names this runtime gives its
  * resources (the template's ARNs resolve to them), the functions and the state machine.
  */
-import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
-import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/ingest-function.ts';
+import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/handlers.ts';
+import { BUILD_CACHE, inputsHash, markUsed, pruneUnused, sourcesUnder } from '../build-cache.ts';
 import { templateArns, type TemplateArns } from '../iam/arns.ts';
-import { synthesizeStack } from '../synth.ts';
 import { functionsFromTemplate, localFunctionName, type LocalFunction } from './lambdas.ts';
 import type { LocalRuntimeOptions } from './options.ts';
+
+const TEMPLATES = path.join(BUILD_CACHE, 'templates');
+/** Besides `lib/` and `lambdas/`: the feature flags, how the stack is synthesized, and the CDK installed. */
+const SYNTH_INPUTS = [
+  path.join(PROJECT_ROOT, 'cdk.json'),
+  path.join(PROJECT_ROOT, 'local', 'synth.ts'),
+  fileURLToPath(import.meta.resolve('aws-cdk-lib/package.json')),
+];
+
+type TemplateJson = Parameters<NonNullable<LocalRuntimeOptions['editTemplate']>>[0];
 
 export interface LocalStack {
   readonly template: Template;
@@ -21,34 +33,82 @@ export interface LocalStack {
   readonly tableName: string;
 }
 
-export function synthesizeLocalStack(runtimeId: string, options: LocalRuntimeOptions): LocalStack {
-  const synthesized = synthesizeStack({
-    apiKeySecretName: `local/${runtimeId}/videogen-api-key`,
+/** What the local stack's template depends on besides the code: the run's settings, as plain data. */
+export function stackSettings(options: LocalRuntimeOptions) {
+  return {
+    readiness: options.readiness ?? 'download',
+    pollAfterSeconds: options.pollAfterSeconds ?? 5,
+    maxWaitSeconds: options.maxWaitSeconds ?? 600,
+    maxConcurrentTransfers: options.maxConcurrentTransfers,
+    maxQueueWaitSeconds: options.maxQueueWaitSeconds,
+    maxFileSizeBytes: options.maxFileSizeBytes,
+    keyPrefix: options.keyPrefix || undefined,
+    keySuffixes: options.keySuffixes,
+  };
+}
+export type StackSettings = ReturnType<typeof stackSettings>;
+
+export async function synthesize(settings: StackSettings): Promise<TemplateJson> {
+  // Loaded only on a cache miss: building the stack loads aws-cdk-lib's modules (~5 s cold).
+  const [{ Duration, RemovalPolicy, Size }, { LOCAL_STACK_PROPS, synthesizeStack }] = await Promise.all([
+    import('aws-cdk-lib'),
+    import('../synth.ts'),
+  ]);
+  const { template } = synthesizeStack({
+    apiKeySecretName: LOCAL_STACK_PROPS.apiKeySecretName,
     ingest: {
-      videoGenApiUrl: 'https://api.videogen.io', // the construct wants https; functions get the local URL
-      readiness: options.readiness ?? 'download',
-      pollAfter: Duration.seconds(options.pollAfterSeconds ?? 5),
-      maxWait: Duration.seconds(options.maxWaitSeconds ?? 600),
-      ...(options.maxConcurrentTransfers === undefined
+      // Every runtime's template (cached) names no runtime's API; each function gets its runtime's (function-variables.ts).
+      videoGenApiUrl: 'https://api.videogen.io',
+      readiness: settings.readiness,
+      pollAfter: Duration.seconds(settings.pollAfterSeconds),
+      maxWait: Duration.seconds(settings.maxWaitSeconds),
+      ...(settings.maxConcurrentTransfers === undefined
         ? {}
-        : { maxConcurrentTransfers: options.maxConcurrentTransfers }),
-      ...(options.maxQueueWaitSeconds === undefined
+        : { maxConcurrentTransfers: settings.maxConcurrentTransfers }),
+      ...(settings.maxQueueWaitSeconds === undefined
         ? {}
-        : { maxQueueWait: Duration.seconds(options.maxQueueWaitSeconds) }),
+        : { maxQueueWait: Duration.seconds(settings.maxQueueWaitSeconds) }),
       removalPolicy: RemovalPolicy.DESTROY,
-      ...(options.maxFileSizeBytes === undefined
+      ...(settings.maxFileSizeBytes === undefined
         ? {}
-        : { maxFileSize: Size.bytes(options.maxFileSizeBytes) }),
-      ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
-      ...(options.keySuffixes ? { keySuffixes: options.keySuffixes } : {}),
+        : { maxFileSize: Size.bytes(settings.maxFileSizeBytes) }),
+      ...(settings.keyPrefix ? { keyPrefix: settings.keyPrefix } : {}),
+      ...(settings.keySuffixes ? { keySuffixes: settings.keySuffixes } : {}),
     },
   });
-  let template = synthesized.template;
-  if (options.editTemplate) {
-    const json = template.toJSON() as Parameters<NonNullable<LocalRuntimeOptions['editTemplate']>>[0];
-    options.editTemplate(json);
-    template = Template.fromJSON(json);
+  return template.toJSON() as TemplateJson;
+}
+
+/**
+ * The synthesized template for these settings, from the build cache when neither the code
+ * (`lib/`, `lambdas/`, `cdk.json`, the locked dependencies) nor the settings changed since.
+ * It names no runtime: every runtime's names are resolved from it afterwards.
+ */
+export async function stackTemplate(settings: StackSettings): Promise<TemplateJson> {
+  const inputs = [...(await sourcesUnder('lib')), ...(await sourcesUnder('lambdas')), ...SYNTH_INPUTS];
+  const file = path.join(TEMPLATES, `${await inputsHash(inputs, JSON.stringify(settings))}.json`);
+  const cached = await readFile(file, 'utf8').catch(() => undefined);
+  if (cached) {
+    await markUsed(file);
+    return JSON.parse(cached) as TemplateJson;
   }
+  const template = await synthesize(settings);
+  await mkdir(TEMPLATES, { recursive: true });
+  // Written whole, then renamed: a runtime starting meanwhile reads all of it or none.
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, JSON.stringify(template));
+  await rename(partial, file);
+  await pruneUnused(TEMPLATES, file);
+  return template;
+}
+
+export async function synthesizeLocalStack(
+  runtimeId: string,
+  options: LocalRuntimeOptions,
+): Promise<LocalStack> {
+  const json = await stackTemplate(stackSettings(options));
+  options.editTemplate?.(json);
+  const template = Template.fromJSON(json);
   const bucket = options.bucketName ?? `videogen-drop-${runtimeId}`;
   const tableName = `videogen-ingest-${runtimeId}`;
   const { Resources: resources } = template.toJSON() as {

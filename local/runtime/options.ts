@@ -1,5 +1,5 @@
 /** What the local runtime takes, and what it tells the ops CLI. */
-import type { HandlerName } from '../../lib/ingest-function.ts';
+import type { HandlerName } from '../../lib/handlers.ts';
 import type { Readiness } from '#shared/config';
 import type { SqsQueue } from '../emulators/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';

@@ -6,7 +6,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { SQSEvent } from 'aws-lambda';
 import { SqsQueue } from '../emulators/sqs-queue.ts';
-import type { HandlerName } from '../../lib/ingest-function.ts';
+import type { HandlerName } from '../../lib/handlers.ts';
 import type { TemplateArns } from '../iam/arns.ts';
 import type { LocalIam } from '../iam/local-iam.ts';
 import type { LocalFunction, LocalLambdas } from './lambdas.ts';

@@ -34,7 +34,7 @@ import { startJsonGate } from '../iam/json-gate.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { deployedBundles } from './bundles.ts';
 import { LocalLambdas } from './lambdas.ts';
-import type { HandlerName } from '../../lib/ingest-function.ts';
+import type { HandlerName } from '../../lib/handlers.ts';
 import type { SqsEventSourceMapping } from './event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from './queues.ts';
 import { localFunctionVariables } from './function-variables.ts';
@@ -145,6 +145,10 @@ export class LocalRuntime {
       for (const step of stop.reverse()) await step().catch(() => undefined);
     };
     try {
+      // The DynamoDB emulator's process boots on the other core while the rest starts here.
+      const dynamoStarting = startDynamoDBProcess(options.state?.dynamoDirectory);
+      dynamoStarting.catch(() => undefined); // awaited below; a failed boot throws there
+      stop.push(() => dynamoStarting.then((dynamo) => dynamo.close()));
       const simulator = options.videoGenApiUrl
         ? undefined
         : await VideoGenSimulator.start({ port: 0, ...options.simulator });
@@ -152,7 +156,7 @@ export class LocalRuntime {
       const apiUrl = options.videoGenApiUrl ?? simulator?.url ?? '';
 
       // The very stack `cdk deploy` deploys, synthesized with this run's settings.
-      const stack = synthesizeLocalStack(id, options);
+      const stack = await synthesizeLocalStack(id, options);
       const { template, arns, functions, bucket, tableName, stateMachineArn } = stack;
       const machineId = stack.stateMachineLogicalId;
       const iam = options.iam === false ? undefined : new LocalIam(template, arns);
@@ -163,8 +167,7 @@ export class LocalRuntime {
       });
       stop.push(() => Promise.resolve(queues.close()));
 
-      const dynamo: LocalDynamoDB = await startDynamoDBProcess(options.state?.dynamoDirectory);
-      stop.push(() => dynamo.close());
+      const dynamo: LocalDynamoDB = await dynamoStarting;
       const rawDynamo = new DynamoDBClient({
         endpoint: dynamo.endpoint,
         region: LOCAL_REGION,

@@ -57,3 +57,15 @@ export function receivedBy(
   if (!record?.fileId) return undefined;
   return runtime.simulator?.file(record.fileId)?.received;
 }
+
+/** The workflow execution of a dropped key (its name starts with the key's file name). */
+export function executionOf(runtime: LocalRuntime, key: string) {
+  const prefix =
+    key
+      .split('/')
+      .pop()
+      ?.replace(/[^A-Za-z0-9_-]/g, '_') ?? key;
+  return runtime.stepFunctions.executions().find((execution) => execution.name.startsWith(`${prefix}-`));
+}
+
+// One runtime per level (readiness is a deployment setting), the four at once: each mostly waits.

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from './aws-mocks.ts';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { startIngestTable, type TestTable } from './ingest-table.ts';
@@ -61,8 +61,8 @@ export function urlEvent(
  * (before each test). Call at the top of a file or a `describe`.
  */
 export function useWebhookHandler(tableName: string, secret: string) {
-  const secrets = mockClient(SecretsManagerClient);
-  const sfn = mockClient(SFNClient);
+  const secrets = mockAwsClient(SecretsManagerClient);
+  const sfn = mockAwsClient(SFNClient);
   const state: { table?: TestTable; handler?: WebhookHandler } = {};
   beforeAll(async () => {
     state.table = await startIngestTable(tableName);

@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { App, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { testApp } from '../helpers/cdk-app.ts';
 import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { SAMPLE_LAMBDA_ENV } from '#local/lambda-env';
+import { deployedBundles } from '#local/runtime/bundles';
 
 describe('CDK context of bin/app.ts', () => {
   it('defaults to a stack that needs only the API key secret', () => {
@@ -83,43 +82,34 @@ describe('CDK context of bin/app.ts', () => {
   });
 });
 
-describe('synthesis with bundling, as `npx cdk synth` does it', () => {
-  it('bundles every handler into one ESM file with the AWS SDK inside, offline and without credentials', () => {
-    const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
-    try {
-      const app = new App({ outdir });
-      new VideoGenIngestStack(app, 'Bundled', { apiKeySecretName: 'videogen/api-key' });
-      app.synth();
-      const bundles = readdirSync(outdir)
-        .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(outdir, entry, 'index.mjs')))
-        .map((entry) => path.join(outdir, entry, 'index.mjs'));
-      expect(bundles).toHaveLength(8);
-      for (const bundle of bundles) {
-        const code = readFileSync(bundle, 'utf8');
-        expect(code).not.toMatch(/from\s*"@aws-sdk\//);
-        // The Lambda-only credential chain replaced the default one (and its SSO/STS clients).
-        expect(code).not.toContain('defaultProvider::fromSSO');
-        expect(code).not.toContain('AssumeRoleWithWebIdentity');
-        expect(existsSync(`${bundle}.map`)).toBe(true);
-        expect(statSync(bundle).size).toBeGreaterThan(1000);
-        // The bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.
-        const loaded = spawnSync(
-          process.execPath,
-          [
-            '--input-type=module',
-            '-e',
-            `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
-          ],
-          {
-            env: { ...SAMPLE_LAMBDA_ENV, PATH: process.env.PATH },
-            encoding: 'utf8',
-          },
-        );
-        expect(loaded.stderr).toBe('');
-        expect(loaded.stdout.trim()).toBe('function');
-      }
-    } finally {
-      rmSync(outdir, { recursive: true, force: true });
+describe('the functions’ bundles, as `cdk synth` makes them (the local runtime runs these)', () => {
+  it('bundles every handler into one ESM file with the AWS SDK inside, offline and without credentials', async () => {
+    // `npm ci` made them (the `prepare` script) with the synth `cdk synth` runs; cached by content.
+    const bundles = Object.values(await deployedBundles());
+    expect(bundles).toHaveLength(8);
+    for (const bundle of bundles) {
+      const code = readFileSync(bundle, 'utf8');
+      expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+      // The Lambda-only credential chain replaced the default one (and its SSO/STS clients).
+      expect(code).not.toContain('defaultProvider::fromSSO');
+      expect(code).not.toContain('AssumeRoleWithWebIdentity');
+      expect(existsSync(`${bundle}.map`)).toBe(true);
+      expect(statSync(bundle).size).toBeGreaterThan(1000);
+      // The bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.
+      const loaded = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
+        ],
+        {
+          env: { ...SAMPLE_LAMBDA_ENV, PATH: process.env.PATH },
+          encoding: 'utf8',
+        },
+      );
+      expect(loaded.stderr).toBe('');
+      expect(loaded.stdout.trim()).toBe('function');
     }
   }, 120_000);
 });

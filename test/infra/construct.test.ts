@@ -2,6 +2,7 @@ import { type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +14,12 @@ import {
   MAX_TRANSFER_RECEIVES,
 } from '../../lib/videogen-ingest.ts';
 import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
-import { HANDLER_METADATA_KEY } from '../../lib/ingest-function.ts';
+import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
+import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
+import { ENVIRONMENTS } from '../../lambdas/shared/environments.ts';
 import { LOCAL_STACK_PROPS, synthesizeStack } from '#local/synth';
 import { definitionFromTemplate, placeholderFor, type AslDefinition } from '#local/definition-from-template';
+import { stackSettings, stackTemplate, synthesize } from '#local/runtime/local-stack';
 
 let template: Template;
 let definition: AslDefinition;
@@ -154,6 +158,25 @@ describe('the functions', () => {
       },
       2,
     );
+  });
+
+  it('gives each function every variable its handler reads at cold start, and none of another’s', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Metadata?: Record<string, unknown>;
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }[];
+    const runtimeVariables = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+    for (const fn of functions) {
+      const handler = fn.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+      if (!handler) continue;
+      const variables = Object.keys(fn.Properties.Environment.Variables).filter(
+        (name) => !runtimeVariables.includes(name),
+      );
+      expect({ handler, variables: variables.sort() }).toEqual({
+        handler,
+        variables: Object.keys(ENVIRONMENTS[handler]).sort(),
+      });
+    }
   });
 
   it('reserves no concurrency by default, so the stack deploys on an account whose quota is 10', () => {
@@ -495,7 +518,6 @@ describe('webhook registration and alarms', () => {
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in AwsSolutions, with or without an existing bucket and secret', () => {
     const app = testApp();
-    const { VideoGenIngestStack } = stackModule;
     const withSubscriber = new VideoGenIngestStack(app, 'Default', LOCAL_STACK_PROPS);
     const consumer = new LambdaFunction(withSubscriber, 'Consumer', {
       runtime: Runtime.NODEJS_22_X,
@@ -586,7 +608,6 @@ describe('props', () => {
 
   it('use an existing bucket and a supplied secret without creating either', () => {
     const stack = new Stack(testApp(), 'Byo');
-    const { Bucket } = bucketModule;
     new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
       bucket: Bucket.fromBucketName(stack, 'Existing', 'my-drop'),
@@ -616,7 +637,6 @@ describe('props', () => {
 
   it('let the source readers decrypt an SSE-KMS bucket with its key', () => {
     const stack = new Stack(testApp(), 'Kms');
-    const { Bucket } = bucketModule;
     const ingest = new VideoGenIngest(stack, 'Ingest', {
       apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
       bucket: Bucket.fromBucketName(stack, 'Existing', 'my-drop'),
@@ -655,8 +675,6 @@ describe('props', () => {
   });
 });
 
-const stackModule = await import('../../lib/videogen-ingest-stack.ts');
-const bucketModule = await import('aws-cdk-lib/aws-s3');
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
@@ -793,5 +811,15 @@ describe('the package entry', () => {
     expect(entry.VideoGenIngest).toBe(VideoGenIngest);
     expect(entry.METRIC.filesReady).toBe('FilesReady');
     expect(typeof entry.VideoGenIngestStack).toBe('function');
+  });
+});
+
+describe('the local runtime', () => {
+  it('runs the template a synth of the current code makes, cached or not', async () => {
+    const settings = stackSettings({ pollAfterSeconds: 3, maxConcurrentTransfers: 4 });
+    const cached = await stackTemplate(settings);
+    expect(await stackTemplate(settings)).toEqual(cached);
+    expect(cached).toEqual(await synthesize(settings));
+    expect(JSON.stringify(cached)).toContain('"MaximumConcurrency":4');
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimSource, getRecord, recordCreatedFile, storeTaskToken } from '#shared/ingest/store';
@@ -96,7 +96,7 @@ describe('webhook handler, end to end on the emulated table', () => {
 });
 
 describe('starter handler', () => {
-  const sfn = mockClient(SFNClient);
+  const sfn = mockAwsClient(SFNClient);
   beforeAll(() => {
     vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:123456789012:stateMachine:sm');
     vi.stubEnv('DROP_SUFFIXES', '.mp4');

@@ -3,7 +3,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { onEvent } from '../../../lambdas/register-webhook/register-webhook.ts';
@@ -11,7 +11,7 @@ import { VideoGenClient, WEBHOOK_EVENT_TYPES } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { parseSigningSecretDocument, type SigningSecretDocument } from '#shared/videogen/signing-secret';
 
-const secrets = mockClient(SecretsManagerClient);
+const secrets = mockAwsClient(SecretsManagerClient);
 let sim: VideoGenSimulator;
 let deps: Parameters<typeof onEvent>[0];
 let cleanupFailures: string[];

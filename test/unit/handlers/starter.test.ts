@@ -1,5 +1,5 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   executionName,
@@ -10,7 +10,7 @@ import {
 import { objectCreated } from '../../fixtures/s3-events.ts';
 import { dropKeyPattern, matchesDropFilter } from '#shared/drop-filter';
 
-const sfn = mockClient(SFNClient);
+const sfn = mockAwsClient(SFNClient);
 beforeEach(() => {
   sfn.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec' });

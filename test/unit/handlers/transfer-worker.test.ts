@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   isTransient,
@@ -27,7 +27,7 @@ import { receivedRecord } from '../../fixtures/records.ts';
 import type { TestTable } from '../../helpers/ingest-table.ts';
 import { startStepBackends, type StepBackends } from '../../helpers/step-backends.ts';
 
-const s3 = mockClient(S3Client);
+const s3 = mockAwsClient(S3Client);
 let table: TestTable;
 let sim: VideoGenSimulator;
 let client: VideoGenClient;

@@ -5,7 +5,7 @@ import {
   SFNServiceException,
   TaskDoesNotExist,
 } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   handleDelivery,
@@ -19,7 +19,7 @@ import { createWebhookVerifier, signWebhook, type WebhookEvent } from '#shared/v
 import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
 
-const sfn = mockClient(SFNClient);
+const sfn = mockAwsClient(SFNClient);
 let table: TestTable;
 beforeAll(async () => {
   table = await startIngestTable();

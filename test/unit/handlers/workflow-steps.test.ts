@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { sdkStreamMixin } from '@smithy/util-stream';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awaitFile } from '../../../lambdas/await-file/await-file.ts';
 import { createVideoGenFile } from '../../../lambdas/transfer/create.ts';
@@ -26,8 +26,8 @@ import { s3Error } from '../../fixtures/s3-errors.ts';
 import type { TestTable } from '../../helpers/ingest-table.ts';
 import { startStepBackends, type StepBackends } from '../../helpers/step-backends.ts';
 
-const s3 = mockClient(S3Client);
-const sfn = mockClient(SFNClient);
+const s3 = mockAwsClient(S3Client);
+const sfn = mockAwsClient(SFNClient);
 let table: TestTable;
 let sim: VideoGenSimulator;
 let client: VideoGenClient;

@@ -1,10 +1,10 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { classifySourceReadError } from '#shared/ingest/source-read';
 import { s3Error } from '../../fixtures/s3-errors.ts';
 
-const s3 = mockClient(S3Client);
+const s3 = mockAwsClient(S3Client);
 beforeEach(() => s3.reset());
 
 const source = { bucket: 'drop', key: 'in/clip.mp4' };
