@@ -11,7 +11,8 @@ import { mp4, png } from '#local/media';
 import { captureLogs, leakedSecrets } from '../helpers/log-capture.ts';
 import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
-describe.concurrent('readiness settings', () => {
+// One runtime per level: readiness is a deployment setting.
+describe('readiness settings', () => {
   const LIFECYCLE = [
     'file.upload.completed',
     'file.playback_ready',
@@ -28,7 +29,7 @@ describe.concurrent('readiness settings', () => {
     const runtime = await startRuntime({
       readiness,
       // Analysis a while after the rest, so a workflow that ended at its readiness is seen READY.
-      simulator: { processingMs: 300, playbackMs: 150, analysisMs: 4000 },
+      simulator: { processingMs: 300, playbackMs: 150, analysisMs: 2000 },
     });
     onTestFinished(() => runtime.stop());
 
