@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { UsageError } from './cli-args.ts';
 import { deployedBundles } from './runtime/bundles.ts';
+import { stackSettings, stackTemplate } from './runtime/local-stack.ts';
 import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
 import { OPS_USAGES, runOps } from './ops/cli.ts';
 import { OpsError } from './ops/target.ts';
@@ -17,7 +18,7 @@ Commands:
   start    run the ingest locally: drop files into ./drop, watch them become VideoGen files
   run      ingest the given files on a throwaway local stack and print their records
   sim      serve the VideoGen API simulator alone
-  bundle   bundle the functions as cdk deploy does, into the cache start and run use
+  bundle   bundle the functions as cdk deploy does and synthesize the default stack, into the cache start and run use
            (npm ci does it once; start does it again after a change to lambdas/)
 
 Operations (on the local runtime, or a deployed stack with --stack NAME):
@@ -48,8 +49,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'bundle': {
       const started = performance.now();
       const bundles = await deployedBundles((line) => console.error(line));
+      // The template `start` runs with its defaults, so the first start after `npm ci` synthesizes nothing.
+      await stackTemplate(stackSettings({}));
       console.error(
-        `${Object.keys(bundles).length} function bundles ready in ${path.dirname(path.dirname(Object.values(bundles)[0] ?? ''))} (${Math.round(performance.now() - started)} ms)`,
+        `${Object.keys(bundles).length} function bundles ready in ${path.dirname(path.dirname(Object.values(bundles)[0] ?? ''))}, and the default stack's template (${Math.round(performance.now() - started)} ms)`,
       );
       return 0;
     }

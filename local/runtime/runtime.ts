@@ -7,7 +7,6 @@
  * their own (worker threads), each with its own variables. This file is the wiring.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReadStream } from 'node:fs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -28,9 +27,7 @@ import {
   type LocalStepFunctions,
 } from '../emulators/step-functions.ts';
 import { VideoGenSimulator } from '../simulator/simulator.ts';
-import { tableSpecFromTemplate } from '../table-from-template.ts';
 import { LOCAL_REGION } from './cfn.ts';
-import { startJsonGate } from '../iam/json-gate.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { deployedBundles } from './bundles.ts';
 import { LocalLambdas } from './lambdas.ts';
@@ -48,6 +45,7 @@ import {
 } from './options.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
 import { fromEndpoints } from '../ops/target.ts';
+import { startTable } from './table.ts';
 import { startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.ts';
 
 export { LOCAL_CREDENTIALS } from './options.ts';
@@ -168,22 +166,11 @@ export class LocalRuntime {
       stop.push(() => Promise.resolve(queues.close()));
 
       const dynamo: LocalDynamoDB = await dynamoStarting;
-      const rawDynamo = new DynamoDBClient({
-        endpoint: dynamo.endpoint,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
+      const table = await startTable(dynamo, template, tableName, {
+        keepExisting: options.state !== undefined,
+        judge: judges?.dynamodb,
       });
-      stop.push(() => Promise.resolve(rawDynamo.destroy()));
-      await rawDynamo
-        .send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create))
-        .catch((error: unknown) => {
-          // A state folder's table from an earlier start: kept, records and all.
-          if (!(error instanceof ResourceInUseException && options.state)) throw error;
-        });
-      const documents = DynamoDBDocumentClient.from(rawDynamo);
-      // The functions reach DynamoDB through an IAM gate; the emulator runs in its own process.
-      const dynamoGate = judges && (await startJsonGate(dynamo.endpoint, judges.dynamodb));
-      if (dynamoGate) stop.push(() => dynamoGate.close());
+      stop.push(() => table.close());
 
       const secrets: LocalSecrets = await startSecretsManager(judges?.secretsManager);
       stop.push(() => secrets.close());
@@ -256,7 +243,7 @@ export class LocalRuntime {
         publishMetrics: options.publishMetrics ?? false,
         endpoints: {
           S3: s3.endpoint,
-          DYNAMODB: dynamoGate?.endpoint ?? dynamo.endpoint,
+          DYNAMODB: table.functionEndpoint,
           SFN: stepFunctions.endpoint,
           SECRETS_MANAGER: secrets.endpoint,
           SQS: sqs.endpoint,
@@ -319,7 +306,7 @@ export class LocalRuntime {
             s3: s3.endpoint,
           },
         },
-        documents,
+        documents: table.documents,
         s3: new S3Client({
           endpoint: s3.endpoint,
           forcePathStyle: true,

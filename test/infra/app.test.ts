@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -8,6 +9,8 @@ import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { SAMPLE_LAMBDA_ENV } from '#local/lambda-env';
 import { deployedBundles } from '#local/runtime/bundles';
+
+const execFileAsync = promisify(execFile);
 
 describe('CDK context of bin/app.ts', () => {
   it('defaults to a stack that needs only the API key secret', () => {
@@ -95,21 +98,24 @@ describe('the functions’ bundles, as `cdk synth` makes them (the local runtime
       expect(code).not.toContain('AssumeRoleWithWebIdentity');
       expect(existsSync(`${bundle}.map`)).toBe(true);
       expect(statSync(bundle).size).toBeGreaterThan(1000);
-      // The bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.
-      const loaded = spawnSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
-        ],
-        {
-          env: { ...SAMPLE_LAMBDA_ENV, PATH: process.env.PATH },
-          encoding: 'utf8',
-        },
-      );
-      expect(loaded.stderr).toBe('');
-      expect(loaded.stdout.trim()).toBe('function');
+    }
+    // Each bundle starts on plain Node 22, as Lambda starts it: its module init runs and exports `handler`.
+    const loaded = await Promise.all(
+      bundles.map((bundle) =>
+        execFileAsync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`,
+          ],
+          { env: { ...SAMPLE_LAMBDA_ENV, PATH: process.env.PATH }, encoding: 'utf8' },
+        ),
+      ),
+    );
+    for (const [index, { stdout, stderr }] of loaded.entries()) {
+      expect(stderr, bundles[index]).toBe('');
+      expect(stdout.trim(), bundles[index]).toBe('function');
     }
   }, 120_000);
 });
