@@ -177,6 +177,7 @@ function markdown(results: Results): string {
       '| --- | --- |',
       `| start, bundling the functions first | ${r.startWithBundlingMs} ms |`,
       `| start, bundles cached | ${r.startCachedMs} ms |`,
+      `| a new process to a ready runtime, bundles and template cached (\`npm start\` after \`npm ci\`) | ${r.startNewProcessMs} ms |`,
       `| environment start (worker + module init), p50 / max | ${r.environmentStartMs.p50} / ${r.environmentStartMs.max} ms |`,
       `| warm invocation round trip, p50 / p95 | ${r.warmInvokeMs.p50} / ${r.warmInvokeMs.p95} ms |`,
       `| IAM decision, first / cached | ${r.iamDecisionMs.first} / ${r.iamDecisionMs.cached} ms |`,

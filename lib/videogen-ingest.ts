@@ -3,7 +3,7 @@ import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   FilterCriteria,
   FunctionUrlAuthType,
@@ -23,6 +23,7 @@ import { INGEST_STATUSES } from '../lambdas/shared/ingest/record.ts';
 import { STATUS_INDEX } from '../lambdas/shared/ingest/status-index.ts';
 import { createDropBucket } from './drop-bucket.ts';
 import { IngestFunction } from './ingest-function.ts';
+import { grantIngestPermissions } from './ingest-grants.ts';
 import { IngestMonitoring } from './ingest-monitoring.ts';
 import { IngestWorkflow } from './ingest-workflow.ts';
 import {
@@ -225,63 +226,6 @@ export class VideoGenIngest extends Construct {
       }),
     );
 
-    // Least privilege: exact actions, on the drop prefix and this table only.
-    const readSource = new PolicyStatement({
-      actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: [this.bucket.arnForObjects(`${config.filter.prefix}*`)],
-    });
-    // With s3:ListBucket S3 answers a deleted source 404, not 403; the listing is held to the prefix.
-    const listSource = new PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [this.bucket.bucketArn],
-      ...(config.filter.prefix
-        ? { conditions: { StringLike: { 's3:prefix': `${config.filter.prefix}*` } } }
-        : {}),
-    });
-    const sourceKey = props.bucketEncryptionKey ?? this.bucket.encryptionKey;
-    for (const fn of [prepare, transfer]) {
-      fn.addToRolePolicy(readSource);
-      fn.addToRolePolicy(listSource);
-      sourceKey?.grantDecrypt(fn);
-    }
-    // Item actions on the table itself: no handler queries an index (`table.grant` would add index/*).
-    const grantItems = (fn: IFunction, ...actions: string[]): void => {
-      fn.addToRolePolicy(
-        new PolicyStatement({
-          actions: actions.map((action) => `dynamodb:${action}`),
-          resources: [this.table.tableArn],
-        }),
-      );
-    };
-    // GetItem: a failed claim reads the record to tell a duplicate from its own retry.
-    grantItems(prepare, 'GetItem', 'PutItem');
-    // PutItem: the file pointer, written in one transaction with the created file.
-    grantItems(transfer, 'GetItem', 'UpdateItem', 'PutItem');
-    grantItems(awaitFile, 'GetItem', 'UpdateItem');
-    grantItems(poll, 'GetItem', 'PutItem', 'UpdateItem');
-    grantItems(recordFailure, 'GetItem', 'PutItem', 'UpdateItem');
-    props.apiKeySecret.grantRead(transfer);
-    props.apiKeySecret.grantRead(poll);
-    this.stateMachine.grantStartExecution(starter);
-    // A Policy of its own, not the role's default one: the function must not depend on the
-    // state machine that invokes it (a CloudFormation dependency cycle otherwise).
-    new Policy(this, 'AwaitFileTaskResponse', {
-      roles: awaitFile.role ? [awaitFile.role] : [],
-      statements: [
-        new PolicyStatement({
-          actions: ['states:SendTaskSuccess'],
-          resources: [this.stateMachine.stateMachineArn],
-        }),
-      ],
-    });
-    // The transfer worker answers the token its message carries: done, or failed by name.
-    transfer.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [this.stateMachine.stateMachineArn],
-      }),
-    );
-
     const webhook = new IngestFunction(this, 'Webhook', {
       ...common,
       handler: 'webhook',
@@ -301,13 +245,6 @@ export class VideoGenIngest extends Construct {
       invokeMode: InvokeMode.BUFFERED,
     });
     this.webhookUrl = functionUrl.url;
-    grantItems(webhook, 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem');
-    webhook.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['states:SendTaskSuccess'],
-        resources: [this.stateMachine.stateMachineArn],
-      }),
-    );
 
     let registration: WebhookRegistration | undefined;
     if (props.webhookSecret) {
@@ -323,9 +260,18 @@ export class VideoGenIngest extends Construct {
       });
       this.webhookSecret = registration.secret;
     }
-    this.webhookSecret.grantRead(webhook);
 
     this.functions = { starter, prepare, transfer, awaitFile, poll, recordFailure, webhook };
+    const { sourceObjectsArn } = grantIngestPermissions(this, {
+      bucket: this.bucket,
+      dropPrefix: config.filter.prefix,
+      sourceKey: props.bucketEncryptionKey ?? this.bucket.encryptionKey,
+      table: this.table,
+      stateMachine: this.stateMachine,
+      apiKeySecret: props.apiKeySecret,
+      webhookSecret: this.webhookSecret,
+      functions: this.functions,
+    });
     const monitoring = new IngestMonitoring(this, 'Monitoring', {
       metricsService: this.metricsService,
       stateMachine: this.stateMachine,
@@ -343,7 +289,7 @@ export class VideoGenIngest extends Construct {
     this.dashboard = monitoring.dashboard;
     applyNagSuppressions(this, {
       functions: [...Object.values(this.functions), ...(registration ? [registration.registerFunction] : [])],
-      sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: readSource.resources[0] ?? '' },
+      sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: sourceObjectsArn },
       workflow: {
         role: this.stateMachine.role,
         invokes: [prepare, awaitFile, poll, recordFailure],
