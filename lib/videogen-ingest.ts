@@ -52,6 +52,7 @@ export class VideoGenIngest extends Construct {
   readonly bucket: IBucket;
   /** Ingest records (`kind = "ingest"`), file pointers and delivery-dedupe items; stream NEW_AND_OLD_IMAGES. */
   readonly table: TableV2;
+  /** The ingest workflow (Standard): Prepare, the queued transfer, the wait for VideoGen. One execution per S3 object version. */
   readonly stateMachine: StateMachine;
   /** The webhook Lambda's Function URL, registered with VideoGen. */
   readonly webhookUrl: string;
@@ -65,16 +66,20 @@ export class VideoGenIngest extends Construct {
   readonly transferDeadLetterQueue: IQueue;
   /** The secret webhook deliveries are verified with. */
   readonly webhookSecret: ISecret;
+  /** The pipeline's functions, by step (the webhook registration's own function is not among them). */
   readonly functions: Readonly<
     Record<'starter' | 'prepare' | 'transfer' | 'awaitFile' | 'poll' | 'recordFailure' | 'webhook', IFunction>
   >;
+  /** Failed and overdue executions, timed-out files, dead letters, webhook signature failures. */
   readonly alarms: readonly Alarm[];
   /** Alarms notify this topic. */
   readonly alarmTopic: ITopic;
+  /** The ingest metrics, queue depths and the oldest dead letter, on one dashboard. */
   readonly dashboard: Dashboard;
   /** The `service` dimension of this construct's metrics (namespace `VideoGenIngest`). */
   readonly metricsService: string;
 
+  /** Validates `props` first (a clear error names the bad one), then wires the pipeline. */
   constructor(scope: Construct, id: string, props: VideoGenIngestProps) {
     super(scope, id);
     const config = resolveProps(props);

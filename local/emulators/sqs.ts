@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
 import { SqsQueueError, type SqsQueue } from './sqs-queue.ts';
 import { SQS_QUERY_PROTOCOL } from './sqs-query.ts';
-import { LOCAL_ACCOUNT } from '../runtime/cfn.ts';
+import { LOCAL_ACCOUNT } from '../cfn.ts';
 
 export interface LocalSqs extends JsonApiServer {
   /** A queue's URL on this endpoint. */

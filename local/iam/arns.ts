@@ -5,7 +5,7 @@
  * (or what `names` says, for the local runtime's own names).
  */
 import type { Template } from 'aws-cdk-lib/assertions';
-import { cfnResolver, LOCAL_ACCOUNT, LOCAL_REGION } from '../runtime/cfn.ts';
+import { cfnResolver, LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 
 const REGION_ACCOUNT = `${LOCAL_REGION}:${LOCAL_ACCOUNT}`;
 

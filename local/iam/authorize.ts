@@ -9,7 +9,7 @@ import {
   runUnsafeSimulation,
   type Simulation,
 } from '@cloud-copilot/iam-simulate';
-import { LOCAL_ACCOUNT } from '../runtime/cfn.ts';
+import { LOCAL_ACCOUNT } from '../cfn.ts';
 import type { TemplatePolicies } from './policies.ts';
 
 export type IamDecision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';

@@ -2,7 +2,7 @@
  * Which IAM action and resource each emulated API call is, as the AWS Service
  * Authorization Reference lists them for the calls the handlers make.
  */
-import { LOCAL_ACCOUNT, LOCAL_REGION } from '../runtime/cfn.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 
 export interface ActionOnResource {
   readonly action: string;

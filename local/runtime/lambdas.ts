@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
 import type { Bundles } from './bundles.ts';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './cfn.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 import {
   FunctionEnvironments,
   LambdaInvocationError,

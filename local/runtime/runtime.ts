@@ -27,7 +27,7 @@ import {
   type LocalStepFunctions,
 } from '../emulators/step-functions.ts';
 import { VideoGenSimulator } from '../simulator/simulator.ts';
-import { LOCAL_REGION } from './cfn.ts';
+import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { deployedBundles } from './bundles.ts';
 import { LocalLambdas } from './lambdas.ts';

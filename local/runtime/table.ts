@@ -10,7 +10,7 @@ import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
 import { startJsonGate } from '../iam/json-gate.ts';
 import type { serviceJudges } from '../iam/local-iam.ts';
 import { tableSpecFromTemplate } from '../table-from-template.ts';
-import { LOCAL_REGION } from './cfn.ts';
+import { LOCAL_REGION } from '../cfn.ts';
 import { LOCAL_CREDENTIALS } from './options.ts';
 
 export interface LocalTable {

@@ -11,7 +11,7 @@ import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { templateArns, type TemplateArns } from '#local/iam/arns';
 import { authorize, type IamRequest } from '#local/iam/authorize';
 import { policiesFromTemplate, type TemplatePolicies } from '#local/iam/policies';
-import { LOCAL_ACCOUNT } from '#local/runtime/cfn';
+import { LOCAL_ACCOUNT } from '#local/cfn';
 import { LOCAL_STACK_PROPS } from '#local/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
