@@ -54,28 +54,33 @@ export async function synthesize(settings: StackSettings): Promise<TemplateJson>
     import('aws-cdk-lib'),
     import('../synth.ts'),
   ]);
-  const { template } = synthesizeStack({
-    apiKeySecretName: LOCAL_STACK_PROPS.apiKeySecretName,
-    ingest: {
-      // Every runtime's template (cached) names no runtime's API; each function gets its runtime's (function-variables.ts).
-      videoGenApiUrl: 'https://api.videogen.io',
-      readiness: settings.readiness,
-      pollAfter: Duration.seconds(settings.pollAfterSeconds),
-      maxWait: Duration.seconds(settings.maxWaitSeconds),
-      ...(settings.maxConcurrentTransfers === undefined
-        ? {}
-        : { maxConcurrentTransfers: settings.maxConcurrentTransfers }),
-      ...(settings.maxQueueWaitSeconds === undefined
-        ? {}
-        : { maxQueueWait: Duration.seconds(settings.maxQueueWaitSeconds) }),
-      removalPolicy: RemovalPolicy.DESTROY,
-      ...(settings.maxFileSizeBytes === undefined
-        ? {}
-        : { maxFileSize: Size.bytes(settings.maxFileSizeBytes) }),
-      ...(settings.keyPrefix ? { keyPrefix: settings.keyPrefix } : {}),
-      ...(settings.keySuffixes ? { keySuffixes: settings.keySuffixes } : {}),
+  // Not validated again here: `cdk synth` validates this same template where it is deployed
+  // (and `npm run test:package` in CI); the runtime only reads it.
+  const { template } = synthesizeStack(
+    {
+      apiKeySecretName: LOCAL_STACK_PROPS.apiKeySecretName,
+      ingest: {
+        // Every runtime's template (cached) names no runtime's API; each function gets its runtime's (function-variables.ts).
+        videoGenApiUrl: 'https://api.videogen.io',
+        readiness: settings.readiness,
+        pollAfter: Duration.seconds(settings.pollAfterSeconds),
+        maxWait: Duration.seconds(settings.maxWaitSeconds),
+        ...(settings.maxConcurrentTransfers === undefined
+          ? {}
+          : { maxConcurrentTransfers: settings.maxConcurrentTransfers }),
+        ...(settings.maxQueueWaitSeconds === undefined
+          ? {}
+          : { maxQueueWait: Duration.seconds(settings.maxQueueWaitSeconds) }),
+        removalPolicy: RemovalPolicy.DESTROY,
+        ...(settings.maxFileSizeBytes === undefined
+          ? {}
+          : { maxFileSize: Size.bytes(settings.maxFileSizeBytes) }),
+        ...(settings.keyPrefix ? { keyPrefix: settings.keyPrefix } : {}),
+        ...(settings.keySuffixes ? { keySuffixes: settings.keySuffixes } : {}),
+      },
     },
-  });
+    { validate: false },
+  );
   return template.toJSON() as TemplateJson;
 }
 

@@ -128,22 +128,6 @@ describe('the local runtime, end to end (default readiness: download)', () => {
     expect(runtime.queues.deadLetters.depth).toBe(0);
   });
 
-  it('takes 50 files at once: 50 VideoGen files, every byte accounted for', async () => {
-    const files = Object.fromEntries(
-      Array.from({ length: 50 }, (_, index) => [`batch/${index}.png`, { body: png(index + 1, 3) }]),
-    );
-
-    const records = await ingestAll(runtime, files);
-
-    const batch = Object.entries(records).filter(([key]) => key.startsWith('batch/'));
-    expect(batch).toHaveLength(50);
-    expect(new Set(batch.map(([, record]) => record.fileId)).size).toBe(50);
-    for (const [key, record] of batch) {
-      expect(record.status, key).toMatch(/READY|ANALYZED/);
-      expect(receivedBy(runtime, record)?.sha256).toBe(sha256(files[key]?.body ?? Buffer.alloc(0)));
-    }
-  });
-
   it('runs the happy path in 6 state transitions', () => {
     const happy = runtime.stepFunctions
       .executions()

@@ -6,7 +6,7 @@ import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../hel
 describe('a webhook that arrives before the workflow waits for it', () => {
   it('is never lost: the workflow resumes at once, without polling', async () => {
     // Ready on upload, with the event sent as the bytes land: it races Transfer's answer.
-    // A lost event would show as a 30 s wait and a poll.
+    // A lost event would show as a 30 s wait and a poll: the executions must never enter Poll.
     const runtime = await startRuntime({
       readiness: 'upload',
       pollAfterSeconds: 30,
@@ -16,9 +16,7 @@ describe('a webhook that arrives before the workflow waits for it', () => {
       const files = Object.fromEntries(
         Array.from({ length: 5 }, (_, index) => [`early/${index}.png`, { body: png(index + 1) }]),
       );
-      const started = Date.now();
       const records = await ingestAll(runtime, files);
-      expect(Date.now() - started).toBeLessThan(20_000);
       for (const key of Object.keys(files)) {
         expect(records[key]?.status, key).toMatch(/READY|ANALYZED/);
         expect(executionOf(runtime, key)?.statesEntered.Poll, key).toBeUndefined();
