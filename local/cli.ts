@@ -3,14 +3,10 @@
  * `videogen-ingest`: the project's command line. `start` is what `npm start` runs, `sim`
  * what `npm run sim` runs, `run` the one-shot form of `start`.
  */
+// Each command's module is loaded when it runs: the local runtime's (emulators, IAM, the
+// CDK's template reader) takes a second to load, which `sim`, `status` or `--help` never need.
 import path from 'node:path';
 import { UsageError } from './cli-args.ts';
-import { deployedBundles } from './runtime/bundles.ts';
-import { stackSettings, stackTemplate } from './runtime/local-stack.ts';
-import { runSimulator, SIM_USAGE } from './simulator/cli.ts';
-import { OPS_USAGES, runOps } from './ops/cli.ts';
-import { OpsError } from './ops/target.ts';
-import { RUN_USAGE, runOnce, runStart, START_USAGE } from './runtime/cli.ts';
 
 const USAGE = `Usage: videogen-ingest <command> [options]
 
@@ -30,24 +26,41 @@ Operations (on the local runtime, or a deployed stack with --stack NAME):
 
 Run "videogen-ingest <command> --help" for a command's options.`;
 
-const USAGES: Record<string, string> = { start: START_USAGE, run: RUN_USAGE, sim: SIM_USAGE, ...OPS_USAGES };
+/** The usage of a command (its own module's), or the overview. */
+async function usageOf(command: string | undefined): Promise<string> {
+  switch (command) {
+    case 'start':
+    case 'run': {
+      const { RUN_USAGE, START_USAGE } = await import('./runtime/cli.ts');
+      return command === 'start' ? START_USAGE : RUN_USAGE;
+    }
+    case 'sim':
+      return (await import('./simulator/cli.ts')).SIM_USAGE;
+    default:
+      return (await import('./ops/cli.ts')).OPS_USAGES[command ?? ''] ?? USAGE;
+  }
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'start':
-      await runStart(args);
+      await (await import('./runtime/cli.ts')).runStart(args);
       // Stopped cleanly (state saved, emulators closed). Timers outlive the stop when it cut
       // files off mid-way (a dozen Timeouts, most likely the workflow emulator's retry waits of
       // the aborted executions) and would hold the process: nothing is left to do, so leave.
       return process.exit(0);
     case 'run':
-      return runOnce(args);
+      return (await import('./runtime/cli.ts')).runOnce(args);
     case 'sim':
-      await runSimulator(args);
+      await (await import('./simulator/cli.ts')).runSimulator(args);
       return 0;
     case 'bundle': {
       const started = performance.now();
+      const [{ deployedBundles }, { stackSettings, stackTemplate }] = await Promise.all([
+        import('./runtime/bundles.ts'),
+        import('./runtime/local-stack.ts'),
+      ]);
       const bundles = await deployedBundles((line) => console.error(line));
       // The template `start` runs with its defaults, so the first start after `npm ci` synthesizes nothing.
       await stackTemplate(stackSettings({}));
@@ -66,7 +79,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'retry':
     case 'replay-dlq':
     case 'reconcile':
-      return runOps(command, args);
+      return (await import('./ops/cli.ts')).runOps(command, args);
     case undefined:
       console.error(USAGE);
       return 2;
@@ -79,14 +92,15 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
+  async (error: unknown) => {
     if (error instanceof UsageError) {
       console.error(`videogen-ingest: ${error.message}\n`);
-      console.error(USAGES[process.argv[2] ?? ''] ?? USAGE);
+      console.error(await usageOf(process.argv[2]));
       process.exitCode = 2;
       return;
     }
     // An OpsError is for the operator to fix and says how; anything else is shown as thrown.
+    const { OpsError } = await import('./ops/target.ts');
     console.error(
       `videogen-ingest: ${error instanceof OpsError || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : `${error.name}: ${error.message}`}`,
     );
