@@ -1,15 +1,15 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { shared } from './vitest.shared.ts';
 
 /** The chaos run alone (`npm run test:chaos`): long, and kept out of `npm test`. */
-export default defineConfig({
-  // The package's own entries resolve to its TypeScript sources here (the `source` export condition).
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  test: {
-    include: ['test/chaos/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 20 * 60_000,
-    pool: 'forks',
-    env: { POWERTOOLS_METRICS_DISABLED: 'true' },
-  },
-});
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      include: ['test/chaos/**/*.test.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 20 * 60_000,
+      env: { POWERTOOLS_METRICS_DISABLED: 'true' },
+    },
+  }),
+);

@@ -1,28 +1,27 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { shared } from './vitest.shared.ts';
 
-export default defineConfig({
-  // The package's own entries resolve to its TypeScript sources here (the `source` export condition).
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  test: {
-    include: ['test/**/*.test.ts'],
-    // The long runs are commands of their own, run by CI after `npm test`: the system tests
-    // (`npm run test:system`), the chaos runs (`test:chaos`), the packed construct (`test:package`).
-    exclude: ['test/system/**', 'test/chaos/**', 'test/package/**', 'node_modules/**'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // Child processes, not worker threads: the CDK's bundling spawns esbuild with the process's stdio.
-    pool: 'forks',
-    // Both cores (vitest leaves one to itself by default), and the files of a worker in one
-    // process: a fresh process per file spent more time loading modules than testing. Files
-    // clean up after themselves (servers closed, mocks restored, variables unstubbed).
-    maxWorkers: 2,
-    isolate: false,
-    setupFiles: ['test/setup.ts'],
-    // Handlers log JSON through Powertools; tests assert on behaviour, not on log noise.
-    env: {
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      include: ['test/**/*.test.ts'],
+      // The long runs are commands of their own, run by CI after `npm test`: the system tests
+      // (`npm run test:system`), the chaos runs (`test:chaos`), the packed construct (`test:package`).
+      exclude: ['test/system/**', 'test/chaos/**', 'test/package/**', 'node_modules/**'],
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+      // Both cores (vitest leaves one to itself by default), and the files of a worker in one
+      // process: a fresh process per file spent more time loading modules than testing. Files
+      // clean up after themselves (servers closed, mocks restored, variables unstubbed).
+      maxWorkers: 2,
+      isolate: false,
+      setupFiles: ['test/setup.ts'],
+      // Handlers log JSON through Powertools; tests assert on behaviour, not on log noise.
+      env: {
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
     },
-  },
-});
+  }),
+);

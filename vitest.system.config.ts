@@ -1,4 +1,5 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { shared } from './vitest.shared.ts';
 
 /**
  * The system tests (`npm run test:system`), kept out of `npm test` for their length: the
@@ -6,20 +7,19 @@ import { defineConfig } from 'vitest/config';
  * library), and the runtime's admission (caps, throttles, rate limits) and function
  * environments under concurrent load. CI runs them after `npm test`.
  */
-export default defineConfig({
-  // The package's own entries resolve to its TypeScript sources here (the `source` export condition).
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  test: {
-    include: ['test/system/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
-    // One file at a time, each in a process of its own: they time real processes and loads.
-    pool: 'forks',
-    maxWorkers: 1,
-    env: {
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      include: ['test/system/**/*.test.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 60_000,
+      // One file at a time: they time real processes and loads.
+      maxWorkers: 1,
+      env: {
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
     },
-  },
-});
+  }),
+);
