@@ -60,9 +60,13 @@ export function executionName(source: WorkflowInput['source']): string {
     .update([source.bucket, source.key, source.versionId ?? '', source.sequencer].join('\u0000'))
     .digest('hex')
     .slice(0, 40);
-  const baseName = source.key.split('/').pop() ?? '';
-  const readable = baseName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 38);
+  const readable = readableExecutionName(source.key);
   return readable ? `${readable}-${hash}` : hash;
+}
+
+/** The readable start of a key's execution names: its file name in the characters a name allows. */
+export function readableExecutionName(key: string): string {
+  return (key.split('/').pop() ?? '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 38);
 }
 
 export interface StarterDeps {

@@ -5,13 +5,14 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createFileRequestSchema,
   createWebhookEndpointRequestSchema,
   type VideoGenFile,
 } from '#shared/videogen/contract';
 import type { ApiOperation, FaultInjector, FaultKind } from './faults.ts';
-import { HttpError, readJson, sendError, sendJson, sleep } from './http.ts';
+import { HttpError, readJson, sendError, sendJson } from './http.ts';
 import type { CreateRateLimit } from './rate-limit.ts';
 import { SlidingWindowLimit } from './rate-limit.ts';
 import { newId, now, type ApiRequestRecord, type EndpointState, type FileState } from './records.ts';

@@ -51,7 +51,3 @@ export async function readJson(request: http.IncomingMessage): Promise<unknown> 
     throw new HttpError(400, 'invalid_json', 'the request body is not JSON');
   }
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

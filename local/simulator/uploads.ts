@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SNIFF_BYTES } from '../../lambdas/shared/media-type.ts';
 import type { VideoGenApi } from './api.ts';
 import type { FaultInjector } from './faults.ts';
-import { sleep } from './http.ts';
 import { now, type FileState, type UploadRecord } from './records.ts';
 import type { BackgroundWork } from './work.ts';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LocalRuntime, type LocalRuntimeOptions } from '#local/runtime/runtime';
 import type { IngestRecord } from '#shared/ingest/record';
+import { readableExecutionName } from '../../lambdas/starter/starter.ts';
 
 /** Fast timings for tests: a simulated VideoGen that processes in tens of milliseconds. */
 export const FAST: LocalRuntimeOptions = {
@@ -58,14 +59,8 @@ export function receivedBy(
   return runtime.simulator?.file(record.fileId)?.received;
 }
 
-/** The workflow execution of a dropped key (its name starts with the key's file name). */
+/** The workflow execution of a dropped key (its name starts with the key's readable name). */
 export function executionOf(runtime: LocalRuntime, key: string) {
-  const prefix =
-    key
-      .split('/')
-      .pop()
-      ?.replace(/[^A-Za-z0-9_-]/g, '_') ?? key;
-  return runtime.stepFunctions.executions().find((execution) => execution.name.startsWith(`${prefix}-`));
+  const prefix = `${readableExecutionName(key)}-`;
+  return runtime.stepFunctions.executions().find((execution) => execution.name.startsWith(prefix));
 }
-
-// One runtime per level (readiness is a deployment setting), the four at once: each mostly waits.
