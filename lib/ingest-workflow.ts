@@ -197,8 +197,14 @@ export class IngestWorkflow extends Construct {
       payload: TaskInput.fromObject({ pk, taskToken: JsonPath.taskToken }),
       resultPath: '$.readiness',
       taskTimeout: Timeout.duration(props.pollAfter),
-      retryOnServiceExceptions: true,
+      retryOnServiceExceptions: false,
     });
+    // Its own timeout is the way to Poll, never retried; ahead of the retriers below, since
+    // States.ALL would match it too. AwaitFile is idempotent (a conditional write, then at
+    // most one answer), so everything else transient is retried as for the other tasks.
+    waitForFile.addRetry({ errors: ['States.Timeout'], maxAttempts: 0 });
+    this.retryThrottles(waitForFile);
+    this.retryTransient(waitForFile);
     const poll = this.task(
       STATE.poll,
       functions.poll,
@@ -284,9 +290,16 @@ export class IngestWorkflow extends Construct {
       resultPath,
       retryOnServiceExceptions: true,
     });
-    // Patient: a library-sized drop on an account with little concurrency throttles in
-    // bursts; ten tries over up to ~5 minutes let it through (measured: 6 over ~1 minute
-    // failed 2 files of 300 with Prepare held to 2 at once).
+    this.retryThrottles(task);
+    return task;
+  }
+
+  /**
+   * Patient: a library-sized drop on an account with little concurrency throttles in
+   * bursts; ten tries over up to ~5 minutes let it through (measured: 6 over ~1 minute
+   * failed 2 files of 300 with Prepare held to 2 at once). Every Lambda task has it.
+   */
+  private retryThrottles(task: LambdaInvoke): void {
     task.addRetry({
       errors: ['Lambda.TooManyRequestsException'],
       interval: Duration.seconds(1),
@@ -295,7 +308,6 @@ export class IngestWorkflow extends Construct {
       maxAttempts: 10,
       jitterStrategy: JitterType.FULL,
     });
-    return task;
   }
 
   /** Permanent errors go straight to Catch; a 429 backs off longer; anything else transient is retried. */
