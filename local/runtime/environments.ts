@@ -28,23 +28,23 @@ export interface EnvironmentSpec {
   readonly maxEnvironments: number;
   /** Shared by every function: how many environments may be starting at once. */
   readonly startGate: StartGate;
-  /**
-   * Each line the function writes (its log group, on Lambda). @default to this process's
-   * stdout or stderr, as written
-   */
+  /** Each line the function writes (its log group, on Lambda). @default to this process's stderr */
   readonly onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
-/** Every line of a worker's output, whole: lines of concurrent environments never interleave. */
+/**
+ * Every line of a worker's output, whole: lines of concurrent environments never interleave.
+ * Unclaimed, both streams go to this process's stderr: what a function prints is its log
+ * (CloudWatch, on AWS), never the result a command prints on stdout.
+ */
 function forwardLines(
   from: Readable,
   stream: 'stdout' | 'stderr',
   onOutput: EnvironmentSpec['onOutput'],
 ): void {
-  const to = stream === 'stdout' ? process.stdout : process.stderr;
   createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
     if (onOutput) onOutput(line, stream);
-    else to.write(`${line}\n`);
+    else process.stderr.write(`${line}\n`);
   });
 }
 

@@ -155,7 +155,7 @@ export class LocalLambdas {
     variables: (fn: LocalFunction) => Record<string, string>,
     options: {
       maxEnvironments?: number;
-      /** Each line a function writes, as its log group would get it. @default this process's stdout/stderr */
+      /** Each line a function writes, as its log group would get it. @default this process's stderr */
       onOutput?: (fn: LocalFunction, line: string, stream: 'stdout' | 'stderr') => void;
     } = {},
   ): void {

@@ -70,6 +70,23 @@ describe('videogen-ingest run', () => {
     expect(stderr).toContain('photo.png: ');
   });
 
+  it('--json --verbose keeps stdout JSON: every line the functions (and the webhook registration) write goes to stderr', async () => {
+    const { code, stdout, stderr } = await cli([
+      'run',
+      '--json',
+      '--verbose',
+      ...FAST_FLAGS,
+      path.join(dir, 'photo.png'),
+    ]).exit();
+
+    expect(code, stderr).toBe(0);
+    const records = JSON.parse(stdout) as unknown[];
+    expect(records.map((record) => ingestRecordSchema.parse(record).key)).toEqual(['photo.png']);
+    // Powertools' INFO lines of the handlers, the registration's among them, are there, on stderr.
+    expect(stderr).toMatch(/"level":"INFO"/);
+    expect(stderr).toMatch(/"service":"[^"]*"/);
+  });
+
   it('exits 1 when a file ends FAILED', async () => {
     const { code, stdout } = await cli([
       'run',
