@@ -30,10 +30,22 @@ export interface SqsQueueOptions {
   /** The redrive policy: after this many receives a message moves to `deadLetterQueue`. */
   readonly redrive?: { readonly maxReceiveCount: number; readonly deadLetterQueue: SqsQueue };
   /**
-   * The local runtime's speed knob (with `retryPauseMs`): a visibility change a consumer
-   * asks for (its retry delay) lasts at most this long. The queue's own timeout is kept.
+   * The local runtime's speed knob (with `retryPauseMs`): a visibility change shorter than
+   * the queue's own timeout (a consumer's retry delay) lasts at most this long. A change to
+   * at least the queue's timeout (a consumer holding its message while it works) is kept.
    */
   readonly maxVisibilityChangeMs?: number;
+  /**
+   * At-least-once delivery, as SQS standard queues allow it: this share of receives also
+   * puts a copy of the message back, visible within `duplicateWithinMs`, while the first
+   * consumer still holds it. Each copy is received, and must be deleted, on its own.
+   * @default 0
+   */
+  readonly duplicateRate?: number;
+  /** @default 500 */
+  readonly duplicateWithinMs?: number;
+  /** The dice of `duplicateRate` (0 ≤ x < 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 /** SQS's bounds: a visibility timeout is 0 to 12 hours, a delay 0 to 15 minutes. */
@@ -58,6 +70,10 @@ export class SqsQueue {
   readonly visibilityTimeoutSeconds: number;
   readonly #redrive: SqsQueueOptions['redrive'];
   readonly #maxVisibilityChangeMs: number;
+  readonly #duplicateRate: number;
+  readonly #duplicateWithinMs: number;
+  readonly #random: () => number;
+  #duplicated = 0;
   readonly #visible: SqsMessage[] = [];
   readonly #delayed = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Map<string, InFlight>();
@@ -70,6 +86,9 @@ export class SqsQueue {
     this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#redrive = options.redrive;
     this.#maxVisibilityChangeMs = options.maxVisibilityChangeMs ?? Number.POSITIVE_INFINITY;
+    this.#duplicateRate = options.duplicateRate ?? 0;
+    this.#duplicateWithinMs = options.duplicateWithinMs ?? 500;
+    this.#random = options.random ?? Math.random;
     this.#events.setMaxListeners(0);
   }
 
@@ -107,8 +126,14 @@ export class SqsQueue {
       const receiptHandle = randomUUID();
       this.#inFlight.set(receiptHandle, { message, timer: this.#hide(receiptHandle, visibilitySeconds) });
       received.push({ message, receiptHandle });
+      if (this.#duplicateRate > 0 && this.#random() < this.#duplicateRate) this.#duplicate(message);
     }
     return received;
+  }
+
+  /** Copies delivered beside their original so far (the at-least-once mode). */
+  get duplicated(): number {
+    return this.#duplicated;
   }
 
   /** Deletes a received message; `false` when the handle is not (or no longer) its latest. */
@@ -132,7 +157,11 @@ export class SqsQueue {
     const inFlight = this.#inFlight.get(receiptHandle);
     if (!inFlight) throw new SqsQueueError('MessageNotInflight', 'The message referred to is not in flight.');
     clearTimeout(inFlight.timer);
-    inFlight.timer = this.#hide(receiptHandle, Math.min(seconds, this.#maxVisibilityChangeMs / 1000));
+    const hold = seconds >= this.visibilityTimeoutSeconds;
+    inFlight.timer = this.#hide(
+      receiptHandle,
+      hold ? seconds : Math.min(seconds, this.#maxVisibilityChangeMs / 1000),
+    );
   }
 
   /** Where the redrive policy moves messages received too often. */
@@ -183,6 +212,20 @@ export class SqsQueue {
     }, seconds * 1000);
     timer.unref();
     return timer;
+  }
+
+  /** A second copy of a received message: same id and body, its own receives, visible soon. */
+  #duplicate(message: SqsMessage): void {
+    this.#duplicated += 1;
+    const copy: SqsMessage = { ...message, receiveCount: message.receiveCount - 1 };
+    const timer = setTimeout(
+      () => {
+        this.#delayed.delete(timer);
+        this.#makeVisible(copy);
+      },
+      Math.floor(this.#random() * this.#duplicateWithinMs),
+    );
+    this.#delayed.add(timer);
   }
 
   #makeVisible(message: SqsMessage): void {

@@ -59,7 +59,13 @@ export interface LocalRuntimeOptions {
    * @default 0
    */
   readonly webhookFailureRate?: number;
-  /** Seeds `webhookFailureRate`'s dice. @default 1 */
+  /**
+   * At-least-once delivery, as SQS standard queues may do it: this share of receives of
+   * every queue also delivers a copy of the message while the first is still being handled.
+   * @default 0
+   */
+  readonly duplicateDeliveryRate?: number;
+  /** Seeds the dice of `webhookFailureRate` and `duplicateDeliveryRate`. @default 1 */
   readonly seed?: number;
   /**
    * Authorize every call as AWS IAM would, from the template's policies. Off only to
@@ -74,7 +80,7 @@ export interface LocalRuntimeOptions {
   readonly handlerLogLevel?: string;
   /**
    * Each line a function writes (its CloudWatch log group on AWS), with the handler that
-   * wrote it. @default this process's stdout and stderr
+   * wrote it. @default this process's stderr (stdout is for results)
    */
   readonly onFunctionOutput?: (handler: HandlerName, line: string, stream: 'stdout' | 'stderr') => void;
   /**

@@ -5,7 +5,7 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { SQSEvent } from 'aws-lambda';
-import { SqsQueue } from '../emulators/sqs-queue.ts';
+import { SqsQueue, type SqsQueueOptions } from '../emulators/sqs-queue.ts';
 import type { HandlerName } from '../../lib/handlers.ts';
 import type { TemplateArns } from '../iam/arns.ts';
 import type { LocalIam } from '../iam/local-iam.ts';
@@ -52,7 +52,7 @@ export interface TemplateQueues {
 export function queuesFromTemplate(
   template: Template,
   arns: TemplateArns,
-  options: { maxVisibilityChangeMs?: number } = {},
+  options: Pick<SqsQueueOptions, 'maxVisibilityChangeMs' | 'duplicateRate' | 'random'> = {},
 ): TemplateQueues {
   const resources = template.findResources('AWS::SQS::Queue') as Record<
     string,
@@ -68,9 +68,7 @@ export function queuesFromTemplate(
       name: arns.nameOf(logicalId),
       arn: arns.arnOf(logicalId),
       visibilityTimeoutSeconds: properties.VisibilityTimeout ?? 30,
-      ...(options.maxVisibilityChangeMs === undefined
-        ? {}
-        : { maxVisibilityChangeMs: options.maxVisibilityChangeMs }),
+      ...options,
       ...(target && properties.RedrivePolicy?.maxReceiveCount
         ? {
             redrive: {

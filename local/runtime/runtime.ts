@@ -34,6 +34,7 @@ import { LocalLambdas } from './lambdas.ts';
 import type { HandlerName } from '../../lib/handlers.ts';
 import type { SqsEventSourceMapping } from './event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from './queues.ts';
+import { seededRandom } from '../simulator/faults.ts';
 import { localFunctionVariables } from './function-variables.ts';
 import { synthesizeLocalStack } from './local-stack.ts';
 import {
@@ -162,6 +163,9 @@ export class LocalRuntime {
       const lambdas = new LocalLambdas(functions, options.accountConcurrency);
       const queues = queuesFromTemplate(template, arns, {
         ...(options.retryPauseMs === undefined ? {} : { maxVisibilityChangeMs: options.retryPauseMs }),
+        ...(options.duplicateDeliveryRate
+          ? { duplicateRate: options.duplicateDeliveryRate, random: seededRandom((options.seed ?? 1) + 1) }
+          : {}),
       });
       stop.push(() => Promise.resolve(queues.close()));
 

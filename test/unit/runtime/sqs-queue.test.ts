@@ -49,6 +49,48 @@ describe('the local SQS queue', () => {
     expect(() => queue.changeVisibility(received?.receiptHandle ?? '', 43_201)).toThrow(/0 to 43200/);
   });
 
+  it('at least once: a copy of a received message comes back while the first is still held, and each must be deleted', () => {
+    vi.useFakeTimers();
+    const queue = new SqsQueue({
+      name: 'work',
+      arn: 'arn:aws:sqs:us-east-1:000000000000:work',
+      visibilityTimeoutSeconds: 30,
+      duplicateRate: 1,
+      duplicateWithinMs: 100,
+      random: () => 0.5,
+    });
+    queue.send('a');
+    const [first] = queue.receive(1);
+    expect(queue.receive(1)).toEqual([]);
+    vi.advanceTimersByTime(50);
+    const [copy] = queue.receive(1);
+    expect(copy?.message.messageId).toBe(first?.message.messageId);
+    expect(copy?.message.body).toBe('a');
+    expect(copy?.receiptHandle).not.toBe(first?.receiptHandle);
+    expect(queue.duplicated).toBe(2);
+    expect(queue.delete(first?.receiptHandle ?? '')).toBe(true);
+    expect(queue.delete(copy?.receiptHandle ?? '')).toBe(true);
+  });
+
+  it('speed knob: shortens a retry delay, never a consumer holding its message for the queue’s timeout', () => {
+    vi.useFakeTimers();
+    const queue = new SqsQueue({
+      name: 'work',
+      arn: 'arn:aws:sqs:us-east-1:000000000000:work',
+      visibilityTimeoutSeconds: 30,
+      maxVisibilityChangeMs: 20,
+    });
+    queue.send('retry');
+    queue.send('hold');
+    const [retried, held] = queue.receive(2);
+    queue.changeVisibility(retried?.receiptHandle ?? '', 15);
+    queue.changeVisibility(held?.receiptHandle ?? '', 30);
+    vi.advanceTimersByTime(20);
+    expect(queue.peek().map((message) => message.body)).toEqual(['retry']);
+    vi.advanceTimersByTime(29_980);
+    expect(queue.peek().map((message) => message.body)).toEqual(['retry', 'hold']);
+  });
+
   it('moves a message received maxReceiveCount times to the dead-letter queue on the next receive', () => {
     vi.useFakeTimers();
     const { queue, deadLetters } = queues(2);
