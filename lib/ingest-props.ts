@@ -17,11 +17,19 @@ import type { IngestStatus } from '../lambdas/shared/ingest/record.ts';
 import { checkHistoryBudget } from './ingest-workflow.ts';
 
 /**
- * Deliveries of one transfer message before the worker fails its file
+ * Transfers really started for one source before the worker fails its file
  * (`TransferAttemptsExhaustedError`): crashes and transient errors, each retried after a
- * growing delay (15 s doubling to 15 min, about two hours in all).
+ * growing delay (15 s doubling to 15 min, about two hours in all). Counted on the record,
+ * not as SQS receives: a delivery that waited out VideoGen's rate limit, or found another
+ * delivery of the same message at work, is not an attempt.
  */
-export const MAX_TRANSFER_RECEIVES = 10;
+export const MAX_TRANSFER_ATTEMPTS = 10;
+/**
+ * Receives of one transfer message before SQS moves it to the dead-letter queue: a safety
+ * net for messages no worker can read (the worker fails a file itself after
+ * `MAX_TRANSFER_ATTEMPTS`), with room for deliveries that only waited.
+ */
+export const TRANSFER_MAX_RECEIVE_COUNT = 50;
 
 export interface VideoGenIngestProps {
   /**

@@ -211,7 +211,9 @@ export class IngestWorkflow extends Construct {
       {
         pk,
         fileId: JsonPath.stringAt('$.upload.fileId'),
-        startedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+        // The max wait counts from when VideoGen accepted the bytes, not from the drop:
+        // time spent queued for a transfer slot is not VideoGen's processing time.
+        uploadedAt: JsonPath.stringAt('$.upload.uploadedAt'),
       },
       '$.readiness',
     );

@@ -33,14 +33,15 @@ import {
 } from './nag-suppressions.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 import {
-  MAX_TRANSFER_RECEIVES,
+  MAX_TRANSFER_ATTEMPTS,
   resolveProps,
+  TRANSFER_MAX_RECEIVE_COUNT,
   wholeInRange,
   type SubscriberOptions,
   type VideoGenIngestProps,
 } from './ingest-props.ts';
 
-export { MAX_TRANSFER_RECEIVES, resolveProps } from './ingest-props.ts';
+export { MAX_TRANSFER_ATTEMPTS, resolveProps, TRANSFER_MAX_RECEIVE_COUNT } from './ingest-props.ts';
 export type { SubscriberOptions, VideoGenIngestProps } from './ingest-props.ts';
 
 /**
@@ -152,16 +153,17 @@ export class VideoGenIngest extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    const transferVisibility = transferTimeout.plus(Duration.minutes(1));
     this.transferQueue = new Queue(this, 'TransferQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       // At least the worker's timeout, so no message is taken twice at once; a crashed
       // attempt is taken again a minute after the time it could have run. Not AWS's "six
       // times the timeout": MaximumConcurrency keeps the mapping from throttling itself.
-      visibilityTimeout: transferTimeout.plus(Duration.minutes(1)),
+      visibilityTimeout: transferVisibility,
       retentionPeriod: config.maxQueueWait.plus(Duration.days(1)),
-      // The worker fails a file itself after MAX_TRANSFER_RECEIVES deliveries; this catches the rest.
-      deadLetterQueue: { queue: this.transferDeadLetterQueue, maxReceiveCount: MAX_TRANSFER_RECEIVES + 2 },
+      // The worker fails a file itself after MAX_TRANSFER_ATTEMPTS attempts; this catches the rest.
+      deadLetterQueue: { queue: this.transferDeadLetterQueue, maxReceiveCount: TRANSFER_MAX_RECEIVE_COUNT },
     });
     const transfer = new IngestFunction(this, 'Transfer', {
       ...common,
@@ -170,8 +172,9 @@ export class VideoGenIngest extends Construct {
         ...tableEnv,
         ...apiEnv,
         MAX_UPLOAD_URL_ATTEMPTS: String(config.maxUploadUrlAttempts),
-        MAX_TRANSFER_RECEIVES: String(MAX_TRANSFER_RECEIVES),
+        MAX_TRANSFER_ATTEMPTS: String(MAX_TRANSFER_ATTEMPTS),
         TRANSFER_QUEUE_URL: this.transferQueue.queueUrl,
+        TRANSFER_VISIBILITY_SECONDS: String(transferVisibility.toSeconds()),
       },
       memorySize: config.transferMemoryMiB,
       timeout: transferTimeout,

@@ -20,7 +20,7 @@ const deps = {
 const inputSchema = z.object({
   pk: nonEmptyString(),
   fileId: nonEmptyString(),
-  startedAt: nonEmptyString(),
+  uploadedAt: nonEmptyString(),
 });
 
 export const handler = stepFunctionsTask(inputSchema, async (input, context) => {

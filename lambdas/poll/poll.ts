@@ -18,8 +18,8 @@ export interface PollDeps {
 export interface PollInput {
   readonly pk: string;
   readonly fileId: string;
-  /** When the workflow started (`$$.Execution.StartTime`): the max wait counts from here. */
-  readonly startedAt: string;
+  /** When VideoGen accepted the bytes (the transfer's answer): the max wait counts from here. */
+  readonly uploadedAt: string;
 }
 
 export type PollOutcome = 'READY' | 'FAILED' | 'WAITING' | 'TIMED_OUT';
@@ -53,11 +53,11 @@ async function decide(
   if (applied.dropToReadyMs !== undefined) deps.onFileReady?.(applied.dropToReadyMs);
   if (applied.ready) return { outcome: 'READY', status: applied.record.status };
   if (applied.failed) return { outcome: 'FAILED', status: applied.record.status };
-  const waitedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
+  const waitedSeconds = (now.getTime() - Date.parse(input.uploadedAt)) / 1000;
   if (waitedSeconds < deps.maxWaitSeconds) return { outcome: 'WAITING', status: applied.record.status };
   const error = {
     code: 'TIMED_OUT',
-    message: `VideoGen did not report the file ready within ${deps.maxWaitSeconds} s (last status ${file.status})`,
+    message: `VideoGen did not report the file ready within ${deps.maxWaitSeconds} s of receiving its bytes (last status ${file.status})`,
   };
   if (
     await advanceStatus(deps.store, input.pk, WAITING_STATUSES, 'TIMED_OUT', now.toISOString(), { error })

@@ -22,8 +22,10 @@ export const ENVIRONMENTS = {
     VIDEOGEN_API_URL: env.url,
     VIDEOGEN_API_KEY_SECRET: env.secretArn,
     MAX_UPLOAD_URL_ATTEMPTS: env.positiveInt,
-    MAX_TRANSFER_RECEIVES: env.positiveInt,
+    MAX_TRANSFER_ATTEMPTS: env.positiveInt,
     TRANSFER_QUEUE_URL: nonEmptyString(),
+    /** The transfer queue's visibility timeout: how long a worker hides its message from the moment it starts. */
+    TRANSFER_VISIBILITY_SECONDS: env.positiveInt,
   },
   'await-file': { TABLE_NAME: env.tableName },
   poll: {

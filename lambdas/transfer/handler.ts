@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -31,6 +32,9 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Transf
   if (!parsed.success) throw new Error(`malformed transfer message ${record.messageId}`);
   const { pk, taskToken } = parsed.data;
   logger.appendKeys({ pk });
+  // The visibility timeout counts from the receive, not from this start (a throttled
+  // invocation starts late): start it again now, so no copy comes back while this works.
+  await setVisibility(record, config.TRANSFER_VISIBILITY_SECONDS);
   const queuedMs = Date.now() - Number(record.attributes.SentTimestamp);
   if (Number.isFinite(queuedMs))
     metrics.addMetric(METRIC.transferQueueTime, MetricUnit.Milliseconds, queuedMs);
@@ -46,17 +50,32 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Transf
         fail: (token, error) => failTask(sfn, token, error),
       },
       maxUploadUrlAttempts: config.MAX_UPLOAD_URL_ATTEMPTS,
-      maxReceives: config.MAX_TRANSFER_RECEIVES,
+      maxAttempts: config.MAX_TRANSFER_ATTEMPTS,
+      invocationId: randomUUID(),
       budgetMs,
+      deadlineMs: () => Date.now() + context.getRemainingTimeInMillis(),
       signal: AbortSignal.timeout(Math.max(1000, budgetMs())),
       onRetry: (error) => {
         countVideoGenError(error);
         logger.warn('VideoGen call retried', { errorName: error.name, status: error.status });
       },
     },
-    { pk, taskToken, receiveCount: Number(record.attributes.ApproximateReceiveCount) },
+    { pk, taskToken },
   );
   return disposition;
+}
+
+/** Hides the message for `seconds` from now; best effort (the queue's own timeout applies otherwise). */
+async function setVisibility(record: SQSRecord, seconds: number): Promise<void> {
+  await sqs
+    .send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: config.TRANSFER_QUEUE_URL,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    )
+    .catch((error: unknown) => logger.warn('could not change the message visibility', { error }));
 }
 
 /**
@@ -82,16 +101,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       });
       metrics.addMetric(METRIC.transfersDeferred, MetricUnit.Count, 1);
       batchItemFailures.push({ itemIdentifier: record.messageId });
-      await sqs
-        .send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: config.TRANSFER_QUEUE_URL,
-            ReceiptHandle: record.receiptHandle,
-            VisibilityTimeout: disposition.afterSeconds,
-          }),
-        )
-        // The message then returns after the queue's own visibility timeout instead.
-        .catch((error: unknown) => logger.warn('could not set the retry delay', { error }));
+      // The message then returns after the queue's own visibility timeout if this fails.
+      await setVisibility(record, disposition.afterSeconds);
     }
     return { batchItemFailures };
   } finally {

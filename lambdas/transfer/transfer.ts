@@ -7,8 +7,9 @@ import {
   TransferTimeoutError,
   UnexpectedIngestStateError,
 } from '#shared/ingest/errors';
-import { STATUS_RANK } from '#shared/ingest/record';
-import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
+import { STATUS_RANK, type IngestRecord } from '#shared/ingest/record';
+import { advanceStatus, ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
+import { recordUploaded } from '#shared/ingest/transfer-lease';
 import type { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { classifySourceReadError } from '#shared/ingest/source-read';
 
@@ -33,6 +34,8 @@ export interface TransferOutput {
   readonly bytes: number;
   /** False when an earlier attempt had already delivered the bytes. */
   readonly sent: boolean;
+  /** When VideoGen accepted the bytes (ISO 8601): the workflow's max wait for readiness counts from here. */
+  readonly uploadedAt: string;
 }
 
 /**
@@ -51,9 +54,9 @@ export async function transfer(deps: TransferDeps, input: TransferInput): Promis
   }
   if (STATUS_RANK[record.status] >= STATUS_RANK.UPLOADED) {
     // A previous attempt's PUT went through (VideoGen said so) before that attempt could answer.
-    return { fileId: input.fileId, bytes: record.size, sent: false };
+    return { fileId: input.fileId, bytes: record.size, sent: false, uploadedAt: uploadedAtOf(record) };
   }
-  await advanceStatus(deps.store, input.pk, ['CREATED'], 'UPLOADING', deps.now());
+  await advanceStatus(deps.store, input.pk, ['CREATED'], 'UPLOADING', deps.now(), { fileId: input.fileId });
 
   const openSource = async (): Promise<Readable> => {
     try {
@@ -87,8 +90,25 @@ export async function transfer(deps: TransferDeps, input: TransferInput): Promis
         }),
       deps.retry,
     );
-    await advanceStatus(deps.store, input.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', deps.now());
-    return { fileId: input.fileId, bytes: result.bytesSent, sent: true };
+    const uploadedAt = deps.now();
+    if (!(await recordUploaded(deps.store, input.pk, input.fileId, uploadedAt))) {
+      // A webhook recorded the upload first (fine), or the record let go of this file while
+      // the bytes went: never answer the workflow with a file the record does not hold.
+      const now = await getRecord(deps.store, input.pk);
+      if (now?.fileId !== input.fileId) {
+        // Transient for this message: its next delivery answers with the file the record holds.
+        throw new ConcurrentUpdateError(
+          `${input.pk} now belongs to file ${now?.fileId ?? 'none'}, not ${input.fileId}, whose bytes were just sent`,
+        );
+      }
+      return {
+        fileId: input.fileId,
+        bytes: result.bytesSent,
+        sent: true,
+        uploadedAt: uploadedAtOf(now, uploadedAt),
+      };
+    }
+    return { fileId: input.fileId, bytes: result.bytesSent, sent: true, uploadedAt };
   } catch (error) {
     if (deps.signal?.aborted) {
       throw new TransferTimeoutError(
@@ -100,4 +120,12 @@ export async function transfer(deps: TransferDeps, input: TransferInput): Promis
     }
     throw error;
   }
+}
+
+/**
+ * When a record's bytes reached VideoGen: as the worker recorded it, else as VideoGen's
+ * `file.upload.completed` told it, else `fallback` (the record's last write).
+ */
+export function uploadedAtOf(record: IngestRecord, fallback = record.updatedAt): string {
+  return record.uploadedAt ?? record.events['file.upload.completed'] ?? fallback;
 }

@@ -11,7 +11,13 @@ import { isPermanentError } from '#shared/permanent-errors';
 import { extendApiPause, readApiPause } from '#shared/ingest/api-pause';
 import { IngestRecordMissingError, TransferAttemptsExhaustedError } from '#shared/ingest/errors';
 import { FAILURE_STATUSES, STATUS_RANK, type IngestRecord } from '#shared/ingest/record';
-import { advanceStatus, ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
+import { ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
+import {
+  acquireTransferLease,
+  recordUploaded,
+  releaseTransferLease,
+  type LeaseOutcome,
+} from '#shared/ingest/transfer-lease';
 import { defaultSleep, type RetryOptions } from '#shared/retry';
 import type { VideoGenClient } from '#shared/videogen/client';
 import {
@@ -22,14 +28,12 @@ import {
 } from '#shared/videogen/errors';
 import type { uploadToPresignedUrl } from '#shared/videogen/upload';
 import { createVideoGenFile } from './create.ts';
-import { transfer, type TransferOutput } from './transfer.ts';
+import { transfer, uploadedAtOf, type TransferOutput } from './transfer.ts';
 
 /** The transfer queue's message: which record, and the token the workflow waits on. */
 export interface TransferMessage {
   readonly pk: string;
   readonly taskToken: string;
-  /** SQS's ApproximateReceiveCount: 1 on the first delivery. */
-  readonly receiveCount: number;
 }
 
 /** Answers the workflow's token; `false` when the token is gone (the wait timed out, or it was answered). */
@@ -46,10 +50,14 @@ export interface TransferWorkerDeps {
   readonly answers: TaskAnswers;
   /** VideoGen files one source may get (each after an expired URL or an attempt cut off). */
   readonly maxUploadUrlAttempts: number;
-  /** Deliveries of one message before its transfer fails for good. */
-  readonly maxReceives: number;
+  /** Transfers really started for one source (counted on its record) before it fails for good. */
+  readonly maxAttempts: number;
+  /** This invocation: the owner of the transfer lease it takes. */
+  readonly invocationId: string;
   /** Milliseconds this invocation may still spend (its time limit less a margin). */
   readonly budgetMs: () => number;
+  /** When this invocation's time limit ends (epoch ms): its lease lasts that long. */
+  readonly deadlineMs: () => number;
   readonly signal?: AbortSignal;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -72,8 +80,6 @@ export type TransferDisposition =
     }
   | { readonly kind: 'retry'; readonly afterSeconds: number; readonly reason: string };
 
-/** A shared pause at most this long is waited out in the invocation; a longer one hides the message instead. */
-export const MAX_IN_PROCESS_PAUSE_MS = 30_000;
 /** SQS's ceiling for a message's visibility timeout is 12 h; retries stay far below it. */
 export const MAX_RETRY_DELAY_SECONDS = 900;
 
@@ -85,9 +91,9 @@ export function isTransient(error: unknown): boolean {
   return isTransientAwsError(error);
 }
 
-/** The wait before the next delivery of a message that met a transient error: 15 s, doubling, at most 15 min. */
-export function retryDelaySeconds(receiveCount: number, random: () => number = Math.random): number {
-  const base = Math.min(MAX_RETRY_DELAY_SECONDS, 15 * 2 ** Math.max(0, receiveCount - 1));
+/** The wait before the next try of a transfer that met a transient error: 15 s, doubling per attempt, at most 15 min. */
+export function retryDelaySeconds(attempts: number, random: () => number = Math.random): number {
+  const base = Math.min(MAX_RETRY_DELAY_SECONDS, 15 * 2 ** Math.max(0, attempts - 1));
   return Math.min(MAX_RETRY_DELAY_SECONDS, Math.ceil(base / 2 + random() * (base / 2)));
 }
 
@@ -117,34 +123,65 @@ export async function processTransferMessage(
       ...(output.sent ? { bytesSent: output.bytes } : {}),
     };
   };
-
-  try {
-    const record = await getRecord(deps.store, message.pk);
-    if (!record) return await fail(new IngestRecordMissingError(`no ingest record ${message.pk}`));
+  /** The answer for a record that needs no transfer (any more), or undefined when it does. */
+  const settled = async (record: IngestRecord | undefined): Promise<TransferDisposition | undefined> => {
+    if (!record) return fail(new IngestRecordMissingError(`no ingest record ${message.pk}`));
     // Ended already (the wait in the queue timed out, or an operator failed it): nothing to answer.
     if (FAILURE_STATUSES.includes(record.status)) return { kind: 'answered', outcome: 'workflow-ended' };
     // A redelivered message whose transfer went through: answer again, send nothing.
     if (STATUS_RANK[record.status] >= STATUS_RANK.UPLOADED) {
-      return await succeed({ fileId: record.fileId ?? '', bytes: record.size, sent: false }, 'already-done');
-    }
-    if (message.receiveCount > deps.maxReceives) {
-      return await fail(
-        new TransferAttemptsExhaustedError(
-          `the transfer was tried ${deps.maxReceives} times and none finished (crashed or kept failing)`,
-        ),
+      return succeed(
+        { fileId: record.fileId ?? '', bytes: record.size, sent: false, uploadedAt: uploadedAtOf(record) },
+        'already-done',
       );
     }
+    return undefined;
+  };
 
-    const pausedMs = (await readApiPause(deps.store)) - now();
-    if (pausedMs > 0) {
-      if (pausedMs > MAX_IN_PROCESS_PAUSE_MS || pausedMs > deps.budgetMs()) {
+  let leased = false;
+  try {
+    const answered = await settled(await getRecord(deps.store, message.pk));
+    if (answered) return answered;
+
+    // VideoGen asked every worker to pause: wait it out here, holding only this message.
+    // Hiding it to take the next would touch (and add a receive to) every queued message.
+    for (let pausedMs = (await readApiPause(deps.store)) - now(); pausedMs > 0;) {
+      if (pausedMs > deps.budgetMs()) {
         return { kind: 'retry', afterSeconds: Math.ceil(pausedMs / 1000), reason: 'VideoGen rate limit' };
       }
       await sleep(pausedMs);
+      pausedMs = (await readApiPause(deps.store)) - now();
     }
 
-    if (await finishedBeforeACrash(deps, record, nowIso)) {
-      return await succeed({ fileId: record.fileId ?? '', bytes: record.size, sent: false }, 'already-done');
+    const lease = await leaseTransfer(deps, message.pk, now, sleep);
+    if (lease.kind === 'moved') {
+      return (await settled(lease.record)) ?? { kind: 'retry', afterSeconds: 1, reason: 'record changed' };
+    }
+    if (lease.kind === 'exhausted') {
+      return await fail(
+        new TransferAttemptsExhaustedError(
+          `the transfer was tried ${lease.attempts} times and none finished (crashed or kept failing)`,
+        ),
+      );
+    }
+    if (lease.kind === 'held') {
+      // Another delivery of this message is still sending it past this invocation's time.
+      return {
+        kind: 'retry',
+        afterSeconds: Math.max(1, Math.ceil((lease.untilMs - now()) / 1000)),
+        reason: 'transfer in progress elsewhere',
+      };
+    }
+    leased = true;
+    const record = lease.record;
+
+    const uploadedAt = await finishedBeforeACrash(deps, record, nowIso);
+    if (uploadedAt) {
+      leased = false;
+      return await succeed(
+        { fileId: record.fileId ?? '', bytes: record.size, sent: false, uploadedAt },
+        'already-done',
+      );
     }
     const onRetry: RetryOptions['onRetry'] = (error, attempt, delayMs) => {
       deps.onRetry?.(error, attempt, delayMs);
@@ -183,6 +220,7 @@ export async function processTransferMessage(
           },
           { pk: message.pk, ...created },
         );
+        leased = false; // recorded UPLOADED, which gives the lease back
         return await succeed(output, 'succeeded');
       } catch (error) {
         if (!(error instanceof UploadUrlExpiredError)) throw error;
@@ -190,39 +228,77 @@ export async function processTransferMessage(
     }
   } catch (caught) {
     const error = toError(caught);
+    if (leased) await releaseTransferLease(deps.store, message.pk, deps.invocationId).catch(() => undefined);
     if (!isTransient(error)) return await fail(error);
     if (error instanceof VideoGenRateLimitedError) {
       const afterMs = error.retryAfterSeconds * 1000;
       await extendApiPause(deps.store, now() + afterMs);
       return { kind: 'retry', afterSeconds: Math.max(1, error.retryAfterSeconds), reason: error.name };
     }
+    const record = await getRecord(deps.store, message.pk).catch(() => undefined);
     return {
       kind: 'retry',
-      afterSeconds: retryDelaySeconds(message.receiveCount, deps.random),
+      afterSeconds: retryDelaySeconds(record?.transferAttempts ?? 1, deps.random),
       reason: error.name,
     };
   }
 }
 
+/** The longest a copy of a message waits between looks at the transfer another copy holds. */
+const MAX_LEASE_CHECK_MS = 30_000;
+
 /**
- * A record left CREATED or UPLOADING by an attempt that was cut off: VideoGen knows
- * whether the bytes arrived. If they did, the record moves to UPLOADED and nothing is sent
- * again; if not, the caller creates a new file, and the store records this one abandoned.
+ * Takes the transfer's lease. While another delivery of the same message holds it (SQS
+ * delivered it twice), waits here for that one to finish, looking again after 1 s, 2 s, …
+ * at most 30 s apart: it then finds the record UPLOADED and answers with its file, or the
+ * lease given back and takes it. Waiting in the invocation keeps the copy's message hidden,
+ * instead of a round trip through the queue per look. `held` when the other one's time
+ * outlasts this invocation's.
+ */
+async function leaseTransfer(
+  deps: TransferWorkerDeps,
+  pk: string,
+  now: () => number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<LeaseOutcome> {
+  for (let waitMs = 1000; ; waitMs = Math.min(waitMs * 2, MAX_LEASE_CHECK_MS)) {
+    const lease = await acquireTransferLease(deps.store, pk, {
+      owner: deps.invocationId,
+      nowMs: now(),
+      untilMs: deps.deadlineMs(),
+      maxAttempts: deps.maxAttempts,
+      at: new Date(now()).toISOString(),
+    });
+    if (lease.kind !== 'held' || waitMs > deps.budgetMs()) return lease;
+    await sleep(Math.max(1, Math.min(waitMs, lease.untilMs - now() + 1)));
+  }
+}
+
+/**
+ * A record left CREATED or UPLOADING by an attempt that was cut off (or a FAILED one an
+ * operator retried): VideoGen knows whether the bytes arrived. If they did, the record
+ * moves to UPLOADED and nothing is sent again (answers when, as ISO 8601); if not (or the
+ * file failed at VideoGen), the caller creates a new file and the store records this one
+ * abandoned.
  */
 async function finishedBeforeACrash(
   deps: TransferWorkerDeps,
   record: IngestRecord,
   nowIso: () => string,
-): Promise<boolean> {
-  if (!record.fileId || (record.status !== 'CREATED' && record.status !== 'UPLOADING')) return false;
+): Promise<string | undefined> {
+  if (!record.fileId || (record.status !== 'CREATED' && record.status !== 'UPLOADING')) return undefined;
   const client = await deps.videoGen();
   try {
     const file = await client.getFile(record.fileId);
-    if (file.status === 'PENDING_UPLOAD') return false;
+    if (file.status === 'PENDING_UPLOAD' || file.status === 'FAILED') return undefined;
   } catch (error) {
-    if (error instanceof VideoGenNotFoundError) return false;
+    if (error instanceof VideoGenNotFoundError) return undefined;
     throw error;
   }
-  await advanceStatus(deps.store, record.pk, ['CREATED', 'UPLOADING'], 'UPLOADED', nowIso());
-  return true;
+  const uploadedAt = nowIso();
+  if (await recordUploaded(deps.store, record.pk, record.fileId, uploadedAt)) return uploadedAt;
+  const now = await getRecord(deps.store, record.pk);
+  if (now?.fileId !== record.fileId || STATUS_RANK[now.status] < STATUS_RANK.UPLOADED)
+    throw new ConcurrentUpdateError(`${record.pk} changed while its upload was confirmed`);
+  return uploadedAtOf(now, uploadedAt);
 }

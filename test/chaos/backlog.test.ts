@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import { png } from '#local/media';
 import { READY_STATUSES, type IngestRecord } from '#shared/ingest/record';
-import { sha256, startRuntime } from '../helpers/runtime.ts';
+import { sha256, shortTransferTimeouts, startRuntime } from '../helpers/runtime.ts';
 
 const FILES = Number(process.env.BACKLOG_FILES ?? 300);
 const CAP = 2;
@@ -31,12 +31,13 @@ describe(`chaos: a backlog of ${FILES} files at cap ${CAP}, rate-limited, thrott
     runtime = await startRuntime({
       maxConcurrentTransfers: CAP,
       retryPauseMs: 200,
+      // SQS delivers some messages twice, the copies overlapping.
+      duplicateDeliveryRate: 0.05,
       editTemplate: (template) => {
+        // A killed worker's message comes back, its lease ended, in 16 s (16 min deployed).
+        shortTransferTimeouts(15)(template);
         for (const [logicalId, resource] of Object.entries(template.Resources)) {
           const properties = resource.Properties ?? {};
-          // A killed worker's message comes back in 3 s (16 min deployed).
-          if (resource.Type === 'AWS::SQS::Queue' && /TransferQueue[0-9A-F]{8}$/.test(logicalId))
-            properties.VisibilityTimeout = 3;
           // Prepare reserved at 2: bursts of starts are throttled and retried.
           if (resource.Type === 'AWS::Lambda::Function' && /Prepare[0-9A-F]{8}$/.test(logicalId))
             properties.ReservedConcurrentExecutions = 2;
@@ -102,6 +103,7 @@ describe(`chaos: a backlog of ${FILES} files at cap ${CAP}, rate-limited, thrott
       rateLimited: sim?.requests().filter((request) => request.status === 429).length,
       throttles: runtime.lambdas.throttles,
       transferInvocations: runtime.lambdas.invocations.transfer,
+      duplicateDeliveries: runtime.queues.transfer.duplicated + runtime.queues.ingest.duplicated,
       failed: [...records.values()].filter((record) => !READY_STATUSES.includes(record.status)).length,
     };
     await runtime.stop();
@@ -141,5 +143,6 @@ describe(`chaos: a backlog of ${FILES} files at cap ${CAP}, rate-limited, thrott
     }
     expect(problems).toEqual([]);
     expect(runtime.queues.transferDeadLetters.depth).toBe(0);
+    expect(runtime.queues.transfer.duplicated).toBeGreaterThan(0);
   });
 });

@@ -68,6 +68,8 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
       maxWaitSeconds: 600,
       retryPauseMs: 50,
       webhookFailureRate: RATE,
+      // SQS delivers some messages twice, the copies overlapping (S3 events and transfers alike).
+      duplicateDeliveryRate: RATE,
       seed: SEED,
       handlerLogLevel: 'INFO',
       simulator: {
@@ -111,6 +113,7 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
       faultsInjected: {
         ...sim?.injected(),
         webhook_handler_died_after_write: runtime.webhookFailures.injected,
+        sqs_duplicate_delivery: runtime.queues.transfer.duplicated + runtime.queues.ingest.duplicated,
       },
       outcomes,
       executions: runtime.stepFunctions.executions().length,
@@ -197,6 +200,8 @@ describe(`chaos: ${FILES} files, every fault at once`, () => {
         (file.kind === 'media' || file.kind === 'temporary') && !expiredEveryTime(records.get(file.key)),
     ).length;
     expect(runtime.simulator?.files().filter((file) => file.received)).toHaveLength(sources);
+    // Overlapping copies of transfer messages did happen; none made a second upload.
+    expect(runtime.queues.transfer.duplicated).toBeGreaterThan(0);
   });
 
   it('records every genuine event once, and nothing that did not happen', () => {

@@ -11,7 +11,7 @@ import {
   VideoGenIngest,
   type SubscriberOptions,
   type VideoGenIngestProps,
-  MAX_TRANSFER_RECEIVES,
+  TRANSFER_MAX_RECEIVE_COUNT,
 } from '../../lib/videogen-ingest.ts';
 import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
@@ -220,7 +220,7 @@ describe('the functions', () => {
     expect(transferQueue?.Properties).toMatchObject({
       VisibilityTimeout: 960,
       MessageRetentionPeriod: Duration.hours(48).toSeconds(),
-      RedrivePolicy: { maxReceiveCount: MAX_TRANSFER_RECEIVES + 2 },
+      RedrivePolicy: { maxReceiveCount: TRANSFER_MAX_RECEIVE_COUNT },
     });
   });
 

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { mp4, png } from '#local/media';
 import { LocalRuntime } from '#local/runtime/runtime';
 import { READY_STATUSES } from '#shared/ingest/record';
-import { FAST, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
+import {
+  FAST,
+  ingestAll,
+  receivedBy,
+  sha256,
+  shortTransferTimeouts,
+  startRuntime,
+} from '../helpers/runtime.ts';
 
 const batch = (prefix: string, count: number) =>
   Object.fromEntries(
@@ -58,13 +65,9 @@ describe('the transfer queue', () => {
 
   it('redelivers the message of a worker that died mid-transfer, and the source gets one uploaded file', async () => {
     const runtime = await startRuntime({
-      // A crashed attempt comes back after the queue's visibility timeout: 2 s here, 16 min deployed.
-      editTemplate: (template) => {
-        for (const [logicalId, resource] of Object.entries(template.Resources)) {
-          if (resource.Type === 'AWS::SQS::Queue' && /TransferQueue[0-9A-F]{8}$/.test(logicalId))
-            (resource.Properties as Record<string, unknown>).VisibilityTimeout = 2;
-        }
-      },
+      // A crashed attempt comes back after the queue's visibility timeout, when its lease has
+      // ended with its time limit: 13 s here, 16 min deployed.
+      editTemplate: shortTransferTimeouts(12),
       simulator: { faults: [{ fault: 'slow', on: 'put', delayMs: 1500, nth: 1 }] },
     });
     try {
@@ -107,6 +110,33 @@ describe('Lambda concurrency, as Lambda enforces it', () => {
       }),
     ).rejects.toThrow(/decreases account's UnreservedConcurrentExecution below its minimum value of \[100\]/);
   });
+
+  it(
+    'on a small account, every Lambda task retries its throttles: AwaitFile throttled, no file FAILED after its bytes went',
+    { timeout: 300_000 },
+    async () => {
+      // Ten in all, as new accounts have: two transfers hold two, webhooks, Prepare, Poll and
+      // AwaitFile share the rest, and a burst of files outruns it.
+      const runtime = await startRuntime({
+        accountConcurrency: 10,
+        maxConcurrentTransfers: 2,
+        // A throttled transfer's message comes back after the visibility timeout: 13 s here.
+        editTemplate: shortTransferTimeouts(12),
+      });
+      try {
+        const files = batch('small-account', 16);
+        const records = await ingestAll(runtime, files);
+        const notReady = Object.keys(files)
+          .filter((key) => !READY_STATUSES.includes(records[key]?.status ?? 'FAILED'))
+          .map((key) => `${key}: ${records[key]?.status} ${JSON.stringify(records[key]?.error)}`);
+        expect(notReady).toEqual([]);
+        process.stderr.write(`[small account] throttles ${JSON.stringify(runtime.lambdas.throttles)}\n`);
+        expect(runtime.lambdas.throttles['await-file'] ?? 0).toBeGreaterThan(0);
+      } finally {
+        await runtime.stop();
+      }
+    },
+  );
 
   it('throttles a function at its reservation; the workflow retries and every file still lands', async () => {
     const runtime = await startRuntime({

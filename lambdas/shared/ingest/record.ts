@@ -116,6 +116,14 @@ export const ingestRecordSchema = z.looseObject({
   retryExecutionArn: z.optional(z.string()),
   /** The Step Functions task token of a workflow waiting for readiness (internal; absent when none). */
   taskToken: z.optional(z.string()),
+  /** When VideoGen accepted the bytes: the max wait for readiness counts from here. Absent before UPLOADED. */
+  uploadedAt: z.optional(z.string()),
+  /** Transfers really started for this source (a worker held the lease); deliveries that waited do not count. */
+  transferAttempts: z.optional(z.int().check(z.nonnegative())),
+  /** The transfer worker sending this source now (internal; absent when none). */
+  transferOwner: z.optional(z.string()),
+  /** Until when (epoch ms) `transferOwner` holds the transfer: its invocation's time limit. */
+  transferLeaseUntil: z.optional(z.number()),
 });
 export type IngestRecord = z.infer<typeof ingestRecordSchema>;
 

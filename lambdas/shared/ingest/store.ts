@@ -53,7 +53,7 @@ export async function conditionally(write: () => Promise<unknown>): Promise<bool
   }
 }
 
-function statusList(
+export function statusList(
   statuses: readonly IngestStatus[],
   prefix: string,
 ): { expression: string; values: Record<string, IngestStatus> } {
@@ -110,7 +110,7 @@ export async function findSourceOfFile(store: IngestStore, fileId: string): Prom
  * Writes a new record for its source; `false` means a duplicate. Also `true` when the
  * record is this very execution's (an earlier attempt of the step wrote it, then died
  * before answering), and when an operator's retry started this execution: then the FAILED
- * or TIMED_OUT record is replaced, its VideoGen files kept as abandoned.
+ * or TIMED_OUT record is replaced, its VideoGen file kept for the transfer to adopt or abandon.
  */
 export async function claimSource(store: IngestStore, record: IngestRecord): Promise<boolean> {
   const item = ingestRecordSchema.parse(record);
@@ -142,10 +142,15 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     };
     return takeOver(store, adopted, existing.version);
   }
+  // The failed attempt's VideoGen file stays the record's, CREATED: the transfer asks
+  // VideoGen whether it holds the bytes (a transfer that finished after its wait in the
+  // queue timed out) and adopts it, sending nothing twice; otherwise it creates a new file
+  // and records this one abandoned.
   const replacement: IngestRecord = {
     ...item,
+    ...(existing.fileId ? { status: 'CREATED', fileId: existing.fileId, attempts: 1 } : {}),
     retries: (existing.retries ?? 0) + 1,
-    abandonedFileIds: [...existing.abandonedFileIds, ...(existing.fileId ? [existing.fileId] : [])],
+    abandonedFileIds: existing.abandonedFileIds,
     version: existing.version + 1,
   };
   return takeOver(store, replacement, existing.version);
@@ -285,7 +290,8 @@ export async function recordCreatedFile(
 /**
  * Moves the status forward to `to` if it is one of `from`; answers whether it did. A
  * record already further along (a webhook got there first) is left as it is, and so is
- * one that another execution owns when `executionArn` is given.
+ * one that another execution owns when `executionArn` is given, or that holds another
+ * VideoGen file when `fileId` is.
  */
 export async function advanceStatus(
   store: IngestStore,
@@ -293,19 +299,22 @@ export async function advanceStatus(
   from: readonly IngestStatus[],
   to: IngestStatus,
   at: string,
-  options: { readonly error?: IngestError; readonly executionArn?: string } = {},
+  options: { readonly error?: IngestError; readonly executionArn?: string; readonly fileId?: string } = {},
 ): Promise<boolean> {
-  const { error, executionArn } = options;
+  const { error, executionArn, fileId } = options;
   const allowed = statusList(from, 'from');
+  const conditions = [
+    allowed.expression,
+    ...(executionArn ? ['executionArn = :execution'] : []),
+    ...(fileId ? ['fileId = :fileId'] : []),
+  ];
   return conditionally(() =>
     store.client.send(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
         UpdateExpression: `SET #status = :to, updatedAt = :at, #version = #version + :one${error ? ', #error = :error' : ''}`,
-        ConditionExpression: executionArn
-          ? `${allowed.expression} AND executionArn = :execution`
-          : allowed.expression,
+        ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeNames: {
           '#status': 'status',
           '#version': 'version',
@@ -317,6 +326,7 @@ export async function advanceStatus(
           ':one': 1,
           ...(error ? { ':error': error } : {}),
           ...(executionArn ? { ':execution': executionArn } : {}),
+          ...(fileId ? { ':fileId': fileId } : {}),
           ...allowed.values,
         },
       }),

@@ -34,12 +34,12 @@ describe('Poll', () => {
   it('carries a file whose webhooks were lost: WAITING, then READY from GET alone', async () => {
     const { record, created } = await uploaded(mp4());
     const started = new Date().toISOString();
-    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: started })).toEqual({
+    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, uploadedAt: started })).toEqual({
       outcome: 'WAITING',
       status: 'UPLOADED',
     });
     await steps.sim.settled();
-    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: started })).toEqual({
+    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, uploadedAt: started })).toEqual({
       outcome: 'READY',
       status: 'ANALYZED',
     });
@@ -55,18 +55,25 @@ describe('Poll', () => {
       AT,
     );
     await steps.sim.settled();
-    expect((await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: AT })).outcome).toBe(
+    expect((await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, uploadedAt: AT })).outcome).toBe(
       'READY',
     );
     expect((await getRecord(steps.table.store, record.pk))?.taskToken).toBeUndefined();
   });
 
   it('keeps the token while it sends the workflow back to wait', async () => {
-    const { record, created } = await uploaded(mp4());
+    // Bytes not sent yet: VideoGen cannot have made it ready, however slow this machine is.
+    const record = await acceptedRecord();
+    const created = await createVideoGenFile(createDeps(), { pk: record.pk });
     await storeTaskToken(steps.table.store, record.pk, 'current', WAITING_STATUSES, AT);
     expect(
-      (await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: new Date().toISOString() }))
-        .outcome,
+      (
+        await poll(pollDeps(), {
+          pk: record.pk,
+          fileId: created.fileId,
+          uploadedAt: new Date().toISOString(),
+        })
+      ).outcome,
     ).toBe('WAITING');
     expect((await getRecord(steps.table.store, record.pk))?.taskToken).toBe('current');
   });
@@ -76,7 +83,7 @@ describe('Poll', () => {
     const result = await poll(pollDeps(60, new Date(Date.parse(AT) + 61_000)), {
       pk: record.pk,
       fileId: created.fileId,
-      startedAt: AT,
+      uploadedAt: AT,
     });
     expect(result).toEqual({ outcome: 'TIMED_OUT', status: 'TIMED_OUT' });
     expect(await getRecord(steps.table.store, record.pk)).toMatchObject({
@@ -89,7 +96,7 @@ describe('Poll', () => {
     steps.sim.faults.add({ fault: 'fail_processing' });
     const { record, created } = await uploaded(mp4());
     await steps.sim.settled();
-    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, startedAt: AT })).toEqual({
+    expect(await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, uploadedAt: AT })).toEqual({
       outcome: 'FAILED',
       status: 'FAILED',
     });

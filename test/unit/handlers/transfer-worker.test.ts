@@ -15,6 +15,7 @@ import { API_PAUSE_PK, extendApiPause, readApiPause } from '#shared/ingest/api-p
 import { advanceStatus, claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
 import type { IngestRecord } from '#shared/ingest/record';
 import { TransferAttemptsExhaustedError, SourceGoneError } from '#shared/ingest/errors';
+import { acquireTransferLease } from '#shared/ingest/transfer-lease';
 import {
   VideoGenClient,
   VideoGenServerError,
@@ -32,6 +33,7 @@ let table: TestTable;
 let sim: VideoGenSimulator;
 let client: VideoGenClient;
 let keys = 0;
+let invocations = 0;
 const bytes = mp4(50_000);
 
 let backends: StepBackends;
@@ -78,8 +80,10 @@ function deps(answers: TaskAnswers, overrides: Partial<TransferWorkerDeps> = {})
     upload: uploadToPresignedUrl,
     answers,
     maxUploadUrlAttempts: 3,
-    maxReceives: 5,
+    maxAttempts: 5,
+    invocationId: `invocation-${(invocations += 1)}`,
     budgetMs: () => 60_000,
+    deadlineMs: () => Date.now() + 70_000,
     sleep: () => Promise.resolve(),
     random: () => 0,
     ...overrides,
@@ -98,9 +102,9 @@ async function createdBeforeACrash() {
   return { record, first };
 }
 
-/** The transfer queue delivering `pk`'s message for the `receiveCount`th time. */
-const deliver = (workerDeps: TransferWorkerDeps, pk: string, receiveCount: number, taskToken = 't') =>
-  processTransferMessage(workerDeps, { pk, taskToken, receiveCount });
+/** The transfer queue delivering `pk`'s message (once more). */
+const deliver = (workerDeps: TransferWorkerDeps, pk: string, taskToken = 't') =>
+  processTransferMessage(workerDeps, { pk, taskToken });
 
 const storedUploads = (fileId: string | null) =>
   sim.uploads().filter((upload) => upload.fileId === fileId && upload.outcome === 'stored');
@@ -110,24 +114,28 @@ describe('the transfer worker', () => {
     const record = await claimed();
     const answers = recordingAnswers();
 
-    const disposition = await deliver(deps(answers), record.pk, 1, 't1');
+    const disposition = await deliver(deps(answers), record.pk, 't1');
 
     const stored = await getRecord(table.store, record.pk);
     expect(disposition).toEqual({ kind: 'answered', outcome: 'succeeded', bytesSent: bytes.length });
     expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 1 });
     expect(answers.calls).toEqual([
-      { succeed: 't1', output: { fileId: stored?.fileId, bytes: bytes.length, sent: true } },
+      {
+        succeed: 't1',
+        output: { fileId: stored?.fileId, bytes: bytes.length, sent: true, uploadedAt: stored?.uploadedAt },
+      },
     ]);
+    expect(stored?.uploadedAt).toEqual(expect.any(String));
     expect(storedUploads(stored?.fileId ?? null)).toHaveLength(1);
   });
 
   it('answers a redelivered message of a finished transfer again and sends nothing', async () => {
     const record = await claimed();
-    await deliver(deps(recordingAnswers()), record.pk, 1);
+    await deliver(deps(recordingAnswers()), record.pk);
     const uploadsBefore = sim.uploads().length;
     const answers = recordingAnswers();
 
-    const again = await deliver(deps(answers), record.pk, 2);
+    const again = await deliver(deps(answers), record.pk);
 
     expect(again).toEqual({ kind: 'answered', outcome: 'already-done' });
     expect(answers.calls).toEqual([{ succeed: 't', output: expect.objectContaining({ sent: false }) }]);
@@ -138,7 +146,7 @@ describe('the transfer worker', () => {
     const { record, first } = await createdBeforeACrash();
     await advanceStatus(table.store, record.pk, ['CREATED'], 'UPLOADING', record.createdAt);
 
-    await deliver(deps(recordingAnswers()), record.pk, 2);
+    await deliver(deps(recordingAnswers()), record.pk);
 
     const stored = await getRecord(table.store, record.pk);
     expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 2, abandonedFileIds: [first.fileId] });
@@ -156,7 +164,7 @@ describe('the transfer worker', () => {
     const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
     const answers = recordingAnswers();
 
-    const disposition = await deliver(deps(answers), record.pk, 2);
+    const disposition = await deliver(deps(answers), record.pk);
 
     expect(disposition).toMatchObject({ kind: 'answered', outcome: 'already-done' });
     expect(await getRecord(table.store, record.pk)).toMatchObject({
@@ -172,41 +180,65 @@ describe('the transfer worker', () => {
     const record = await claimed();
     const at = Date.parse('2026-11-26T10:00:00Z');
 
-    const disposition = await deliver(deps(recordingAnswers(), { now: () => at }), record.pk, 1);
+    const disposition = await deliver(deps(recordingAnswers(), { now: () => at }), record.pk);
 
     expect(disposition).toEqual({ kind: 'retry', afterSeconds: 40, reason: 'VideoGenRateLimitedError' });
     expect(await readApiPause(table.store)).toBe(at + 40_000);
     expect((await getRecord(table.store, record.pk))?.status).toBe('RECEIVED');
   });
 
-  it('reads the shared pause before calling VideoGen: a short one is waited out, a long one defers the message', async () => {
+  it('waits out a shared pause inside the invocation, holding only its own message; defers only one past its time limit', async () => {
     const at = Date.parse('2026-11-27T10:00:00Z');
-    await extendApiPause(table.store, at + 5_000);
+    await extendApiPause(table.store, at + 120_000);
     const slept: number[] = [];
     const record = await claimed();
     const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
 
-    await processTransferMessage(
-      deps(recordingAnswers(), { now: () => at, sleep: (ms) => Promise.resolve(void slept.push(ms)) }),
-      { pk: record.pk, taskToken: 't', receiveCount: 1 },
+    // A 120 s Retry-After within a 15-minute invocation: waited here, the message kept.
+    const waited = await processTransferMessage(
+      deps(recordingAnswers(), {
+        now: () => at + slept.reduce((sum, ms) => sum + ms, 0),
+        budgetMs: () => 840_000,
+        sleep: (ms) => Promise.resolve(void slept.push(ms)),
+      }),
+      { pk: record.pk, taskToken: 't' },
     );
-    expect(slept[0]).toBe(5_000);
-
-    await extendApiPause(table.store, at + 120_000);
-    const later = await claimed();
-    const deferred = await deliver(deps(recordingAnswers(), { now: () => at }), later.pk, 1);
-    expect(deferred).toEqual({ kind: 'retry', afterSeconds: 120, reason: 'VideoGen rate limit' });
+    expect(slept).toEqual([120_000]);
+    expect(waited).toMatchObject({ kind: 'answered', outcome: 'succeeded' });
     expect(sim.requests().filter((request) => request.op === 'create')).toHaveLength(createsBefore + 1);
+
+    // Longer than the invocation has left: the message is hidden until the pause ends, and
+    // that delivery is no attempt.
+    await extendApiPause(table.store, at + 600_000);
+    const later = await claimed();
+    const deferred = await deliver(deps(recordingAnswers(), { now: () => at }), later.pk);
+    expect(deferred).toEqual({ kind: 'retry', afterSeconds: 600, reason: 'VideoGen rate limit' });
+    expect((await getRecord(table.store, later.pk))?.transferAttempts).toBeUndefined();
   });
 
-  it('puts a message back with a growing delay after a transient error, and fails the file past maxReceives', async () => {
-    sim.faults.add({ fault: 'server_error', on: 'create' });
+  it('counts attempts on the record, not deliveries: a file fails only after maxAttempts real tries', async () => {
+    await extendApiPause(table.store, Date.now() + 600_000);
     const record = await claimed();
-    const transient = await deliver(deps(recordingAnswers()), record.pk, 3);
-    expect(transient).toMatchObject({ kind: 'retry', reason: 'VideoGenServerError' });
+    // Twenty deliveries that only waited for VideoGen's rate limit: no attempt spent.
+    for (let receive = 0; receive < 20; receive += 1) {
+      expect(await deliver(deps(recordingAnswers()), record.pk)).toMatchObject({ kind: 'retry' });
+    }
+    await table.store.client.send(
+      new DeleteCommand({ TableName: table.tableName, Key: { pk: API_PAUSE_PK } }),
+    );
+    sim.faults.add({ fault: 'server_error', on: 'create' });
+    const noRetries = { budgetMs: () => 0 };
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      const transient = await deliver(deps(recordingAnswers(), noRetries), record.pk);
+      expect(transient).toMatchObject({ kind: 'retry', reason: 'VideoGenServerError' });
+      expect(await getRecord(table.store, record.pk)).toMatchObject({
+        status: 'RECEIVED',
+        transferAttempts: attempt,
+      });
+    }
 
     const answers = recordingAnswers();
-    const exhausted = await deliver(deps(answers), record.pk, 6);
+    const exhausted = await deliver(deps(answers, noRetries), record.pk);
     expect(exhausted).toEqual({
       kind: 'answered',
       outcome: 'failed',
@@ -215,20 +247,95 @@ describe('the transfer worker', () => {
     expect(answers.calls).toEqual([{ fail: 't', error: 'TransferAttemptsExhaustedError' }]);
   });
 
+  it('two overlapping deliveries of one message: one VideoGen file gets the bytes, and the record and the answer name it', async () => {
+    sim.faults.add({ fault: 'slow', on: 'put', delayMs: 400 });
+    const record = await claimed();
+    const createsBefore = sim.requests().filter((request) => request.op === 'create').length;
+    const first = recordingAnswers();
+    const second = recordingAnswers();
+
+    const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+    const [a, b] = await Promise.all([
+      deliver(deps(first), record.pk),
+      realSleep(100).then(() => deliver(deps(second, { sleep: realSleep }), record.pk)),
+    ]);
+
+    const stored = await getRecord(table.store, record.pk);
+    expect(a).toMatchObject({ kind: 'answered', outcome: 'succeeded' });
+    // The copy waited for the first to finish, then answered with the record's file, sending nothing.
+    expect(b).toEqual({ kind: 'answered', outcome: 'already-done' });
+    expect(stored).toMatchObject({ status: 'UPLOADED', attempts: 1, transferAttempts: 1 });
+    expect(stored?.transferOwner).toBeUndefined();
+    for (const answers of [first, second]) {
+      expect(answers.calls).toEqual([
+        { succeed: 't', output: expect.objectContaining({ fileId: stored?.fileId }) },
+      ]);
+    }
+    expect(sim.requests().filter((request) => request.op === 'create')).toHaveLength(createsBefore + 1);
+    expect(storedUploads(stored?.fileId ?? null)).toHaveLength(1);
+  });
+
+  it('hands a copy whose original outlasts it back to the queue until the lease ends', async () => {
+    const record = await claimed();
+    const at = Date.now();
+    await acquireTransferLease(table.store, record.pk, {
+      owner: 'the original',
+      nowMs: at,
+      untilMs: at + 300_000,
+      maxAttempts: 5,
+      at: new Date(at).toISOString(),
+    });
+
+    const copy = await deliver(deps(recordingAnswers(), { now: () => at, budgetMs: () => 500 }), record.pk);
+
+    expect(copy).toEqual({ kind: 'retry', afterSeconds: 300, reason: 'transfer in progress elsewhere' });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      transferOwner: 'the original',
+      transferAttempts: 1,
+    });
+  });
+
+  it('never records or answers a file the record no longer holds, though its bytes went', async () => {
+    const record = await claimed();
+    const replaced = await client.createFile({ displayName: 'a.mp4', type: 'VIDEO', isTemporary: false });
+    const answers = recordingAnswers();
+    const upload: TransferWorkerDeps['upload'] = async (request) => {
+      // While these bytes go, the record moves to another file.
+      const current = await getRecord(table.store, record.pk);
+      if (!current) throw new Error('no record');
+      await recordCreatedFile(table.store, current, {
+        fileId: replaced.fileId,
+        displayName: 'a.mp4',
+        at: record.createdAt,
+      });
+      return uploadToPresignedUrl(request);
+    };
+
+    const disposition = await deliver(deps(answers, { upload, budgetMs: () => 0 }), record.pk);
+
+    expect(disposition).toMatchObject({ kind: 'retry', reason: 'ConcurrentUpdateError' });
+    expect(answers.calls).toEqual([]);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'CREATED',
+      fileId: replaced.fileId,
+    });
+  });
+
   it('fails the task at once, by name, on a permanent error', async () => {
     s3.on(GetObjectCommand).rejects(
       Object.assign(new Error('gone'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }),
     );
     const record = await claimed();
     const answers = recordingAnswers();
-    const disposition = await deliver(deps(answers), record.pk, 1);
+    const disposition = await deliver(deps(answers), record.pk);
     expect(disposition).toMatchObject({ kind: 'answered', outcome: 'failed', error: 'SourceGoneError' });
   });
 
   it('drops the message of a workflow that has ended (its wait in the queue timed out)', async () => {
     const record = await claimed({ status: 'FAILED' });
     const answers = recordingAnswers();
-    const disposition = await deliver(deps(answers), record.pk, 1);
+    const disposition = await deliver(deps(answers), record.pk);
     expect(disposition).toEqual({ kind: 'answered', outcome: 'workflow-ended' });
     expect(answers.calls).toEqual([]);
   });

@@ -35,9 +35,15 @@ describe('Transfer', () => {
 
     const output = await transfer(transferDeps(), { pk: record.pk, ...created });
 
-    expect(output).toEqual({ fileId: created.fileId, bytes: bytes.length, sent: true });
+    const stored = await getRecord(steps.table.store, record.pk);
+    expect(output).toEqual({
+      fileId: created.fileId,
+      bytes: bytes.length,
+      sent: true,
+      uploadedAt: stored?.uploadedAt,
+    });
     expect(steps.sim.file(created.fileId)?.received?.bytes).toBe(bytes.length);
-    expect((await getRecord(steps.table.store, record.pk))?.status).toBe('UPLOADED');
+    expect(stored).toMatchObject({ status: 'UPLOADED', uploadedAt: expect.any(String) });
     expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toMatchObject({
       Bucket: 'drop',
       VersionId: 'v1',

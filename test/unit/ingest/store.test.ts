@@ -62,13 +62,15 @@ describe('ingest store against the DynamoDB emulator', () => {
 
     expect(await claimSource(table.store, { ...record, executionArn: retryArn })).toBe(true);
     const replaced = await getRecord(table.store, record.pk);
+    // The file stays the record's, CREATED, for the transfer to adopt (bytes at VideoGen) or abandon.
     expect(replaced).toMatchObject({
-      status: 'RECEIVED',
+      status: 'CREATED',
       executionArn: retryArn,
-      fileId: null,
+      fileId: 'vg_file_retry1',
+      attempts: 1,
       error: null,
       retries: 1,
-      abandonedFileIds: ['vg_file_retry1'],
+      abandonedFileIds: [],
     });
     expect(replaced?.retryExecutionArn).toBeUndefined();
   });
