@@ -273,3 +273,59 @@ describe('finding the target', () => {
     }
   });
 });
+
+describe('a transfer that finishes after its wait in the queue timed out', () => {
+  it('is FAILED, and its retry adopts the VideoGen file that got the bytes: nothing is sent twice', async () => {
+    const late = await startRuntime({
+      // The shortest maxQueueWait the construct takes is a minute: the Transfer state's
+      // timeout is cut to 2 s in the definition instead.
+      maxQueueWaitSeconds: 60,
+      editTemplate: (template) => {
+        for (const resource of Object.values(template.Resources)) {
+          if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+          const join = (resource.Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] })[
+            'Fn::Join'
+          ];
+          join[1] = join[1].map((part) =>
+            typeof part === 'string' ? part.replace('"TimeoutSeconds":60', '"TimeoutSeconds":2') : part,
+          );
+        }
+      },
+      simulator: { faults: [{ fault: 'slow', on: 'put', delayMs: 4000, times: 1 }] },
+    });
+    try {
+      const body = mp4(30_000);
+      const failed = (await ingestAll(late, { 'late.mp4': { body } }))['late.mp4'];
+      expect(failed).toMatchObject({ status: 'FAILED', error: { code: 'TransferQueueTimeoutError' } });
+      // The PUT was under way: VideoGen gets the bytes after the record said FAILED.
+      await expect
+        .poll(() => late.simulator?.uploads().filter((upload) => upload.outcome === 'stored').length, {
+          timeout: 10_000,
+        })
+        .toBe(1);
+
+      const printed: string[] = [];
+      const code = await runOps(
+        'retry',
+        ['late.mp4'],
+        (text) => printed.push(text),
+        () => Promise.resolve(fromEndpoints(late.ops, 'the local runtime')),
+      );
+      expect(code).toBe(0);
+      await late.idle();
+      await late.simulator?.settled();
+
+      const after = (await late.records()).find((record) => record.key === 'late.mp4');
+      expect(after).toMatchObject({
+        status: 'ANALYZED',
+        fileId: failed?.fileId,
+        abandonedFileIds: [],
+        retries: 1,
+      });
+      expect(late.simulator?.uploads().filter((upload) => upload.outcome === 'stored')).toHaveLength(1);
+      expect(late.simulator?.requests().filter((request) => request.op === 'create')).toHaveLength(1);
+    } finally {
+      await late.stop();
+    }
+  });
+});
