@@ -1,4 +1,4 @@
-import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -262,8 +262,10 @@ export class IngestWorkflow extends Construct {
       logs: {
         // Under /aws/vendedlogs/: Step Functions then needs no entry in the account's one
         // CloudWatch Logs resource policy, whose 5,120-character limit busy accounts reach.
+        // The stack's own id in the name: a retained log group of an earlier stack of the
+        // same name (destroyed, or rolled back) would make a fixed name "already exist".
         destination: new LogGroup(this, 'Logs', {
-          logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 400, separator: '-' })}`,
+          logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 400, separator: '-' })}-${stackInstanceId()}`,
           retention: props.logRetention,
           removalPolicy: props.removalPolicy,
         }),
@@ -332,4 +334,12 @@ export class IngestWorkflow extends Construct {
       jitterStrategy: JitterType.FULL,
     });
   }
+}
+
+/**
+ * The first part of the UUID in the stack's id (`arn:…:stack/NAME/UUID`): new each time a
+ * stack of that name is created, the same across its updates.
+ */
+function stackInstanceId(): string {
+  return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
 }

@@ -1,4 +1,4 @@
-import { Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { Aspects, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
@@ -31,6 +31,7 @@ import {
   acknowledgeListStreams,
   applyNagSuppressions,
 } from './nag-suppressions.ts';
+import { RetainExceptOnCreate } from './retain-except-on-create.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 import {
   MAX_TRANSFER_ATTEMPTS,
@@ -295,6 +296,7 @@ export class VideoGenIngest extends Construct {
     this.alarms = Object.values(monitoring.alarms);
     this.alarmTopic = monitoring.alarmTopic;
     this.dashboard = monitoring.dashboard;
+    if (removalPolicy === RemovalPolicy.RETAIN) Aspects.of(this).add(new RetainExceptOnCreate());
     applyNagSuppressions(this, {
       functions: [...Object.values(this.functions), ...(registration ? [registration.registerFunction] : [])],
       sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: sourceObjectsArn },
