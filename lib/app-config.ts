@@ -4,19 +4,21 @@ import { READINESS_LEVELS } from '../lambdas/shared/config.ts';
 import { parseSuffixes } from '../lambdas/shared/drop-filter.ts';
 import type { VideoGenIngestStackProps } from './videogen-ingest-stack.ts';
 
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/,
+    'must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)',
+  );
+
 /** The CDK context keys `bin/app.ts` reads (`npx cdk deploy -c key=value`), with their defaults. */
 export const contextSchema = z.object({
   stackName: z.string().min(1).default('VideoGenIngest'),
   apiKeySecretName: z.string().min(1).default('videogen/api-key'),
   videoGenApiUrl: z.string().optional(),
   existingBucketName: z.string().min(3).optional(),
-  existingBucketKmsKeyArn: z
-    .string()
-    .regex(
-      /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/,
-      'must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)',
-    )
-    .optional(),
+  existingBucketKmsKeyArn: kmsKeyArn.optional(),
+  apiKeySecretKmsKeyArn: kmsKeyArn.optional(),
   webhookSecretName: z.string().min(1).optional(),
   keyPrefix: z.string().optional(),
   keySuffixes: z.string().optional(),
@@ -53,6 +55,7 @@ export function stackPropsFromContext(
     apiKeySecretName: c.apiKeySecretName,
     ...(c.existingBucketName ? { existingBucketName: c.existingBucketName } : {}),
     ...(c.existingBucketKmsKeyArn ? { existingBucketKmsKeyArn: c.existingBucketKmsKeyArn } : {}),
+    ...(c.apiKeySecretKmsKeyArn ? { apiKeySecretKmsKeyArn: c.apiKeySecretKmsKeyArn } : {}),
     ...(c.webhookSecretName ? { webhookSecretName: c.webhookSecretName } : {}),
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
     ingest: {

@@ -3,6 +3,7 @@
  * on the drop prefix of this bucket, this table's items and this state machine only.
  */
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Stack } from 'aws-cdk-lib';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -20,6 +21,8 @@ export interface IngestGrantsProps {
   readonly table: TableV2;
   readonly stateMachine: StateMachine;
   readonly apiKeySecret: ISecret;
+  /** The KMS key that encrypts the API key secret, when it is a customer managed key. */
+  readonly apiKeySecretKey: IKey | undefined;
   readonly webhookSecret: ISecret;
   readonly functions: {
     readonly starter: IFunction;
@@ -71,8 +74,7 @@ export function grantIngestPermissions(
   grantItems(awaitFile, 'GetItem', 'UpdateItem');
   grantItems(poll, 'GetItem', 'PutItem', 'UpdateItem');
   grantItems(recordFailure, 'GetItem', 'PutItem', 'UpdateItem');
-  props.apiKeySecret.grantRead(transfer);
-  props.apiKeySecret.grantRead(poll);
+  for (const fn of [transfer, poll]) grantApiKeyRead(fn, props.apiKeySecret, props.apiKeySecretKey);
   stateMachine.grantStartExecution(starter);
   // A Policy of its own, not the role's default one: the function must not depend on the
   // state machine that invokes it (a CloudFormation dependency cycle otherwise).
@@ -95,4 +97,25 @@ export function grantIngestPermissions(
   );
   props.webhookSecret.grantRead(webhook);
   return { sourceObjectsArn };
+}
+
+/**
+ * Reading the API key: the secret, and `kms:Decrypt` on its customer managed key through
+ * Secrets Manager only (as `Secret.grantRead` grants for a secret that knows its key; an
+ * imported secret does not).
+ */
+export function grantApiKeyRead(fn: IFunction, secret: ISecret, key: IKey | undefined): void {
+  secret.grantRead(fn);
+  if (key && key !== secret.encryptionKey) {
+    // A statement on the role: an imported key has no key policy here to add to.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(fn).region}.amazonaws.com` },
+        },
+      }),
+    );
+  }
 }

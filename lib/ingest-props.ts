@@ -37,6 +37,14 @@ export interface VideoGenIngestProps {
    */
   readonly apiKeySecret: ISecret;
   /**
+   * The customer managed KMS key that encrypts `apiKeySecret`, when it is not the account's
+   * `aws/secretsmanager` key: the functions that read the secret get `kms:Decrypt` on it,
+   * through Secrets Manager only. (The key's policy must let the account's IAM policies
+   * grant its use, as a key's default policy does.)
+   * @default the secret's own `encryptionKey`, if any; else none needed
+   */
+  readonly apiKeySecretEncryptionKey?: IKey;
+  /**
    * The drop bucket. For an existing bucket the stack turns on its "Send notifications
    * to Amazon EventBridge" (its other notifications are left alone).
    * @default a new bucket: private, encrypted, TLS only, versioned, with EventBridge notifications

@@ -13,13 +13,15 @@ export interface VideoGenIngestStackProps extends StackProps {
   readonly existingBucketName?: string;
   /** The KMS key ARN of that bucket's SSE-KMS encryption (the readers get `kms:Decrypt`). */
   readonly existingBucketKmsKeyArn?: string;
+  /** The customer managed KMS key ARN that encrypts the API key secret (its readers get `kms:Decrypt`). */
+  readonly apiKeySecretKmsKeyArn?: string;
   /** Verify webhooks with this existing secret instead of registering automatically. */
   readonly webhookSecretName?: string;
   /** Subscribe this address to the alarm topic (it must confirm the subscription e-mail). */
   readonly alarmEmail?: string;
   readonly ingest?: Omit<
     VideoGenIngestProps,
-    'apiKeySecret' | 'bucket' | 'bucketEncryptionKey' | 'webhookSecret'
+    'apiKeySecret' | 'apiKeySecretEncryptionKey' | 'bucket' | 'bucketEncryptionKey' | 'webhookSecret'
   >;
 }
 
@@ -32,6 +34,9 @@ export class VideoGenIngestStack extends Stack {
     this.ingest = new VideoGenIngest(this, 'Ingest', {
       ...props.ingest,
       apiKeySecret: Secret.fromSecretNameV2(this, 'ApiKey', props.apiKeySecretName),
+      ...(props.apiKeySecretKmsKeyArn
+        ? { apiKeySecretEncryptionKey: Key.fromKeyArn(this, 'ApiKeyKey', props.apiKeySecretKmsKeyArn) }
+        : {}),
       ...(props.existingBucketName
         ? { bucket: Bucket.fromBucketName(this, 'DropBucket', props.existingBucketName) }
         : {}),

@@ -263,6 +263,7 @@ export class VideoGenIngest extends Construct {
         serviceName: this.metricsService,
         webhookUrl: functionUrl.url,
         apiKeySecret: props.apiKeySecret,
+        apiKeySecretKey: props.apiKeySecretEncryptionKey,
         videoGenApiUrl: config.videoGenApiUrl,
         logRetention,
         removalPolicy,
@@ -278,6 +279,7 @@ export class VideoGenIngest extends Construct {
       table: this.table,
       stateMachine: this.stateMachine,
       apiKeySecret: props.apiKeySecret,
+      apiKeySecretKey: props.apiKeySecretEncryptionKey,
       webhookSecret: this.webhookSecret,
       functions: this.functions,
     });

@@ -4,12 +4,16 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { IngestFunction } from './ingest-function.ts';
+import { grantApiKeyRead } from './ingest-grants.ts';
 
 export interface WebhookRegistrationProps {
   readonly serviceName: string;
   readonly webhookUrl: string;
   readonly apiKeySecret: ISecret;
+  /** The KMS key that encrypts the API key secret, when it is a customer managed key. */
+  readonly apiKeySecretKey: IKey | undefined;
   readonly videoGenApiUrl: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -45,7 +49,7 @@ export class WebhookRegistration extends Construct {
       },
     });
     this.registerFunction = register;
-    props.apiKeySecret.grantRead(register);
+    grantApiKeyRead(register, props.apiKeySecret, props.apiKeySecretKey);
     // Get and Put only: `grantWrite` would add UpdateSecret and UpdateSecretVersionStage. It reads
     // the endpoints still registered, so an update keeps the old one's secret and a rollback reuses it.
     register.addToRolePolicy(
