@@ -5,6 +5,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { WEBHOOK_EVENT_TYPES } from '../lambdas/shared/videogen/contract.ts';
 import { IngestFunction } from './ingest-function.ts';
 import { grantApiKeyRead } from './ingest-grants.ts';
 
@@ -68,7 +69,12 @@ export class WebhookRegistration extends Construct {
     const resource = new CustomResource(this, 'Endpoint', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::VideoGenWebhookEndpoint',
-      properties: { WebhookUrl: props.webhookUrl, SecretId: this.secret.secretArn },
+      // The event types too: a release that subscribes to a new one re-registers on deploy.
+      properties: {
+        WebhookUrl: props.webhookUrl,
+        SecretId: this.secret.secretArn,
+        Events: [...WEBHOOK_EVENT_TYPES],
+      },
     });
     this.endpointId = resource.ref;
     this.providerFunction = provider.node.findChild('framework-onEvent');

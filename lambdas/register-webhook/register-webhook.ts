@@ -22,7 +22,32 @@ export const resourcePropertiesSchema = z.object({
   WebhookUrl: z.url(),
   /** The secret that receives `{ "secret": "whsec_…", "endpointId": "vg_whep_…" }`. */
   SecretId: nonEmptyString(),
+  /**
+   * The event types to subscribe to: a property, so a release that adds one changes the
+   * resource and CloudFormation re-registers. Absent in stacks deployed before it was one.
+   */
+  Events: z.optional(z.array(z.enum(WEBHOOK_EVENT_TYPES)).check(z.minLength(1))),
 });
+type ResourceProperties = z.infer<typeof resourcePropertiesSchema>;
+
+/**
+ * Whether two registrations subscribe to the same event types, in any order. Unknown types
+ * (a registration from before they were kept) match only unknown ones: which types the
+ * handler of that day subscribed to cannot be told, so the next update registers anew.
+ */
+function sameEvents(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return [...a].sort().join() === [...b].sort().join();
+}
+
+/** Whether an update changes nothing VideoGen knows: the same URL, secret and event types. */
+function unchanged(old: ResourceProperties, props: ResourceProperties): boolean {
+  return (
+    old.WebhookUrl === props.WebhookUrl &&
+    old.SecretId === props.SecretId &&
+    sameEvents(old.Events, props.Events)
+  );
+}
 
 export interface RegisterDeps {
   readonly videoGen: () => Promise<VideoGenClient>;
@@ -40,10 +65,11 @@ export interface CustomResourceResult {
  * The webhook registration's lifecycle as a CloudFormation custom resource. The endpoint's
  * id is the physical id, so CloudFormation deletes the old endpoint after a replacement.
  * - Create: register the Function URL; the secret holds its signing secret.
- * - Update that changes the URL: register the new URL, keeping the old endpoint's secret
- *   beside it until CloudFormation deletes that endpoint. When the URL is one still
- *   registered (a rollback to the previous template), that endpoint becomes current again
- *   instead of a new one: a rolled-back stack verifies with the secret VideoGen signs with.
+ * - Update that changes the URL or the event types: register anew, keeping the old
+ *   endpoint's secret beside it until CloudFormation deletes that endpoint. When an endpoint
+ *   with that URL and those types is still registered (a rollback to the previous template),
+ *   it becomes current again instead of a new one: a rolled-back stack verifies with the
+ *   secret VideoGen signs with.
  * - Delete: best effort. VideoGen down or the key revoked must not leave the stack in
  *   DELETE_FAILED or block a rollback; what could not be deleted is logged and counted.
  */
@@ -56,25 +82,32 @@ export async function onEvent(
   let document: SigningSecretDocument | undefined;
   if (event.RequestType === 'Update') {
     const old = resourcePropertiesSchema.safeParse(event.OldResourceProperties);
-    if (old.success && old.data.WebhookUrl === props.WebhookUrl && old.data.SecretId === props.SecretId) {
-      return { PhysicalResourceId: event.PhysicalResourceId };
-    }
+    if (old.success && unchanged(old.data, props)) return { PhysicalResourceId: event.PhysicalResourceId };
     document = await readDocument(deps, props.SecretId);
-    const registered = document?.endpoints.find((endpoint) => endpoint.url === props.WebhookUrl);
+    const registered = document?.endpoints.find(
+      (endpoint) => endpoint.url === props.WebhookUrl && sameEvents(endpoint.events, props.Events),
+    );
     if (registered && document) {
       await writeDocument(deps, props.SecretId, withCurrentEndpoint(document, registered));
       return { PhysicalResourceId: registered.id, Data: { EndpointId: registered.id } };
     }
   }
   const client = await deps.videoGen();
+  const events = [...(props.Events ?? WEBHOOK_EVENT_TYPES)];
   const endpoint = await client.createWebhookEndpoint({
     url: props.WebhookUrl,
-    events: [...WEBHOOK_EVENT_TYPES],
+    events,
   });
   await writeDocument(
     deps,
     props.SecretId,
-    withCurrentEndpoint(document, { id: endpoint.id, url: props.WebhookUrl, secret: endpoint.secret }),
+    withCurrentEndpoint(document, {
+      id: endpoint.id,
+      url: props.WebhookUrl,
+      secret: endpoint.secret,
+      // As the resource said them, so a rollback to these properties finds this endpoint.
+      ...(props.Events ? { events: props.Events } : {}),
+    }),
   );
   return { PhysicalResourceId: endpoint.id, Data: { EndpointId: endpoint.id } };
 }

@@ -47,7 +47,7 @@ import {
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
 import { fromEndpoints } from '../ops/target.ts';
 import { startTable } from './table.ts';
-import { startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.ts';
+import { registeredEventsOf, startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.ts';
 
 export { LOCAL_CREDENTIALS } from './options.ts';
 export type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions } from './options.ts';
@@ -271,6 +271,7 @@ export class LocalRuntime {
         secrets,
         apiUrl,
         runtimeId: id,
+        events: registeredEventsOf(template),
         ...(options.registerWebhooks === undefined ? {} : { register: options.registerWebhooks }),
         failureRate: options.webhookFailureRate ?? 0,
         seed: options.seed ?? 1,

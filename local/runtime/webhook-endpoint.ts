@@ -19,6 +19,7 @@ async function registerWebhookUrl(
   lambdas: LocalLambdas,
   webhookUrl: string,
   secretId: string,
+  events: readonly string[] | undefined,
   runtimeId: string,
 ): Promise<{ endpointId: string; unregister: () => Promise<void> }> {
   const register = lambdas.byHandler('register-webhook');
@@ -29,7 +30,12 @@ async function registerWebhookUrl(
     RequestId: runtimeId,
     LogicalResourceId: 'Endpoint',
     ResourceType: 'Custom::VideoGenWebhookEndpoint',
-    ResourceProperties: { ServiceToken: register.functionArn, WebhookUrl: webhookUrl, SecretId: secretId },
+    ResourceProperties: {
+      ServiceToken: register.functionArn,
+      WebhookUrl: webhookUrl,
+      SecretId: secretId,
+      ...(events ? { Events: events } : {}),
+    },
   };
   const created = (await lambdas.invoke(register.functionArn, { ...event, RequestType: 'Create' })) as {
     PhysicalResourceId: string;
@@ -75,6 +81,8 @@ export interface WebhookEndpointOptions {
   readonly secrets: LocalSecrets;
   readonly apiUrl: string;
   readonly runtimeId: string;
+  /** The event types the template's registration subscribes to (its custom resource's `Events`). */
+  readonly events: readonly string[] | undefined;
   /** @default whether the API is on this machine */
   readonly register?: boolean;
   /** Chaos: this share of answers is replaced by a 500 after the handler's write. */
@@ -104,7 +112,13 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
     const secretId = webhook.environment.WEBHOOK_SECRET ?? '';
     let unregister: (() => Promise<void>) | undefined;
     if (options.register ?? isLoopback(apiUrl)) {
-      const registered = await registerWebhookUrl(lambdas, functionUrl.url, secretId, options.runtimeId);
+      const registered = await registerWebhookUrl(
+        lambdas,
+        functionUrl.url,
+        secretId,
+        options.events,
+        options.runtimeId,
+      );
       unregister = registered.unregister;
       log(`registered ${functionUrl.url} with ${apiUrl} as ${registered.endpointId}`);
     } else {
@@ -130,4 +144,13 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
     await functionUrl.close();
     throw error;
   }
+}
+
+/** The event types the template's webhook registration subscribes to, as its custom resource says. */
+export function registeredEventsOf(template: {
+  findResources(type: string): Record<string, { Properties?: { Events?: unknown } }>;
+}): string[] | undefined {
+  const [registration] = Object.values(template.findResources('Custom::VideoGenWebhookEndpoint'));
+  const events = registration?.Properties?.Events;
+  return Array.isArray(events) ? events.map(String) : undefined;
 }

@@ -17,6 +17,7 @@ import { PERMANENT_ERRORS, STATE } from '../../lib/ingest-workflow.ts';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { ENVIRONMENTS } from '../../lambdas/shared/environments.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../lambdas/shared/videogen/contract.ts';
 import { LOCAL_STACK_PROPS, synthesizeStack } from '#local/synth';
 import { definitionFromTemplate, placeholderFor, type AslDefinition } from '#local/definition-from-template';
 import { stackSettings, stackTemplate, synthesize } from '#local/runtime/local-stack';
@@ -474,10 +475,12 @@ describe('the workflow', () => {
 });
 
 describe('webhook registration and alarms', () => {
-  it('registers the Function URL with a custom resource that keeps the secret', () => {
+  it('registers the Function URL with a custom resource that keeps the secret, the event types its properties', () => {
+    // The types are a property: a release that subscribes to another changes it, and the deploy re-registers.
     template.hasResourceProperties('Custom::VideoGenWebhookEndpoint', {
       WebhookUrl: { 'Fn::GetAtt': [Match.stringLikeRegexp('WebhookFunctionUrl'), 'FunctionUrl'] },
       SecretId: { Ref: Match.stringLikeRegexp('SigningSecret') },
+      Events: [...WEBHOOK_EVENT_TYPES],
     });
   });
 

@@ -11,6 +11,8 @@ export const registeredEndpointSchema = z.object({
   id: z.string().check(z.minLength(1)),
   url: z.string().check(z.minLength(1)),
   secret: z.string().check(z.minLength(1)),
+  /** The event types it subscribes to (absent in documents written before they were kept). */
+  events: z.optional(z.array(z.string())),
 });
 export type RegisteredEndpoint = z.infer<typeof registeredEndpointSchema>;
 

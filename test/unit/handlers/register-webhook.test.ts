@@ -51,10 +51,12 @@ function live(id: string): boolean {
   return sim.endpoints().some((known) => known.id === id && !known.deleted);
 }
 
+/** As the construct gives them. */
 const properties = {
   ServiceToken: 'arn:token',
   WebhookUrl: 'https://abc.lambda-url.us-east-1.on.aws/',
   SecretId: 'arn:secret',
+  Events: [...WEBHOOK_EVENT_TYPES],
 };
 function cfnEvent(
   requestType: 'Create' | 'Update' | 'Delete',
@@ -103,9 +105,71 @@ describe('webhook registration custom resource', () => {
       secret: endpoint?.secrets[0],
       endpointId: result.PhysicalResourceId,
       endpoints: [
-        { id: result.PhysicalResourceId, url: properties.WebhookUrl, secret: endpoint?.secrets[0] },
+        {
+          id: result.PhysicalResourceId,
+          url: properties.WebhookUrl,
+          secret: endpoint?.secrets[0],
+          events: [...WEBHOOK_EVENT_TYPES],
+        },
       ],
     });
+  });
+
+  it('re-registers when the subscribed event types change (a release adds one), and a rollback reuses the old endpoint', async () => {
+    const fewer = { ...properties, Events: ['file.upload.completed', 'file.download_ready'] };
+    const { PhysicalResourceId: first } = await onEvent(
+      deps,
+      cfnEvent('Create', { ResourceProperties: fewer }),
+    );
+    expect(sim.endpoints().find((known) => known.id === first)?.events).toEqual(fewer.Events);
+
+    const all = { ...properties, Events: [...WEBHOOK_EVENT_TYPES] };
+    const added = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: first,
+        OldResourceProperties: fewer,
+        ResourceProperties: all,
+      }),
+    );
+    expect(added.PhysicalResourceId).not.toBe(first);
+    expect(sim.endpoints().find((known) => known.id === added.PhysicalResourceId)?.events).toEqual([
+      ...WEBHOOK_EVENT_TYPES,
+    ]);
+    // The same types in another order change nothing.
+    const reordered = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: added.PhysicalResourceId,
+        OldResourceProperties: all,
+        ResourceProperties: { ...all, Events: [...WEBHOOK_EVENT_TYPES].reverse() },
+      }),
+    );
+    expect(reordered.PhysicalResourceId).toBe(added.PhysicalResourceId);
+    // Rolled back before the cleanup: the endpoint with the old types is current again.
+    const rolledBack = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId: added.PhysicalResourceId,
+        OldResourceProperties: all,
+        ResourceProperties: fewer,
+      }),
+    );
+    expect(rolledBack.PhysicalResourceId).toBe(first);
+  });
+
+  it('registers anew, once, a stack registered before the types were a property (which types it has is unknown)', async () => {
+    const { Events: _none, ...legacy } = properties;
+    const { PhysicalResourceId } = await onEvent(deps, cfnEvent('Create', { ResourceProperties: legacy }));
+    const renewed = await onEvent(
+      deps,
+      cfnEvent('Update', {
+        PhysicalResourceId,
+        OldResourceProperties: legacy,
+        ResourceProperties: properties,
+      }),
+    );
+    expect(renewed.PhysicalResourceId).not.toBe(PhysicalResourceId);
   });
 
   it('keeps the endpoint on an update that changes nothing, and replaces it when the URL changes', async () => {
