@@ -14,7 +14,7 @@ import { VideoGenIngestStack, type VideoGenIngestStackProps } from '../lib/video
 export const LOCAL_STACK_PROPS: VideoGenIngestStackProps = { apiKeySecretName: 'videogen/api-key' };
 
 /** The feature flags of `cdk.json`, so the template here is the one `cdk synth` makes. */
-function cdkJsonContext(): Record<string, unknown> {
+export function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as {
     context?: Record<string, unknown>;
   };

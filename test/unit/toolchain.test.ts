@@ -12,3 +12,20 @@ describe('toolchain', () => {
     expect(process.versions.node.split('.')[0]).toBe(pinnedMajor);
   });
 });
+
+describe('cdk.json', () => {
+  it('sets every feature flag the installed CDK recommends, as cdk init does: cdk synth warns of none', () => {
+    const recommended = JSON.parse(
+      readFileSync('node_modules/aws-cdk-lib/recommended-feature-flags.json', 'utf8'),
+    ) as Record<string, unknown>;
+    const { context } = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> };
+    const unset = Object.keys(recommended).filter((flag) => !(flag in context));
+    // After a CDK upgrade: add the new flags (cdk flags --set --unconfigured --recommended) and
+    // read what each changes in the template before committing.
+    expect(unset).toEqual([]);
+    const differing = Object.entries(recommended).filter(
+      ([flag, value]) => JSON.stringify(context[flag]) !== JSON.stringify(value),
+    );
+    expect(differing).toEqual([]);
+  });
+});
