@@ -10,6 +10,8 @@ import { claimSource, type IngestStore } from '#shared/ingest/store';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
 import { classifySourceReadError, type SourceReadFailure } from '#shared/ingest/source-read';
+import { httpStatusOf } from '#shared/aws-errors';
+import { eventKeyCandidates } from '#shared/s3-event-key';
 
 export const MAX_DISPLAY_NAME_LENGTH = 512;
 /** Per-object options, as S3 user metadata (`x-amz-meta-videogen-display-name` and so on). */
@@ -99,28 +101,54 @@ async function sniff(deps: PrepareDeps, ref: SourceRef): Promise<string | undefi
 }
 
 /**
+ * Heads the object the event names (its version, or its ETag): under the key decoded from
+ * the event first, then the key as the event sent it (`eventKeyCandidates`). When both name
+ * an object of that version or ETag, the decoded one wins: the same bytes either way. When
+ * neither does, the failure to classify is the decoded key's if it answered 412 (it holds
+ * another ETag: overwritten), else the raw key's.
+ */
+async function headSource(
+  s3: S3Client,
+  source: PrepareInput['source'],
+): Promise<{ key: string; head: HeadObjectCommandOutput } | { key: string; error: unknown }> {
+  const failures: { key: string; error: unknown }[] = [];
+  for (const key of eventKeyCandidates(source.key)) {
+    try {
+      const head = await s3.send(
+        new HeadObjectCommand({
+          Bucket: source.bucket,
+          Key: key,
+          ...(source.versionId
+            ? { VersionId: source.versionId }
+            : source.etag
+              ? { IfMatch: `"${source.etag}"` }
+              : {}),
+        }),
+      );
+      return { key, head };
+    } catch (error) {
+      failures.push({ key, error });
+    }
+  }
+  const [first, ...rest] = failures;
+  const raw = rest.at(-1);
+  if (!first || !raw) return first ?? { key: source.key, error: new Error('no key to head') };
+  // 412: the decoded key holds another ETag now, so it is the object, overwritten.
+  return httpStatusOf(first.error) === 412 ? first : raw;
+}
+
+/**
  * Heads the object, reads its options, validates it, and claims it in the table with a
  * conditional write. What must not be sent is recorded `REJECTED` with its reason;
  * a source claimed before (a duplicate event that got past the execution name) stops.
  */
 export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<PrepareOutput> {
-  const { bucket, key } = input.source;
+  const { bucket } = input.source;
   const at = deps.now();
-  let head: HeadObjectCommandOutput;
-  try {
-    head = await deps.s3.send(
-      new HeadObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        ...(input.source.versionId
-          ? { VersionId: input.source.versionId }
-          : input.source.etag
-            ? { IfMatch: `"${input.source.etag}"` }
-            : {}),
-      }),
-    );
-  } catch (error) {
-    const failure = await classifySourceReadError(deps.s3, input.source, error);
+  const headed = await headSource(deps.s3, input.source);
+  if ('error' in headed) {
+    const { key, error } = headed;
+    const failure = await classifySourceReadError(deps.s3, { bucket, key }, error);
     if (!failure) throw error;
     const ref: SourceRef = {
       bucket,
@@ -131,6 +159,7 @@ export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<P
     return claimRejected(deps, ref, 0, null, SOURCE_READ_REJECTIONS[failure], input.executionArn, at);
   }
 
+  const { key, head } = headed;
   const versionId = head.VersionId && head.VersionId !== 'null' ? head.VersionId : null;
   const ref: SourceRef = {
     bucket,

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
 import { nonEmptyString } from '#shared/config';
-import { matchesDropFilter, type DropFilter } from '#shared/drop-filter';
+import { eventMatchesDropFilter, type DropFilter } from '#shared/drop-filter';
+import { eventKeyCandidates } from '#shared/s3-event-key';
 
-/** The EventBridge "Object Created" event from S3, as the SQS message body carries it. Keys are not URL-encoded here. */
+/** The EventBridge "Object Created" event from S3, as the SQS message body carries it. Its key may be URL-encoded (`s3-event-key.ts`): Prepare resolves it. */
 export const objectCreatedEventSchema = z.object({
   'detail-type': z.literal('Object Created'),
   source: z.literal('aws.s3'),
@@ -60,7 +61,8 @@ export function executionName(source: WorkflowInput['source']): string {
     .update([source.bucket, source.key, source.versionId ?? '', source.sequencer].join('\u0000'))
     .digest('hex')
     .slice(0, 40);
-  const readable = readableExecutionName(source.key);
+  // Readable from the key as people name it (an event's key may be URL-encoded).
+  const readable = readableExecutionName(eventKeyCandidates(source.key)[0] ?? source.key);
   return readable ? `${readable}-${hash}` : hash;
 }
 
@@ -94,7 +96,7 @@ export type StartOutcome = 'started' | 'duplicate' | 'filtered';
  */
 export async function startIngest(deps: StarterDeps, event: ObjectCreatedEvent): Promise<StartOutcome> {
   const input = toWorkflowInput(event);
-  if (!matchesDropFilter(input.source.key, deps.filter)) return 'filtered';
+  if (!eventMatchesDropFilter(input.source.key, deps.filter)) return 'filtered';
   const calledAt = (deps.now ?? Date.now)();
   try {
     const { startDate } = await deps.sfn.send(

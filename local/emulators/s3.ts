@@ -17,6 +17,7 @@ import { signingAccessKey } from '../iam/sigv4.ts';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
 import { xmlEscape } from './xml.ts';
+import { encodeEventKey } from '../../lambdas/shared/s3-event-key.ts';
 
 export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */
@@ -113,7 +114,9 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         detail: {
           bucket: { name: record.s3.bucket.name },
           object: {
-            key: record.s3.object.key,
+            // Encoded as AWS documents for S3 event notifications, so every local test runs
+            // the handlers' decoding (lambdas/shared/s3-event-key.ts).
+            key: encodeEventKey(record.s3.object.key),
             ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
             ...(record.s3.object.eTag === undefined ? {} : { etag: record.s3.object.eTag }),
             ...(versionId ? { 'version-id': versionId } : {}),

@@ -92,14 +92,17 @@ describe('the local runtime, end to end (default readiness: download)', () => {
     );
   });
 
-  it('ingests keys with spaces, unicode, + and % exactly as named', async () => {
+  it('ingests keys with spaces, unicode, + and % exactly as named (the local S3 events carry them URL-encoded)', async () => {
     const keys = [
       'odd names/my clip (1).mp4',
       'odd names/été 日本.png',
       'odd names/a+b=c.wav',
       'odd names/100%.mp4',
+      'a b+c%41é.mp4',
+      '100%.png',
+      '日本/音.mp3',
     ];
-    const bodies = [mp4(), png(), wav(), mp4(10)];
+    const bodies = [mp4(), png(), wav(), mp4(10), mp4(20), png(3, 3), wav(0.02)];
     const records = await ingestAll(
       runtime,
       Object.fromEntries(keys.map((key, index) => [key, { body: bodies[index] ?? Buffer.alloc(0) }])),
@@ -110,6 +113,10 @@ describe('the local runtime, end to end (default readiness: download)', () => {
         key.split('/').pop(),
       );
     }
+    // The events did carry encoded keys: the last one named the last key so.
+    expect(JSON.parse(runtime.lastS3Event() ?? '{}')).toMatchObject({
+      detail: { object: { key: '%E6%97%A5%E6%9C%AC/%E9%9F%B3.mp3' } },
+    });
   });
 
   it('makes a duplicated S3 event a no-op: one execution, one VideoGen file', async () => {

@@ -71,6 +71,64 @@ describe('Prepare', () => {
     expect(output).toMatchObject({ outcome: 'REJECTED', error: { code: 'SOURCE_GONE' } });
   });
 
+  describe('the key an S3 event names, URL-encoded or not', () => {
+    const object = (bytes: Buffer, versionId: string) => ({
+      ContentLength: bytes.length,
+      ETag: '"etag1"',
+      VersionId: versionId,
+      Metadata: {},
+    });
+    const notFound = () => new NoSuchKey({ message: 'no such key', $metadata: { httpStatusCode: 404 } });
+
+    it.each([
+      ['encoded, as AWS documents for notifications', 'a+b%2Bc%2541%C3%A9.mp4'],
+      ['raw, as some report for EventBridge', 'a b+c%41é.mp4'],
+    ])('resolves a key sent %s to the object', async (_how, eventKey) => {
+      s3Object(mp4(), {}, 'v7');
+      s3.on(HeadObjectCommand).rejects(notFound());
+      s3.on(HeadObjectCommand, { Key: 'a b+c%41é.mp4' }).resolves(object(mp4(), 'v7'));
+      const input = { ...source(), source: { ...source().source, key: eventKey, versionId: 'v7' } };
+
+      const output = await prepare(prepareDeps(), input);
+
+      expect(output).toEqual({ outcome: 'ACCEPTED', pk: 'SRC#drop/a b+c%41é.mp4#v7' });
+      expect(await getRecord(steps.table.store, output.pk)).toMatchObject({
+        key: 'a b+c%41é.mp4',
+        displayName: 'a b+c%41é.mp4',
+      });
+    });
+
+    it('when both forms name objects, takes the one holding the event’s version', async () => {
+      s3Object(mp4(), {}, 'raw-version');
+      s3.on(HeadObjectCommand).rejects(notFound());
+      // "a+b.mp4" sent raw; "a b.mp4" exists too, but not in this version.
+      s3.on(HeadObjectCommand, { Key: 'a b.mp4', VersionId: 'raw-version' }).rejects(notFound());
+      s3.on(HeadObjectCommand, { Key: 'a+b.mp4', VersionId: 'raw-version' }).resolves(
+        object(mp4(), 'raw-version'),
+      );
+      const input = { ...source(), source: { ...source().source, key: 'a+b.mp4', versionId: 'raw-version' } };
+
+      expect(await prepare(prepareDeps(), input)).toEqual({
+        outcome: 'ACCEPTED',
+        pk: 'SRC#drop/a+b.mp4#raw-version',
+      });
+    });
+
+    it('records the decoded key overwritten (412) as SOURCE_CHANGED, not gone', async () => {
+      s3.on(HeadObjectCommand).rejects(notFound());
+      s3.on(HeadObjectCommand, { Key: 'my clip.mp4' }).rejects(s3Error(412, 'PreconditionFailed'));
+      const input = {
+        ...source(),
+        source: { ...source().source, key: 'my+clip.mp4', versionId: null, etag: 'old' },
+      };
+
+      const output = await prepare(prepareDeps(), input);
+
+      expect(output).toMatchObject({ outcome: 'REJECTED', error: { code: 'SOURCE_CHANGED' } });
+      expect(output.pk).toBe('SRC#drop/my clip.mp4#old');
+    });
+  });
+
   it('lets a transient S3 error through for the workflow to retry', async () => {
     s3.on(HeadObjectCommand).rejects(s3Error(500, 'InternalError', 'boom'));
     await expect(prepare(prepareDeps(), source())).rejects.toThrow('boom');
