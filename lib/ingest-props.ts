@@ -15,6 +15,7 @@ import type { DropFilter } from '../lambdas/shared/drop-filter.ts';
 import { DEFAULT_VIDEOGEN_API_URL, MAX_SINGLE_PUT_BYTES } from '../lambdas/shared/videogen/contract.ts';
 import type { IngestStatus } from '../lambdas/shared/ingest/record.ts';
 import { checkHistoryBudget } from './ingest-workflow.ts';
+import type { WebhookThrottle } from './webhook-endpoint.ts';
 
 /**
  * Transfers really started for one source before the worker fails its file
@@ -114,6 +115,15 @@ export interface VideoGenIngestProps {
    */
   readonly maxConcurrentWebhooks?: number;
   /**
+   * What the public webhook URL lets through to the function, per second and at once (API
+   * Gateway's stage throttling); past it, requests are answered 429 without an invocation,
+   * and VideoGen delivers them again later. The bulkhead that keeps a flood of forged
+   * requests from taking the account's Lambda concurrency from the transfers. The default
+   * is several times the event rate of the default transfer cap (about five events a file).
+   * @default { rateLimit: 20, burstLimit: 10 }
+   */
+  readonly webhookThrottle?: WebhookThrottle;
+  /**
    * How long to wait for a webhook before polling `GET /v1/files/{id}` (and between polls).
    * @default Duration.minutes(10)
    */
@@ -192,6 +202,7 @@ export interface ResolvedProps {
   readonly maxConcurrentTransfers: number;
   readonly maxQueueWait: Duration;
   readonly maxConcurrentWebhooks: number | undefined;
+  readonly webhookThrottle: WebhookThrottle;
   readonly pollAfter: Duration;
   readonly maxWait: Duration;
   readonly maxUploadUrlAttempts: number;
@@ -271,6 +282,15 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
       1,
       1000,
     ),
+    webhookThrottle: {
+      rateLimit: wholeInRange('webhookThrottle.rateLimit', props.webhookThrottle?.rateLimit ?? 20, 1, 10_000),
+      burstLimit: wholeInRange(
+        'webhookThrottle.burstLimit',
+        props.webhookThrottle?.burstLimit ?? 10,
+        1,
+        5_000,
+      ),
+    },
     pollAfter,
     maxWait,
     maxUploadUrlAttempts: wholeInRange('maxUploadUrlAttempts', props.maxUploadUrlAttempts ?? 3, 1, 10),

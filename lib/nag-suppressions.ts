@@ -22,6 +22,8 @@ export const NAG_REASONS = {
     'An on-failure destination of a stream subscription: it is where failed records end up; a queue behind it would only move them again.',
   listStreams:
     'dynamodb:ListStreams supports no resource-level permissions (only "*"); it lists stream ARNs, no data. A Lambda stream event source needs it.',
+  webhookAuthorization:
+    'VideoGen delivers webhooks unsigned by AWS: each request is authenticated by its Standard Webhooks signature, verified by the function; the stage throttles what reaches it.',
   secretRotation:
     'VideoGen issues the webhook signing secret; it changes by re-registering the endpoint (a replacement on deploy), not by Secrets Manager rotation.',
 } as const;
@@ -72,6 +74,8 @@ export interface NagTargets {
     readonly roles: readonly (IConstruct | undefined)[];
     readonly objectsArn: string;
   };
+  /** The webhook route, public by design (its requests are signed by VideoGen, not AWS). */
+  readonly webhookRoute: IConstruct;
   /** The functions the state machine invokes, and its role. */
   readonly workflow: { readonly role: IConstruct; readonly invokes: readonly NagFunction[] };
   readonly registration?:
@@ -92,6 +96,7 @@ export function applyNagSuppressions(scope: IConstruct, targets: NagTargets): vo
   }
   const objects = `AwsSolutions-IAM5[Resource::${nagResourceName(scope, targets.sourceReaders.objectsArn)}]`;
   for (const role of targets.sourceReaders.roles) acknowledge(role, objects, NAG_REASONS.sourceObjects);
+  acknowledge(targets.webhookRoute, 'AwsSolutions-APIG4', NAG_REASONS.webhookAuthorization);
   acknowledge(targets.workflow.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.stateMachineLogs);
   for (const fn of targets.workflow.invokes)
     acknowledge(targets.workflow.role, invokeVersions(fn), NAG_REASONS.invokeVersions);

@@ -4,13 +4,7 @@ import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } fr
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import {
-  FilterCriteria,
-  FunctionUrlAuthType,
-  InvokeMode,
-  StartingPosition,
-  type IFunction,
-} from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, StartingPosition, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -32,6 +26,7 @@ import {
   applyNagSuppressions,
 } from './nag-suppressions.ts';
 import { RetainExceptOnCreate } from './retain-except-on-create.ts';
+import { WebhookEndpoint } from './webhook-endpoint.ts';
 import { WebhookRegistration } from './webhook-registration.ts';
 import {
   MAX_TRANSFER_ATTEMPTS,
@@ -56,8 +51,10 @@ export class VideoGenIngest extends Construct {
   readonly table: TableV2;
   /** The ingest workflow (Standard): Prepare, the queued transfer, the wait for VideoGen. One execution per S3 object version. */
   readonly stateMachine: StateMachine;
-  /** The webhook Lambda's Function URL, registered with VideoGen. */
+  /** The webhook URL (the HTTP API's), registered with VideoGen. */
   readonly webhookUrl: string;
+  /** The throttled HTTP API in front of the webhook function. */
+  readonly webhookEndpoint: WebhookEndpoint;
   /** S3 events the starter could not handle after 5 tries. */
   readonly deadLetterQueue: IQueue;
   /** The queue that buffers S3 events for the starter. */
@@ -248,12 +245,13 @@ export class VideoGenIngest extends Construct {
         ? {}
         : { reservedConcurrentExecutions: config.maxConcurrentWebhooks }),
     });
-    // The Standard Webhooks signature is the authentication; VideoGen cannot sign AWS requests.
-    const functionUrl = webhook.addFunctionUrl({
-      authType: FunctionUrlAuthType.NONE,
-      invokeMode: InvokeMode.BUFFERED,
+    this.webhookEndpoint = new WebhookEndpoint(this, 'WebhookEndpoint', {
+      handler: webhook,
+      throttle: config.webhookThrottle,
+      logRetention,
+      removalPolicy,
     });
-    this.webhookUrl = functionUrl.url;
+    this.webhookUrl = this.webhookEndpoint.url;
 
     let registration: WebhookRegistration | undefined;
     if (props.webhookSecret) {
@@ -261,7 +259,7 @@ export class VideoGenIngest extends Construct {
     } else {
       registration = new WebhookRegistration(this, 'WebhookRegistration', {
         serviceName: this.metricsService,
-        webhookUrl: functionUrl.url,
+        webhookUrl: this.webhookUrl,
         apiKeySecret: props.apiKeySecret,
         apiKeySecretKey: props.apiKeySecretEncryptionKey,
         videoGenApiUrl: config.videoGenApiUrl,
@@ -302,6 +300,7 @@ export class VideoGenIngest extends Construct {
     applyNagSuppressions(this, {
       functions: [...Object.values(this.functions), ...(registration ? [registration.registerFunction] : [])],
       sourceReaders: { roles: [prepare.role, transfer.role], objectsArn: sourceObjectsArn },
+      webhookRoute: this.webhookEndpoint.route,
       workflow: {
         role: this.stateMachine.role,
         invokes: [prepare, awaitFile, poll, recordFailure],

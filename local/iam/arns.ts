@@ -54,6 +54,7 @@ const ARN_OF: Record<string, { nameProperty?: string; arn: (name: string) => str
     arn: (n) => `arn:aws:cloudwatch:${REGION_ACCOUNT}:alarm:${n}`,
   },
   'AWS::KMS::Key': { arn: (n) => `arn:aws:kms:${REGION_ACCOUNT}:key/${n}` },
+  'AWS::ApiGatewayV2::Api': { arn: (n) => `arn:aws:apigateway:${LOCAL_REGION}::/apis/${n}` },
 };
 
 /** What `Ref` answers for a type: its ARN for these, its name for the rest. */

@@ -1,7 +1,9 @@
 /**
  * A Lambda Function URL on loopback: HTTP requests turned into the Function URL event
  * (payload format 2.0: lower-case headers, text bodies as text and the rest base64), the
- * handler's answer turned back into HTTP, with Function URL's 6 MB request limit.
+ * handler's answer turned back into HTTP, with Function URL's 6 MB request limit. With
+ * `admit`, it is an HTTP API route instead (the same payload format), throttled as its
+ * stage is.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,6 +66,10 @@ export async function startFunctionUrl(
     port?: number;
     /** Whether the public may call the URL (the function's resource policy): throws `AccessDeniedException` when not. */
     authorize?: () => Promise<void>;
+    /** A throttle in front (an HTTP API stage's): `false` answers 429 without invoking. */
+    admit?: () => boolean;
+    /** The one route an HTTP API serves (`POST /`); any other answers 404. @default every request (a Function URL) */
+    route?: { readonly method: string; readonly path: string };
   } = {},
 ): Promise<LocalFunctionUrl> {
   const server = http.createServer((request, response) => {
@@ -80,12 +86,34 @@ export async function startFunctionUrl(
           .end('{"Message":"Request must be smaller than 6291456 bytes"}');
         return;
       }
+      const { route } = options;
+      if (
+        route &&
+        (request.method !== route.method || new URL(request.url ?? '/', 'http://l').pathname !== route.path)
+      ) {
+        response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+        return;
+      }
+      if (options.admit && !options.admit()) {
+        // What API Gateway answers past a stage's throttle; the function never sees it.
+        response
+          .writeHead(429, { 'content-type': 'application/json' })
+          .end('{"message":"Too Many Requests"}');
+        return;
+      }
       void (async () => {
         try {
           await options.authorize?.();
         } catch {
-          // What a Function URL answers a caller its resource policy does not allow.
-          response.writeHead(403, { 'content-type': 'application/json' }).end('{"Message":"Forbidden"}');
+          if (route) {
+            // API Gateway, refused by the function's resource policy, answers its caller 500.
+            response
+              .writeHead(500, { 'content-type': 'application/json' })
+              .end('{"message":"Internal Server Error"}');
+          } else {
+            // What a Function URL answers a caller its resource policy does not allow.
+            response.writeHead(403, { 'content-type': 'application/json' }).end('{"Message":"Forbidden"}');
+          }
           return;
         }
         try {

@@ -47,7 +47,12 @@ import {
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
 import { fromEndpoints } from '../ops/target.ts';
 import { startTable } from './table.ts';
-import { registeredEventsOf, startWebhookEndpoint, type WebhookEndpoint } from './webhook-endpoint.ts';
+import {
+  registeredEventsOf,
+  startWebhookEndpoint,
+  webhookFrontOf,
+  type WebhookEndpoint,
+} from './webhook-endpoint.ts';
 
 export { LOCAL_CREDENTIALS } from './options.ts';
 export type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions } from './options.ts';
@@ -80,6 +85,10 @@ export class LocalRuntime {
   readonly iam: LocalIam | undefined;
   /** Webhook answers replaced by a 500 (`webhookFailureRate`). */
   readonly webhookFailures: { readonly injected: number };
+  /** Webhook requests the HTTP API stage's throttle answered 429 so far (none reached the function). */
+  get webhooksThrottled(): number {
+    return this.#webhooks.throttled();
+  }
   /** What the ops CLI needs to reach this runtime. */
   readonly ops: LocalOpsEndpoints;
   readonly #documents: DynamoDBDocumentClient;
@@ -272,6 +281,11 @@ export class LocalRuntime {
         apiUrl,
         runtimeId: id,
         events: registeredEventsOf(template),
+        front: webhookFrontOf(
+          template.toJSON().Resources as Parameters<typeof webhookFrontOf>[0],
+          lambdas.byHandler('webhook').logicalId,
+          arns.nameOf,
+        ),
         ...(options.registerWebhooks === undefined ? {} : { register: options.registerWebhooks }),
         failureRate: options.webhookFailureRate ?? 0,
         seed: options.seed ?? 1,

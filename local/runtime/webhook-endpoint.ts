@@ -1,6 +1,7 @@
 /**
- * The webhook endpoint of the local runtime: the webhook function behind a loopback
- * Function URL (judged as the public calls it), registered with the API by the very
+ * The webhook endpoint of the local runtime: the webhook function behind a loopback HTTP
+ * API route, throttled as its stage is and invoked as API Gateway invokes it (or behind a
+ * Function URL, judged as the public calls it, in a template that has one), registered with the API by the very
  * registration handler the deployed custom resource runs, or, when the API cannot reach
  * this machine, a signing secret of its own and the poll path.
  */
@@ -8,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { LocalIam } from '../iam/local-iam.ts';
 import type { LocalSecrets } from '../emulators/secrets.ts';
 import { seededRandom } from '../simulator/faults.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 import { startFunctionUrl } from './function-url.ts';
+import { TokenBucket } from './token-bucket.ts';
 import type { LocalLambdas } from './lambdas.ts';
 
 /**
@@ -60,6 +63,70 @@ async function authorizeFunctionUrl(iam: LocalIam, functionArn: string): Promise
   }
 }
 
+/** API Gateway invokes the function as its service principal, from the route's execute-api ARN. */
+async function authorizeApiGateway(iam: LocalIam, functionArn: string, sourceArn: string): Promise<void> {
+  await iam.check({
+    principal: 'apigateway.amazonaws.com',
+    action: 'lambda:InvokeFunction',
+    resource: functionArn,
+    context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': LOCAL_ACCOUNT },
+  });
+}
+
+/** How a template exposes the webhook function to VideoGen. */
+export type WebhookFront =
+  | {
+      readonly kind: 'http-api';
+      readonly route: { readonly method: string; readonly path: string };
+      /** The execute-api ARN of the route's invocations (`aws:SourceArn`). */
+      readonly sourceArn: string;
+      /** The stage's default route throttling, when it has one. */
+      readonly throttle: { readonly rateLimit: number; readonly burstLimit: number } | undefined;
+    }
+  | { readonly kind: 'function-url' };
+
+type TemplateResources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+/**
+ * The webhook function's front in the template: the HTTP API route whose integration
+ * invokes it (with its stage's throttle), or else its Function URL.
+ */
+export function webhookFrontOf(
+  resources: TemplateResources,
+  webhookLogicalId: string,
+  nameOf: (logicalId: string) => string,
+): WebhookFront {
+  const refOf = (value: unknown) => (value as { Ref?: string } | undefined)?.Ref;
+  const integration = Object.entries(resources).find(
+    ([, resource]) =>
+      resource.Type === 'AWS::ApiGatewayV2::Integration' &&
+      JSON.stringify(resource.Properties?.IntegrationUri).includes(`"${webhookLogicalId}"`),
+  );
+  if (!integration) return { kind: 'function-url' };
+  const [integrationId, { Properties: integrationProperties = {} }] = integration;
+  const apiId = refOf(integrationProperties.ApiId) ?? '';
+  const route = Object.values(resources).find(
+    (resource) =>
+      resource.Type === 'AWS::ApiGatewayV2::Route' &&
+      JSON.stringify(resource.Properties?.Target).includes(`"${integrationId}"`),
+  );
+  const [method = 'POST', path = '/'] = String(route?.Properties?.RouteKey ?? 'POST /').split(' ');
+  const stage = Object.values(resources).find(
+    (resource) => resource.Type === 'AWS::ApiGatewayV2::Stage' && refOf(resource.Properties?.ApiId) === apiId,
+  );
+  const settings = stage?.Properties?.DefaultRouteSettings as
+    { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number } | undefined;
+  return {
+    kind: 'http-api',
+    route: { method, path },
+    sourceArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${nameOf(apiId)}/$default/${method}${path}`,
+    throttle:
+      settings?.ThrottlingRateLimit !== undefined && settings.ThrottlingBurstLimit !== undefined
+        ? { rateLimit: settings.ThrottlingRateLimit, burstLimit: settings.ThrottlingBurstLimit }
+        : undefined,
+  };
+}
+
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
@@ -71,6 +138,8 @@ export interface WebhookEndpoint {
   readonly registered: boolean;
   /** Webhook answers replaced by a 500 (`failureRate`). */
   readonly failures: { readonly injected: number };
+  /** Requests the HTTP API stage's throttle answered 429 so far. */
+  throttled(): number;
   /** Deletes the registration (as a stack deletion does), then stops serving. */
   close(): Promise<void>;
 }
@@ -81,6 +150,8 @@ export interface WebhookEndpointOptions {
   readonly secrets: LocalSecrets;
   readonly apiUrl: string;
   readonly runtimeId: string;
+  /** How the template exposes the webhook function (`webhookFrontOf`). */
+  readonly front: WebhookFront;
   /** The event types the template's registration subscribes to (its custom resource's `Events`). */
   readonly events: readonly string[] | undefined;
   /** @default whether the API is on this machine */
@@ -93,10 +164,11 @@ export interface WebhookEndpointOptions {
 }
 
 export async function startWebhookEndpoint(options: WebhookEndpointOptions): Promise<WebhookEndpoint> {
-  const { lambdas, iam, secrets, apiUrl, log } = options;
+  const { lambdas, iam, secrets, apiUrl, log, front } = options;
   const webhook = lambdas.byHandler('webhook');
   const failures = { injected: 0 };
   const dice = seededRandom(options.seed);
+  const throttle = front.kind === 'http-api' && front.throttle ? new TokenBucket(front.throttle) : undefined;
   const functionUrl = await startFunctionUrl(
     async (event, signal) => {
       const answer = await lambdas.invoke(webhook.functionArn, event, signal);
@@ -106,7 +178,18 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
       }
       return answer;
     },
-    iam ? { authorize: () => authorizeFunctionUrl(iam, webhook.functionArn) } : {},
+    {
+      ...(iam
+        ? {
+            authorize: () =>
+              front.kind === 'http-api'
+                ? authorizeApiGateway(iam, webhook.functionArn, front.sourceArn)
+                : authorizeFunctionUrl(iam, webhook.functionArn),
+          }
+        : {}),
+      ...(front.kind === 'http-api' ? { route: front.route } : {}),
+      ...(throttle ? { admit: () => throttle.take() } : {}),
+    },
   );
   try {
     const secretId = webhook.environment.WEBHOOK_SECRET ?? '';
@@ -134,6 +217,7 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
       url: functionUrl.url,
       registered: unregister !== undefined,
       failures,
+      throttled: () => throttle?.refused ?? 0,
       close: () =>
         (closed ??= (async () => {
           await unregister?.().catch(() => undefined);

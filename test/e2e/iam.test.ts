@@ -43,11 +43,14 @@ function withoutGrant(handler: string, action: string) {
 }
 
 /** Removes the public's lambda:InvokeFunction permission that a Function URL also needs. */
-function withoutUrlInvokePermission(template: { Resources: Resources }) {
+function withoutApiGatewayInvokePermission(template: { Resources: Resources }) {
   template.Resources = Object.fromEntries(
     Object.entries(template.Resources).filter(
       ([, resource]) =>
-        !(resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.InvokedViaFunctionUrl),
+        !(
+          resource.Type === 'AWS::Lambda::Permission' &&
+          resource.Properties?.Principal === 'apigateway.amazonaws.com'
+        ),
     ),
   );
 }
@@ -79,11 +82,15 @@ describe('IAM in the local runtime', () => {
     }
   });
 
-  it('answers a Function URL 403 without lambda:InvokeFunction for the public: webhooks refused, polling carries the file', async () => {
-    const runtime = await startRuntime({ editTemplate: withoutUrlInvokePermission, pollAfterSeconds: 1 });
+  it('answers the webhook 500, as API Gateway does, when it may not invoke the function: polling carries the file', async () => {
+    const runtime = await startRuntime({
+      editTemplate: withoutApiGatewayInvokePermission,
+      pollAfterSeconds: 1,
+    });
     try {
       const answer = await fetch(runtime.webhookUrl, { method: 'POST', body: '{}' });
-      expect(answer.status).toBe(403);
+      expect(answer.status).toBe(500);
+      expect(runtime.iam?.denials.map((denial) => denial.action)).toContain('lambda:InvokeFunction');
       const records = await ingestAll(runtime, { 'iam/url.mp4': { body: mp4() } });
       expect(records['iam/url.mp4']?.status).toMatch(/READY|ANALYZED/);
       expect(runtime.stepFunctions.executions()[0]?.statesEntered).toHaveProperty('Poll');

@@ -239,8 +239,32 @@ describe('the functions', () => {
     expect(Object.fromEntries(byHandler)).toEqual({ webhook: 6 });
   });
 
-  it('serves the webhook from a Function URL authenticated by its signature (auth NONE)', () => {
-    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'BUFFERED' });
+  it('serves the webhook from a throttled HTTP API route (its bulkhead), authenticated by its signature', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /',
+      AuthorizationType: 'NONE',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [functionIdOf('webhook'), 'Arn'] },
+    });
+    // API Gateway may invoke the webhook function, from this API's POST / only.
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'apigateway.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [functionIdOf('webhook'), 'Arn'] },
+      SourceArn: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/\\*/\\*/$')])],
+      }),
+    });
   });
 });
 
@@ -478,7 +502,9 @@ describe('webhook registration and alarms', () => {
   it('registers the Function URL with a custom resource that keeps the secret, the event types its properties', () => {
     // The types are a property: a release that subscribes to another changes it, and the deploy re-registers.
     template.hasResourceProperties('Custom::VideoGenWebhookEndpoint', {
-      WebhookUrl: { 'Fn::GetAtt': [Match.stringLikeRegexp('WebhookFunctionUrl'), 'FunctionUrl'] },
+      WebhookUrl: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('WebhookEndpointApi') }])],
+      }),
       SecretId: { Ref: Match.stringLikeRegexp('SigningSecret') },
       Events: [...WEBHOOK_EVENT_TYPES],
     });
@@ -555,6 +581,16 @@ describe('props', () => {
     });
     return Template.fromStack(stack);
   }
+
+  it('takes another throttle, and refuses one that cannot work', () => {
+    const custom = build({ webhookThrottle: { rateLimit: 200, burstLimit: 100 } });
+    custom.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 100 },
+    });
+    expect(() => build({ webhookThrottle: { rateLimit: 0, burstLimit: 10 } })).toThrow(
+      'webhookThrottle.rateLimit must be a whole number from 1 to 10000, got 0',
+    );
+  });
 
   it.each<[string, Partial<VideoGenIngestProps>, string]>([
     [

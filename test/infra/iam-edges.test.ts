@@ -11,7 +11,7 @@ import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
 import { templateArns, type TemplateArns } from '#local/iam/arns';
 import { authorize, type IamRequest } from '#local/iam/authorize';
 import { policiesFromTemplate, type TemplatePolicies } from '#local/iam/policies';
-import { LOCAL_ACCOUNT } from '#local/cfn';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '#local/cfn';
 import { LOCAL_STACK_PROPS } from '#local/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -163,13 +163,22 @@ describe('IAM edges of the template', () => {
     }
   });
 
-  it('lets anyone call the webhook through its Function URL (both permissions), and no one invoke it directly', async () => {
-    const [[, url]] = ofType('AWS::Lambda::Url') as [[string, Resource]];
-    const webhook = arns.arnOf(logicalIdOf(url.Properties.TargetFunctionArn));
-    const viaUrl = { 'lambda:FunctionUrlAuthType': 'NONE', 'lambda:InvokedViaFunctionUrl': 'true' };
-    const anonymous = { principal: 'anonymous', resource: webhook, context: viaUrl };
-    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunctionUrl' })).toBe('Allowed');
-    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunction' })).toBe('Allowed');
-    expect(await allowed({ ...anonymous, action: 'lambda:InvokeFunction', context: {} })).not.toBe('Allowed');
+  it('lets API Gateway invoke the webhook from its own route only, and no one invoke it directly', async () => {
+    const [[, integration]] = ofType('AWS::ApiGatewayV2::Integration') as [[string, Resource]];
+    const webhook = arns.arnOf(logicalIdOf(integration.Properties.IntegrationUri));
+    const apiId = arns.nameOf(logicalIdOf(integration.Properties.ApiId));
+    const from = (api: string) => ({
+      principal: 'apigateway.amazonaws.com',
+      action: 'lambda:InvokeFunction',
+      resource: webhook,
+      context: {
+        'aws:SourceArn': `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${api}/$default/POST/`,
+      },
+    });
+    expect(await allowed(from(apiId))).toBe('Allowed');
+    expect(await allowed(from('someoneElsesApi'))).not.toBe('Allowed');
+    expect(
+      await allowed({ principal: 'anonymous', action: 'lambda:InvokeFunction', resource: webhook }),
+    ).not.toBe('Allowed');
   });
 });

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 /**
  * Admission control as deployed: transfers wait their turn in the transfer queue, at most
  * the cap run at once, VideoGen's rate limit slows them all, a worker that dies is
@@ -7,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { mp4, png } from '#local/media';
 import { LocalRuntime } from '#local/runtime/runtime';
-import { READY_STATUSES } from '#shared/ingest/record';
+import { FAILURE_STATUSES, READY_STATUSES } from '#shared/ingest/record';
 import {
   FAST,
   ingestAll,
@@ -16,6 +18,23 @@ import {
   shortTransferTimeouts,
   startRuntime,
 } from '../helpers/runtime.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** The records of `keys` once every one has ended (ready, rejected or failed), or at the deadline. */
+async function settledRecords(runtime: LocalRuntime, keys: readonly string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const records = Object.fromEntries((await runtime.records()).map((record) => [record.key, record]));
+    const ended = keys.every((key) => {
+      const record = records[key];
+      return record && (READY_STATUSES.includes(record.status) || FAILURE_STATUSES.includes(record.status));
+    });
+    if (ended || Date.now() > deadline) return records;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+const FLOOD = new URL('../helpers/flood.mjs', import.meta.url).pathname;
 
 const batch = (prefix: string, count: number) =>
   Object.fromEntries(
@@ -132,6 +151,50 @@ describe('Lambda concurrency, as Lambda enforces it', () => {
         expect(notReady).toEqual([]);
         process.stderr.write(`[small account] throttles ${JSON.stringify(runtime.lambdas.throttles)}\n`);
         expect(runtime.lambdas.throttles['await-file'] ?? 0).toBeGreaterThan(0);
+      } finally {
+        await runtime.stop();
+      }
+    },
+  );
+
+  it(
+    'keeps a flood of forged webhooks (30 s, 200+ a second) from the transfers: the stage throttles it, no file fails',
+    { timeout: 420_000 },
+    async () => {
+      // Under the eight environments a function gets on this machine (Lambda has no such limit).
+      const cap = 6;
+      const runtime = await startRuntime({
+        accountConcurrency: 50,
+        maxConcurrentTransfers: cap,
+        // Slow uploads, so the cap is reached while the flood goes on.
+        simulator: { faults: [{ fault: 'slow', on: 'put', delayMs: 4000 }] },
+      });
+      try {
+        // From a process of its own, as fast as this machine sends.
+        const flooding = execFileAsync(process.execPath, [FLOOD, runtime.webhookUrl, '30', '32']);
+        const files = batch('flooded', 50);
+        for (const [key, file] of Object.entries(files)) await runtime.drop(key, file.body);
+        // A function throttled while the flood raged (this machine runs each webhook invocation
+        // about ten times slower than Lambda does) is retried as on AWS: an S3 event's batch
+        // after its queue's 3-minute visibility timeout.
+        const records = await settledRecords(runtime, Object.keys(files), 5 * 60_000);
+        const flood = JSON.parse((await flooding).stdout) as Record<
+          'sent' | 'throttled' | 'refused' | 'other' | 'seconds',
+          number
+        >;
+        const notReady = Object.keys(files)
+          .filter((key) => !READY_STATUSES.includes(records[key]?.status ?? 'FAILED'))
+          .map((key) => `${key}: ${records[key]?.status} ${JSON.stringify(records[key]?.error)}`);
+        const webhook = runtime.lambdas.figures().webhook;
+        process.stderr.write(
+          `[flood] ${Math.round(flood.sent / flood.seconds)} forged requests a second for ${Math.round(flood.seconds)} s: ${JSON.stringify(flood)}; webhook invocations ${runtime.lambdas.invocations.webhook}, peak webhook concurrency ${webhook?.peakConcurrency}, throttles ${JSON.stringify(runtime.lambdas.throttles)}, peak uploads ${runtime.simulator?.peakConcurrentUploads}\n`,
+        );
+        expect(flood.sent / flood.seconds).toBeGreaterThanOrEqual(200);
+        // Every forged request was turned away: by the stage (429) or by its signature (4xx).
+        expect(flood.other).toBe(0);
+        expect(flood.throttled).toBeGreaterThan(flood.sent / 2);
+        expect(notReady).toEqual([]);
+        expect(runtime.simulator?.peakConcurrentUploads).toBe(cap);
       } finally {
         await runtime.stop();
       }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFunctionUrl, type LocalFunctionUrl } from '#local/runtime/function-url';
+import { TokenBucket } from '#local/runtime/token-bucket';
 
 describe('the local Function URL', () => {
   let server: LocalFunctionUrl | undefined;
@@ -65,5 +66,44 @@ describe('the local Function URL', () => {
     });
     expect(status).toBe(413);
     expect(invoked).toBe(false);
+  });
+});
+
+describe('the local HTTP API route in front of a function', () => {
+  it('serves its one route, answers others 404, and past its stage throttle 429, without invoking', async () => {
+    let invocations = 0;
+    const bucket = new TokenBucket({ rateLimit: 1, burstLimit: 2, now: () => 0 });
+    const api = await startFunctionUrl(
+      () => {
+        invocations += 1;
+        return Promise.resolve({ statusCode: 204 });
+      },
+      { route: { method: 'POST', path: '/' }, admit: () => bucket.take() },
+    );
+    try {
+      const post = (path = '') => fetch(`${api.url}${path}`, { method: 'POST', body: '{}' });
+      expect((await fetch(api.url)).status).toBe(404);
+      expect((await post('other')).status).toBe(404);
+      expect([(await post()).status, (await post()).status, (await post()).status]).toEqual([204, 204, 429]);
+      expect(invocations).toBe(2);
+      expect(bucket.refused).toBe(1);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('the stage throttle', () => {
+  it('holds burstLimit at once and refills rateLimit a second, as API Gateway’s token bucket does', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ rateLimit: 10, burstLimit: 5, now: () => now });
+    const takes = (count: number) =>
+      Array.from({ length: count }, () => bucket.take()).filter(Boolean).length;
+    expect(takes(8)).toBe(5);
+    now += 100; // a tenth of a second: one token
+    expect(takes(3)).toBe(1);
+    now += 10_000; // never more than the burst
+    expect(takes(20)).toBe(5);
+    expect(bucket.refused).toBe(3 + 2 + 15);
   });
 });
