@@ -110,7 +110,9 @@ export function webhookFrontOf(
       resource.Type === 'AWS::ApiGatewayV2::Route' &&
       JSON.stringify(resource.Properties?.Target).includes(`"${integrationId}"`),
   );
-  const [method = 'POST', path = '/'] = String(route?.Properties?.RouteKey ?? 'POST /').split(' ');
+  const [method = 'POST', path = '/'] = (
+    typeof route?.Properties?.RouteKey === 'string' ? route.Properties.RouteKey : 'POST /'
+  ).split(' ');
   const stage = Object.values(resources).find(
     (resource) => resource.Type === 'AWS::ApiGatewayV2::Stage' && refOf(resource.Properties?.ApiId) === apiId,
   );

@@ -1,3 +1,4 @@
+/* global process, fetch */
 // Sends forged webhook deliveries to a URL from its own process (an attacker is not in the
 // runtime's process), as fast as CONCURRENCY loops can, for SECONDS; prints its counts as JSON.
 const [url, seconds = '30', concurrency = '32'] = process.argv.slice(2);
