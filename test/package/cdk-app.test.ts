@@ -87,7 +87,7 @@ describe('the packed construct in a fresh `cdk init` app', () => {
       'AWS::S3::Bucket',
       'AWS::StepFunctions::StateMachine',
       'AWS::DynamoDB::GlobalTable',
-      'AWS::Lambda::Url',
+      'AWS::ApiGatewayV2::Api',
     ]) {
       expect(
         Object.values(template.Resources).some((resource) => resource.Type === type),
