@@ -18,7 +18,7 @@ import {
 } from '#shared/videogen/signing-secret';
 
 export const resourcePropertiesSchema = z.object({
-  /** The webhook Lambda's Function URL. */
+  /** The webhook URL (the HTTP API route in front of the webhook function). */
   WebhookUrl: z.url(),
   /** The secret that receives `{ "secret": "whsec_…", "endpointId": "vg_whep_…" }`. */
   SecretId: nonEmptyString(),
@@ -64,7 +64,7 @@ export interface CustomResourceResult {
 /**
  * The webhook registration's lifecycle as a CloudFormation custom resource. The endpoint's
  * id is the physical id, so CloudFormation deletes the old endpoint after a replacement.
- * - Create: register the Function URL; the secret holds its signing secret.
+ * - Create: register the webhook URL; the secret holds its signing secret.
  * - Update that changes the URL or the event types: register anew, keeping the old
  *   endpoint's secret beside it until CloudFormation deletes that endpoint. When an endpoint
  *   with that URL and those types is still registered (a rollback to the previous template),

@@ -42,7 +42,7 @@ function withoutGrant(handler: string, action: string) {
   };
 }
 
-/** Removes the public's lambda:InvokeFunction permission that a Function URL also needs. */
+/** Removes API Gateway's lambda:InvokeFunction permission on the webhook function. */
 function withoutApiGatewayInvokePermission(template: { Resources: Resources }) {
   template.Resources = Object.fromEntries(
     Object.entries(template.Resources).filter(

@@ -35,7 +35,7 @@ export function lambdaContext(remainingMs = 30_000): Context {
   } as unknown as Context;
 }
 
-/** A Function URL event for a request. */
+/** The event of a request (API Gateway's payload 2.0, a Function URL's too). */
 export function urlEvent(
   body: string | undefined,
   headers: Record<string, string>,

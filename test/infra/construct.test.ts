@@ -499,7 +499,7 @@ describe('the workflow', () => {
 });
 
 describe('webhook registration and alarms', () => {
-  it('registers the Function URL with a custom resource that keeps the secret, the event types its properties', () => {
+  it('registers the webhook URL with a custom resource that keeps the secret, the event types its properties', () => {
     // The types are a property: a release that subscribes to another changes it, and the deploy re-registers.
     template.hasResourceProperties('Custom::VideoGenWebhookEndpoint', {
       WebhookUrl: Match.objectLike({

@@ -13,11 +13,11 @@ export class WebhookPayloadError extends Error {
 }
 
 export interface RawWebhookRequest {
-  /** Header names in any case (Function URLs lower-case them). */
+  /** Header names in any case (API Gateway and Function URLs lower-case them). */
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** The body exactly as received: signatures cover the raw bytes, never a re-serialization. */
   readonly body: string | undefined;
-  /** Lambda Function URLs base64-encode bodies they do not consider text. */
+  /** API Gateway (payload 2.0) and Function URLs base64-encode bodies they do not consider text. */
   readonly isBase64Encoded?: boolean;
 }
 

@@ -77,7 +77,7 @@ function cfnEvent(
 
 const moved = { ...properties, WebhookUrl: 'https://moved.example/' };
 
-/** A stack update that moves the Function URL: the new endpoint's id. */
+/** A stack update that moves the webhook URL: the new endpoint's id. */
 async function moveUrl(fromEndpoint: string): Promise<string> {
   const updated = await onEvent(
     deps,
@@ -91,7 +91,7 @@ async function moveUrl(fromEndpoint: string): Promise<string> {
 }
 
 describe('webhook registration custom resource', () => {
-  it('registers the Function URL for every lifecycle event and keeps the secret', async () => {
+  it('registers the webhook URL for every lifecycle event and keeps the secret', async () => {
     const result = await onEvent(deps, cfnEvent('Create'));
 
     expect(result.PhysicalResourceId).toMatch(/^vg_whep_/);
