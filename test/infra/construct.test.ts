@@ -248,7 +248,7 @@ describe('the functions', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 },
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 10 },
       AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
     });
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
