@@ -168,8 +168,8 @@ export interface VideoGenIngestProps {
 /** How a stream subscriber is wired; see `VideoGenIngest.addSubscriber`. */
 export interface SubscriberOptions {
   /**
-   * Deliver only records that just entered one of these statuses (INSERTs in one, and
-   * MODIFYs whose old status was not one of them).
+   * Deliver only records that just entered one of these statuses: INSERTs in one, and
+   * MODIFYs that changed the status (`statusChanged`) to one.
    * @default every status change
    */
   readonly statuses?: readonly IngestStatus[];

@@ -348,6 +348,8 @@ export class VideoGenIngest extends Construct {
     // the action takes only "*" (aws-cdk#34575). Granted as AWS evaluates it.
     fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }));
     acknowledgeListStreams(fn.role);
+    // Entering a status: an insert in one of them, or a change (the writer marks it: a Lambda
+    // filter cannot compare the old image with the new) whose new status is one of them.
     const newStatus = { NewImage: { kind: { S: ['ingest'] }, status: { S: statuses } } };
     fn.addEventSource(
       new DynamoEventSource(this.table, {
@@ -362,10 +364,7 @@ export class VideoGenIngest extends Construct {
           FilterCriteria.filter({ eventName: ['INSERT'], dynamodb: newStatus }),
           FilterCriteria.filter({
             eventName: ['MODIFY'],
-            dynamodb: {
-              ...newStatus,
-              OldImage: { status: { S: [{ 'anything-but': statuses }] } },
-            },
+            dynamodb: { NewImage: { ...newStatus.NewImage, statusChanged: { BOOL: [true] } } },
           }),
         ],
       }),

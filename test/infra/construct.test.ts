@@ -801,25 +801,8 @@ describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
       DestinationConfig: {
         OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('SubscriberFailures'), 'Arn'] } },
       },
-      FilterCriteria: {
-        Filters: [
-          {
-            Pattern: JSON.stringify({
-              eventName: ['INSERT'],
-              dynamodb: { NewImage: { kind: { S: ['ingest'] }, status: { S: ['READY', 'FAILED'] } } },
-            }),
-          },
-          {
-            Pattern: JSON.stringify({
-              eventName: ['MODIFY'],
-              dynamodb: {
-                NewImage: { kind: { S: ['ingest'] }, status: { S: ['READY', 'FAILED'] } },
-                OldImage: { status: { S: [{ 'anything-but': ['READY', 'FAILED'] }] } },
-              },
-            }),
-          },
-        ],
-      },
+      // What the filters let through is evaluated as Lambda does in test/e2e/subscriptions.test.ts.
+      FilterCriteria: { Filters: Match.anyValue() },
     });
     // The consumer may read the stream and send to its failure queue, nothing of the table's items.
     const consumerPolicy = Object.values(template.findResources('AWS::IAM::Policy')).find((policy) =>

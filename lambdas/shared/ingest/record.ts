@@ -116,6 +116,12 @@ export const ingestRecordSchema = z.looseObject({
   retryExecutionArn: z.optional(z.string()),
   /** The Step Functions task token of a workflow waiting for readiness (internal; absent when none). */
   taskToken: z.optional(z.string()),
+  /**
+   * Whether the write that made this image changed `status` (an insert counts): what a stream
+   * subscriber filters status changes on, since a Lambda filter cannot compare the old image
+   * with the new. Absent in items written before it was kept.
+   */
+  statusChanged: z.optional(z.boolean()),
   /** When VideoGen accepted the bytes: the max wait for readiness counts from here. Absent before UPLOADED. */
   uploadedAt: z.optional(z.string()),
   /** Transfers really started for this source (a worker held the lease); deliveries that waited do not count. */

@@ -113,7 +113,7 @@ export async function findSourceOfFile(store: IngestStore, fileId: string): Prom
  * or TIMED_OUT record is replaced, its VideoGen file kept for the transfer to adopt or abandon.
  */
 export async function claimSource(store: IngestStore, record: IngestRecord): Promise<boolean> {
-  const item = ingestRecordSchema.parse(record);
+  const item = ingestRecordSchema.parse({ ...record, statusChanged: true });
   const created = await conditionally(() =>
     store.client.send(
       new PutCommand({
@@ -136,6 +136,7 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     const { retryExecutionArn: _retry, taskToken: _token, ...kept } = existing;
     const adopted: IngestRecord = {
       ...kept,
+      statusChanged: false,
       executionArn: record.executionArn,
       updatedAt: record.updatedAt,
       version: existing.version + 1,
@@ -153,6 +154,7 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     abandonedFileIds: existing.abandonedFileIds,
     version: existing.version + 1,
   };
+  replacement.statusChanged = replacement.status !== existing.status;
   return takeOver(store, replacement, existing.version);
 }
 
@@ -211,7 +213,8 @@ function markForTakeOver(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk: record.pk },
-        UpdateExpression: 'SET retryExecutionArn = :execution, updatedAt = :at, #version = #version + :one',
+        UpdateExpression:
+          'SET retryExecutionArn = :execution, updatedAt = :at, statusChanged = :false, #version = #version + :one',
         ConditionExpression: statuses
           ? `${statuses.expression} AND #version = :version`
           : '#version = :version',
@@ -221,6 +224,7 @@ function markForTakeOver(
           ':execution': executionArn,
           ':at': at,
           ':one': 1,
+          ':false': false,
           ':version': record.version,
         },
       }),
@@ -235,7 +239,7 @@ function markForTakeOver(
  */
 export async function recordCreatedFile(
   store: IngestStore,
-  record: Pick<IngestRecord, 'pk' | 'attempts' | 'fileId'>,
+  record: Pick<IngestRecord, 'pk' | 'attempts' | 'fileId' | 'status'>,
   created: { fileId: string; displayName: string; at: string },
 ): Promise<void> {
   const pre = statusList(PRE_UPLOAD_STATUSES, 's');
@@ -248,13 +252,14 @@ export async function recordCreatedFile(
             Update: {
               TableName: store.tableName,
               Key: { pk: record.pk },
-              UpdateExpression: `SET #status = :created, fileId = :fileId, displayName = :displayName, attempts = :attempts, updatedAt = :at, #version = #version + :one, events = :noEvents, #file = :noFile${
+              UpdateExpression: `SET #status = :created, fileId = :fileId, displayName = :displayName, attempts = :attempts, updatedAt = :at, statusChanged = :changed, #version = #version + :one, events = :noEvents, #file = :noFile${
                 abandon ? ', abandonedFileIds = list_append(abandonedFileIds, :abandoned)' : ''
               }`,
               ConditionExpression: `attempts = :expectedAttempts AND ${pre.expression}`,
               ExpressionAttributeNames: { '#status': 'status', '#version': 'version', '#file': 'file' },
               ExpressionAttributeValues: {
                 ':created': 'CREATED',
+                ':changed': record.status !== 'CREATED',
                 ':fileId': created.fileId,
                 ':displayName': created.displayName,
                 ':attempts': record.attempts + 1,
@@ -313,7 +318,7 @@ export async function advanceStatus(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
-        UpdateExpression: `SET #status = :to, updatedAt = :at, #version = #version + :one${error ? ', #error = :error' : ''}`,
+        UpdateExpression: `SET #status = :to, updatedAt = :at, statusChanged = :true, #version = #version + :one${error ? ', #error = :error' : ''}`,
         ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeNames: {
           '#status': 'status',
@@ -324,6 +329,7 @@ export async function advanceStatus(
           ':to': to,
           ':at': at,
           ':one': 1,
+          ':true': true,
           ...(error ? { ':error': error } : {}),
           ...(executionArn ? { ':execution': executionArn } : {}),
           ...(fileId ? { ':fileId': fileId } : {}),
@@ -344,6 +350,7 @@ export async function saveRecord(
   const item = ingestRecordSchema.parse({
     ...withoutToken,
     ...(previous.taskToken === undefined ? {} : { taskToken: previous.taskToken }),
+    statusChanged: next.status !== previous.status,
     version: previous.version + 1,
   });
   const written = await conditionally(() =>
@@ -378,10 +385,17 @@ export async function storeTaskToken(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
-        UpdateExpression: 'SET taskToken = :token, updatedAt = :at, #version = #version + :one',
+        UpdateExpression:
+          'SET taskToken = :token, updatedAt = :at, statusChanged = :false, #version = #version + :one',
         ConditionExpression: waiting.expression,
         ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-        ExpressionAttributeValues: { ':token': taskToken, ':at': at, ':one': 1, ...waiting.values },
+        ExpressionAttributeValues: {
+          ':token': taskToken,
+          ':at': at,
+          ':one': 1,
+          ':false': false,
+          ...waiting.values,
+        },
       }),
     ),
   );
@@ -398,10 +412,14 @@ export async function clearTaskToken(
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
-        UpdateExpression: 'REMOVE taskToken SET #version = #version + :one',
+        UpdateExpression: 'REMOVE taskToken SET statusChanged = :false, #version = #version + :one',
         ConditionExpression: taskToken === undefined ? 'attribute_exists(taskToken)' : 'taskToken = :token',
         ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':one': 1, ...(taskToken === undefined ? {} : { ':token': taskToken }) },
+        ExpressionAttributeValues: {
+          ':one': 1,
+          ':false': false,
+          ...(taskToken === undefined ? {} : { ':token': taskToken }),
+        },
       }),
     ),
   );

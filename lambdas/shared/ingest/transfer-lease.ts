@@ -42,7 +42,7 @@ export async function acquireTransferLease(
         TableName: store.tableName,
         Key: { pk },
         UpdateExpression:
-          'SET transferOwner = :owner, transferLeaseUntil = :until, transferAttempts = if_not_exists(transferAttempts, :zero) + :one, updatedAt = :at, #version = #version + :one',
+          'SET transferOwner = :owner, transferLeaseUntil = :until, transferAttempts = if_not_exists(transferAttempts, :zero) + :one, updatedAt = :at, statusChanged = :false, #version = #version + :one',
         ConditionExpression: `${pre.expression} AND (attribute_not_exists(transferLeaseUntil) OR transferLeaseUntil < :now) AND (attribute_not_exists(transferAttempts) OR transferAttempts < :max)`,
         ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
         ExpressionAttributeValues: {
@@ -52,6 +52,7 @@ export async function acquireTransferLease(
           ':max': request.maxAttempts,
           ':zero': 0,
           ':one': 1,
+          ':false': false,
           ':at': request.at,
           ...pre.values,
         },
@@ -78,10 +79,11 @@ export async function releaseTransferLease(store: IngestStore, pk: string, owner
       new UpdateCommand({
         TableName: store.tableName,
         Key: { pk },
-        UpdateExpression: 'REMOVE transferOwner, transferLeaseUntil SET #version = #version + :one',
+        UpdateExpression:
+          'REMOVE transferOwner, transferLeaseUntil SET statusChanged = :false, #version = #version + :one',
         ConditionExpression: 'transferOwner = :owner',
         ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':owner': owner, ':one': 1 },
+        ExpressionAttributeValues: { ':owner': owner, ':one': 1, ':false': false },
       }),
     ),
   );
@@ -100,11 +102,12 @@ export function recordUploaded(store: IngestStore, pk: string, fileId: string, a
         TableName: store.tableName,
         Key: { pk },
         UpdateExpression:
-          'SET #status = :uploaded, uploadedAt = :at, updatedAt = :at, #version = #version + :one REMOVE transferOwner, transferLeaseUntil',
+          'SET #status = :uploaded, uploadedAt = :at, updatedAt = :at, statusChanged = :true, #version = #version + :one REMOVE transferOwner, transferLeaseUntil',
         ConditionExpression: `${uploading.expression} AND fileId = :fileId`,
         ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
         ExpressionAttributeValues: {
           ':uploaded': 'UPLOADED',
+          ':true': true,
           ':fileId': fileId,
           ':at': at,
           ':one': 1,

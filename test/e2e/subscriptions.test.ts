@@ -1,0 +1,190 @@
+/**
+ * What a stream subscriber receives, as Lambda decides it: the synthesized FilterCriteria of
+ * `addSubscriber` evaluated (as Lambda evaluates filters) over the stream records a file's
+ * whole lifecycle of writes makes, each record's images read from the table before and after
+ * the write, as DynamoDB Streams gives them (NEW_AND_OLD_IMAGES).
+ */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VideoGenIngest, type SubscriberOptions } from '../../lib/videogen-ingest.ts';
+import { filtersMatch } from '#local/runtime/event-filter';
+import type { IngestRecord } from '#shared/ingest/record';
+import {
+  advanceStatus,
+  claimSource,
+  clearTaskToken,
+  getRecord,
+  recordCreatedFile,
+  saveRecord,
+  storeTaskToken,
+} from '#shared/ingest/store';
+import { acquireTransferLease, recordUploaded } from '#shared/ingest/transfer-lease';
+import { receivedRecord } from '../fixtures/records.ts';
+import { testApp } from '../helpers/cdk-app.ts';
+import { startIngestTable, type TestTable } from '../helpers/ingest-table.ts';
+
+interface StreamRecord {
+  eventName: 'INSERT' | 'MODIFY';
+  dynamodb: { Keys: object; NewImage?: Record<string, unknown>; OldImage?: Record<string, unknown> };
+}
+
+let table: TestTable;
+const records: StreamRecord[] = [];
+const AT = '2026-12-06T10:00:00.000Z';
+
+/** Runs one write and notes the stream record it makes (none when it changed nothing). */
+async function write(pk: string, run: () => Promise<unknown>): Promise<void> {
+  const image = async () =>
+    (
+      await table.raw.send(
+        new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+      )
+    ).Item as Record<string, unknown> | undefined;
+  const before = await image();
+  await run();
+  const after = await image();
+  if (JSON.stringify(before) === JSON.stringify(after)) return;
+  records.push({
+    eventName: before ? 'MODIFY' : 'INSERT',
+    dynamodb: {
+      Keys: { pk: { S: pk } },
+      ...(after ? { NewImage: after } : {}),
+      ...(before ? { OldImage: before } : {}),
+    },
+  });
+}
+
+async function current(pk: string): Promise<IngestRecord> {
+  const record = await getRecord(table.store, pk);
+  if (!record) throw new Error(`no record ${pk}`);
+  return record;
+}
+
+/** A file's whole life: received, its transfer, the wait, ready, analyzed; and a rejected one. */
+async function lifecycle(): Promise<void> {
+  const record = receivedRecord({}, 'subscribers/clip.mp4');
+  const { pk } = record;
+  await write(pk, () => claimSource(table.store, record));
+  await write(pk, () =>
+    acquireTransferLease(table.store, pk, {
+      owner: 'w',
+      nowMs: 0,
+      untilMs: Date.now() + 60_000,
+      maxAttempts: 10,
+      at: AT,
+    }),
+  );
+  await write(pk, async () =>
+    recordCreatedFile(table.store, await current(pk), {
+      fileId: 'vg_file_1',
+      displayName: 'clip.mp4',
+      at: AT,
+    }),
+  );
+  await write(pk, () => advanceStatus(table.store, pk, ['CREATED'], 'UPLOADING', AT));
+  await write(pk, () => recordUploaded(table.store, pk, 'vg_file_1', AT));
+  await write(pk, () => storeTaskToken(table.store, pk, 'token', ['UPLOADED'], AT));
+  await write(pk, async () => {
+    const previous = await current(pk);
+    await saveRecord(table.store, previous, {
+      ...previous,
+      status: 'READY',
+      readyAt: AT,
+      events: { 'file.download_ready': AT },
+    });
+  });
+  await write(pk, () => clearTaskToken(table.store, pk, 'token'));
+  await write(pk, async () => {
+    const previous = await current(pk);
+    // A later event that changes nothing of the status: more of the file object.
+    await saveRecord(table.store, previous, {
+      ...previous,
+      events: { ...previous.events, 'file.playback_ready': AT },
+    });
+  });
+  await write(pk, async () => {
+    const previous = await current(pk);
+    await saveRecord(table.store, previous, { ...previous, status: 'ANALYZED' });
+  });
+  const rejected = receivedRecord(
+    { status: 'REJECTED', error: { code: 'NOT_MEDIA', message: 'not media' } },
+    'subscribers/notes.txt',
+  );
+  await write(rejected.pk, () => claimSource(table.store, rejected));
+}
+
+/** The statuses (new images) of the records a subscription with `options` is delivered. */
+function delivered(options?: SubscriberOptions): string[] {
+  const stack = new Stack(testApp(), 'Subscribed');
+  const ingest = new VideoGenIngest(stack, 'Ingest', {
+    apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
+  });
+  const consumer = new LambdaFunction(stack, 'Consumer', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+  });
+  ingest.addSubscriber(consumer, options);
+  const mapping = Object.values(
+    Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping'),
+  ).find((resource) => JSON.stringify(resource).includes('StreamArn')) as
+    { Properties: { FilterCriteria?: { Filters: { Pattern: string }[] } } } | undefined;
+  if (!mapping?.Properties.FilterCriteria) throw new Error('no filtered stream mapping in the template');
+  return records
+    .filter((record) => filtersMatch(mapping.Properties.FilterCriteria?.Filters, record))
+    .map((record) => (record.dynamodb.NewImage?.status as { S: string }).S);
+}
+
+beforeAll(async () => {
+  table = await startIngestTable('subscriptions');
+  await lifecycle();
+});
+afterAll(() => table.close());
+
+describe('what a stream subscriber receives', () => {
+  it('the lifecycle made its writes: eleven records, seven of them entering a status', () => {
+    expect(
+      records.map((record) => `${record.eventName} ${(record.dynamodb.NewImage?.status as { S: string }).S}`),
+    ).toEqual([
+      'INSERT RECEIVED',
+      'MODIFY RECEIVED', // the transfer lease
+      'MODIFY CREATED',
+      'MODIFY UPLOADING',
+      'MODIFY UPLOADED',
+      'MODIFY UPLOADED', // the task token
+      'MODIFY READY',
+      'MODIFY READY', // the token cleared
+      'MODIFY READY', // another event
+      'MODIFY ANALYZED',
+      'INSERT REJECTED',
+    ]);
+  });
+
+  it('by default: every status change of an ingest record, once each, and nothing else', () => {
+    expect(delivered()).toEqual([
+      'RECEIVED',
+      'CREATED',
+      'UPLOADING',
+      'UPLOADED',
+      'READY',
+      'ANALYZED',
+      'REJECTED',
+    ]);
+  });
+
+  it("statuses: ['READY']: exactly one record, the one entering READY", () => {
+    expect(delivered({ statuses: ['READY'] })).toEqual(['READY']);
+  });
+
+  it('several statuses: each entered once', () => {
+    expect(delivered({ statuses: ['UPLOADED', 'ANALYZED', 'FAILED'] })).toEqual(['UPLOADED', 'ANALYZED']);
+  });
+
+  it('REJECTED, which a record enters on its insert', () => {
+    expect(delivered({ statuses: ['REJECTED'] })).toEqual(['REJECTED']);
+  });
+});
