@@ -2,7 +2,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { IngestRecordMissingError } from '#shared/ingest/errors';
 import { READY_STATUSES, WAITING_STATUSES } from '#shared/ingest/record';
 import { resumeWorkflow } from '#shared/ingest/resume';
-import { getRecord, storeTaskToken, type IngestStore } from '#shared/ingest/store';
+import { getRecord, type IngestStore } from '#shared/ingest/store';
+import { storeTaskToken } from '#shared/ingest/task-token';
 
 export interface AwaitFileDeps {
   readonly store: IngestStore;

@@ -1,6 +1,7 @@
 import { withRetries, type RetryOptions } from '#shared/retry';
 import { recordObservation } from '#shared/ingest/observe';
-import { advanceStatus, clearTaskToken, getRecord, type IngestStore } from '#shared/ingest/store';
+import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
+import { clearTaskToken } from '#shared/ingest/task-token';
 import { READY_STATUSES, WAITING_STATUSES } from '#shared/ingest/record';
 import type { VideoGenClient } from '#shared/videogen/client';
 import type { VideoGenFile } from '#shared/videogen/contract';

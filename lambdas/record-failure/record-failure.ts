@@ -1,10 +1,5 @@
-import {
-  advanceStatus,
-  claimSource,
-  clearTaskToken,
-  getRecord,
-  type IngestStore,
-} from '#shared/ingest/store';
+import { advanceStatus, claimSource, getRecord, type IngestStore } from '#shared/ingest/store';
+import { clearTaskToken } from '#shared/ingest/task-token';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type IngestStatus } from '#shared/ingest/record';
 import type { Readiness } from '#shared/config';

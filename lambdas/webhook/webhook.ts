@@ -1,7 +1,8 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { recordObservation } from '#shared/ingest/observe';
 import { resumeWorkflow } from '#shared/ingest/resume';
-import { clearTaskToken, findSourceOfFile, type IngestStore } from '#shared/ingest/store';
+import { findSourceOfFile, type IngestStore } from '#shared/ingest/store';
+import { clearTaskToken } from '#shared/ingest/task-token';
 import type { WebhookEvent } from '#shared/videogen/contract';
 import {
   WebhookPayloadError,

@@ -5,26 +5,15 @@
  * the write, as DynamoDB Streams gives them (NEW_AND_OLD_IMAGES).
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VideoGenIngest, type SubscriberOptions } from '../../lib/videogen-ingest.ts';
+import type { SubscriberOptions } from '../../lib/videogen-ingest.ts';
 import { filtersMatch } from '#local/runtime/event-filter';
 import type { IngestRecord } from '#shared/ingest/record';
-import {
-  advanceStatus,
-  claimSource,
-  clearTaskToken,
-  getRecord,
-  recordCreatedFile,
-  saveRecord,
-  storeTaskToken,
-} from '#shared/ingest/store';
+import { advanceStatus, claimSource, getRecord, recordCreatedFile, saveRecord } from '#shared/ingest/store';
+import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { acquireTransferLease, recordUploaded } from '#shared/ingest/transfer-lease';
 import { receivedRecord } from '../fixtures/records.ts';
-import { testApp } from '../helpers/cdk-app.ts';
+import { stackWithSubscriber } from '../helpers/cdk-app.ts';
 import { startIngestTable, type TestTable } from '../helpers/ingest-table.ts';
 
 interface StreamRecord {
@@ -119,20 +108,10 @@ async function lifecycle(): Promise<void> {
 
 /** The statuses (new images) of the records a subscription with `options` is delivered. */
 function delivered(options?: SubscriberOptions): string[] {
-  const stack = new Stack(testApp(), 'Subscribed');
-  const ingest = new VideoGenIngest(stack, 'Ingest', {
-    apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
-  });
-  const consumer = new LambdaFunction(stack, 'Consumer', {
-    runtime: Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
-  });
-  ingest.addSubscriber(consumer, options);
-  const mapping = Object.values(
-    Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping'),
-  ).find((resource) => JSON.stringify(resource).includes('StreamArn')) as
-    { Properties: { FilterCriteria?: { Filters: { Pattern: string }[] } } } | undefined;
+  const { template } = stackWithSubscriber(options);
+  const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).find((resource) =>
+    JSON.stringify(resource).includes('StreamArn'),
+  ) as { Properties: { FilterCriteria?: { Filters: { Pattern: string }[] } } } | undefined;
   if (!mapping?.Properties.FilterCriteria) throw new Error('no filtered stream mapping in the template');
   return records
     .filter((record) => filtersMatch(mapping.Properties.FilterCriteria?.Filters, record))

@@ -6,10 +6,9 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { testApp } from '../helpers/cdk-app.ts';
+import { stackWithSubscriber, testApp } from '../helpers/cdk-app.ts';
 import {
   VideoGenIngest,
-  type SubscriberOptions,
   type VideoGenIngestProps,
   TRANSFER_MAX_RECEIVE_COUNT,
 } from '../../lib/videogen-ingest.ts';
@@ -715,20 +714,6 @@ describe('props', () => {
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 describe('operations: dashboard, alarms to a topic, stream subscribers', () => {
-  function stackWithSubscriber(options?: SubscriberOptions): { template: Template; ingest: VideoGenIngest } {
-    const stack = new Stack(testApp(), 'Ops');
-    const ingest = new VideoGenIngest(stack, 'Ingest', {
-      apiKeySecret: Secret.fromSecretNameV2(stack, 'Key', 'k'),
-    });
-    const consumer = new LambdaFunction(stack, 'Consumer', {
-      runtime: Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
-    });
-    ingest.addSubscriber(consumer, options);
-    return { template: Template.fromStack(stack), ingest };
-  }
-
   it('sends every alarm, and its recovery, to the topic the construct exposes', () => {
     const { template, ingest } = stackWithSubscriber();
     const topicId = Stack.of(ingest).getLogicalId(ingest.alarmTopic.node.defaultChild as CfnElement);

@@ -1,7 +1,9 @@
 /**
- * The ingest table: every read and write of ingest records and file pointers. Each write
- * is conditional, so concurrent handlers (a webhook, a poll, the workflow) never lose
- * each other's updates and statuses never move backwards.
+ * The ingest table: the reads and writes of ingest records and file pointers (the task
+ * token's in `task-token.ts`, the transfer's lease in `transfer-lease.ts`). Each write is
+ * conditional, so concurrent handlers (a webhook, a poll, the workflow) never lose each
+ * other's updates and statuses never move backwards; each says whether it changed the
+ * status (`statusChanged`), which stream subscribers filter on.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -365,62 +367,4 @@ export async function saveRecord(
     ),
   );
   if (!written) throw new ConcurrentUpdateError(`${previous.pk} changed concurrently`);
-}
-
-/**
- * Stores the waiting workflow's task token, only while the file is not yet ready and
- * has not failed. `false` means it already is: the caller resumes the workflow itself,
- * so a webhook that came first is never lost.
- */
-export async function storeTaskToken(
-  store: IngestStore,
-  pk: string,
-  taskToken: string,
-  waitingStatuses: readonly IngestStatus[],
-  at: string,
-): Promise<boolean> {
-  const waiting = statusList(waitingStatuses, 'w');
-  return conditionally(() =>
-    store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: { pk },
-        UpdateExpression:
-          'SET taskToken = :token, updatedAt = :at, statusChanged = :false, #version = #version + :one',
-        ConditionExpression: waiting.expression,
-        ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-        ExpressionAttributeValues: {
-          ':token': taskToken,
-          ':at': at,
-          ':one': 1,
-          ':false': false,
-          ...waiting.values,
-        },
-      }),
-    ),
-  );
-}
-
-/** Removes a task token once answered, unless a newer wait already replaced it; any token when `taskToken` is undefined. */
-export async function clearTaskToken(
-  store: IngestStore,
-  pk: string,
-  taskToken: string | undefined,
-): Promise<void> {
-  await conditionally(() =>
-    store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: { pk },
-        UpdateExpression: 'REMOVE taskToken SET statusChanged = :false, #version = #version + :one',
-        ConditionExpression: taskToken === undefined ? 'attribute_exists(taskToken)' : 'taskToken = :token',
-        ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: {
-          ':one': 1,
-          ':false': false,
-          ...(taskToken === undefined ? {} : { ':token': taskToken }),
-        },
-      }),
-    ),
-  );
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createVideoGenFile } from '../../../lambdas/transfer/create.ts';
 import { recordFailure } from '../../../lambdas/record-failure/record-failure.ts';
-import { claimSource, getRecord, storeTaskToken } from '#shared/ingest/store';
+import { claimSource, getRecord } from '#shared/ingest/store';
+import { storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { useWorkflowSteps } from '../../helpers/workflow-steps.ts';

@@ -2,15 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   advanceStatus,
   claimSource,
-  clearTaskToken,
   ConcurrentUpdateError,
   findSourceOfFile,
   getRecord,
   recordCreatedFile,
   requestRetry,
   saveRecord,
-  storeTaskToken,
 } from '#shared/ingest/store';
+import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
