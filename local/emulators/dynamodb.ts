@@ -1,6 +1,7 @@
 /**
- * DynamoDB on loopback: dynalite, behind a thin front that adds the one API the ingest
- * code needs and dynalite lacks, `TransactWriteItems`.
+ * DynamoDB on loopback: dynalite, behind a thin front that adds what the ingest code needs
+ * and dynalite lacks: `TransactWriteItems`, and streams (`dynamodb-streams.ts`: the records
+ * of every write to a table created with a `StreamSpecification`, and the Streams API).
  *
  * Written by hand because no maintained JavaScript emulator implements transactions
  * (DynamoDB Local needs a Java download from outside the npm registry). A transaction
@@ -18,9 +19,17 @@ import {
   PutItemCommand,
   UpdateItemCommand,
   type AttributeValue,
+  type KeySchemaElement,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
+import { LocalStreams, StreamsApiError, type Item, type StreamViewType } from './dynamodb-streams.ts';
+
+/** The region and account the emulator's ARNs name (the local runtime's, `cfn.ts`). */
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+const STREAMS_TARGET_PREFIX = 'DynamoDBStreams_20120810.';
 
 export interface LocalDynamoDB {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB` or a client's `endpoint`. */
@@ -107,6 +116,12 @@ export async function startDynamoDB(
   });
   const keyNames = new Map<string, string[]>();
   const lock = new TransactionLock();
+  const streams = new LocalStreams({
+    region: REGION,
+    account: ACCOUNT,
+    ...(options.directory ? { directory: options.directory } : {}),
+  });
+  const capture = new StreamCapture(direct, streams);
 
   async function keyOf(
     tableName: string,
@@ -131,6 +146,7 @@ export async function startDynamoDB(
       key: Record<string, AttributeValue>;
       before: Record<string, AttributeValue> | undefined;
     }[] = [];
+    const changes: { tableName: string; before: Item | undefined; after: Item | undefined }[] = [];
     for (const [index, entry] of items.entries()) {
       try {
         if (entry.ConditionCheck)
@@ -148,6 +164,9 @@ export async function startDynamoDB(
         else if (entry.Update) await direct.send(new UpdateItemCommand(entry.Update));
         else if (entry.Delete) await direct.send(new DeleteItemCommand(entry.Delete));
         undo.push({ tableName, key, before });
+        if (capture.streamed(tableName)) {
+          changes.push({ tableName, before, after: await capture.current(tableName, key) });
+        }
       } catch (error) {
         for (const done of undo.reverse()) {
           if (done.before)
@@ -176,6 +195,8 @@ export async function startDynamoDB(
         };
       }
     }
+    // Committed: each item's record, in the order of the transaction's items.
+    for (const change of changes) capture.record(change.tableName, change.before, change.after);
     return { status: 200, body: {} };
   }
 
@@ -204,6 +225,147 @@ export async function startDynamoDB(
     });
   }
 
+  /** Forwards to dynalite and keeps the whole answer, for the front to read or amend. */
+  function forwardBuffered(request: http.IncomingMessage, body: Buffer | string): Promise<FrontAnswer> {
+    return new Promise((resolve) => {
+      const upstream = http.request(
+        `${backendUrl}${request.url ?? '/'}`,
+        {
+          method: request.method,
+          headers: {
+            ...request.headers,
+            host: `127.0.0.1:${backendPort}`,
+            'content-length': String(Buffer.byteLength(body)),
+          },
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () =>
+            resolve({
+              status: answer.statusCode ?? 500,
+              headers: answer.headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
+          answer.on('error', (error) => resolve(internalError(error)));
+        },
+      );
+      upstream.on('error', (error) => resolve(internalError(error)));
+      upstream.end(body);
+    });
+  }
+
+  function internalError(error: unknown): FrontAnswer {
+    return {
+      status: 500,
+      body: JSON.stringify(
+        errorBody('InternalServerError', error instanceof Error ? error.message : String(error)),
+      ),
+    };
+  }
+
+  function send(response: http.ServerResponse, answer: FrontAnswer): void {
+    const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = answer.headers ?? {};
+    response.writeHead(answer.status, {
+      'content-type': 'application/x-amz-json-1.0',
+      ...headers,
+      'content-length': Buffer.byteLength(answer.body),
+    });
+    response.end(answer.body);
+  }
+
+  /** A table description with its stream, as DynamoDB describes a table that has one. */
+  function withStream(answer: FrontAnswer, field: 'Table' | 'TableDescription'): FrontAnswer {
+    if (answer.status !== 200) return answer;
+    const parsed = JSON.parse(answer.body.toString()) as Record<string, Json | undefined>;
+    const table = parsed[field];
+    const stream = typeof table?.TableName === 'string' ? streams.of(table.TableName) : undefined;
+    if (!table || !stream) return answer;
+    Object.assign(table, {
+      StreamSpecification: { StreamEnabled: true, StreamViewType: stream.viewType },
+      LatestStreamArn: stream.arn,
+      LatestStreamLabel: stream.label,
+    });
+    return { ...answer, body: JSON.stringify(parsed) };
+  }
+
+  /** The operations the front changes or adds; everything else goes to dynalite as it came. */
+  async function dispatch(
+    operation: string,
+    request: http.IncomingMessage,
+    raw: Buffer,
+  ): Promise<FrontAnswer | undefined> {
+    let body: Json;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Json;
+    } catch {
+      return undefined; // dynalite answers malformed requests itself
+    }
+    switch (operation) {
+      case 'CreateTable': {
+        const { StreamSpecification: spec, ...rest } = body as Json & {
+          StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: StreamViewType };
+        };
+        const answer = await forwardBuffered(request, JSON.stringify(rest));
+        if (answer.status === 200 && spec?.StreamEnabled && spec.StreamViewType) {
+          streams.enable(String(body.TableName), spec.StreamViewType, body.KeySchema as KeySchemaElement[]);
+        }
+        return withStream(answer, 'TableDescription');
+      }
+      case 'DescribeTable':
+        return withStream(await forwardBuffered(request, raw), 'Table');
+      case 'DeleteTable': {
+        const answer = await forwardBuffered(request, raw);
+        if (answer.status === 200) streams.disable(String(body.TableName));
+        return answer;
+      }
+      case 'PutItem':
+      case 'UpdateItem':
+      case 'DeleteItem': {
+        const tableName = body.TableName;
+        if (!capture.streamed(tableName)) return undefined;
+        const key = capture.keyOf(tableName, (operation === 'PutItem' ? body.Item : body.Key) as Item);
+        return capture.write(tableName, key, () => forwardBuffered(request, raw));
+      }
+      case 'BatchWriteItem': {
+        const tables = Object.keys(body.RequestItems ?? {});
+        if (!tables.some((table) => capture.streamed(table))) return undefined;
+        return capture
+          .batchWrite(body as Parameters<StreamCapture['batchWrite']>[0])
+          .catch((error: unknown) => ({
+            status: 400,
+            body: JSON.stringify(
+              errorBody(
+                error instanceof Error ? error.name : 'ValidationException',
+                error instanceof Error ? error.message : String(error),
+              ),
+            ),
+          }));
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  function streamsAnswer(operation: string, raw: Buffer): FrontAnswer {
+    try {
+      const result = streams.handle(operation, raw.length ? (JSON.parse(raw.toString('utf8')) as Json) : {});
+      return { status: 200, body: JSON.stringify(result) };
+    } catch (error) {
+      if (error instanceof StreamsApiError) {
+        return {
+          status: 400,
+          body: JSON.stringify({
+            __type: `com.amazonaws.dynamodb.v20120810#${error.type}`,
+            message: error.message,
+          }),
+        };
+      }
+      return internalError(error);
+    }
+  }
+
   const counts: OperationCounts = {};
   const front = http.createServer((request, response) => {
     if (request.url === '/_local/stats') {
@@ -218,8 +380,16 @@ export async function startDynamoDB(
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = target.split('.').pop() ?? 'unknown';
       counts[operation] = (counts[operation] ?? 0) + 1;
+      if (target.startsWith(STREAMS_TARGET_PREFIX)) {
+        send(response, streamsAnswer(operation, body));
+        return;
+      }
       if (!target.endsWith('.TransactWriteItems')) {
-        void lock.shared(() => forward(request, body, response));
+        void lock.shared(async () => {
+          const answer = await dispatch(operation, request, body).catch(internalError);
+          if (answer) send(response, answer);
+          else await forward(request, body, response);
+        });
         return;
       }
       void lock.exclusive(async () => {

@@ -37,8 +37,22 @@ export function s3Action(method: string, url: string): ActionOnResource | undefi
 
 const TABLE_ARN = (table: string) => `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${table}`;
 
-/** A DynamoDB call as its actions (a transaction is one per item, as IAM judges it). */
+/**
+ * A DynamoDB (or DynamoDB Streams) call as its actions: a transaction is one per item, as
+ * IAM judges it; `ListStreams` is on no resource ("*"); `GetRecords` is on the stream its
+ * iterator names (an iterator begins with the stream's ARN).
+ */
 export function dynamoDbActions(operation: string, body: Record<string, unknown>): ActionOnResource[] {
+  if (operation === 'ListStreams') return [{ action: 'dynamodb:ListStreams', resource: '*' }];
+  if (operation === 'DescribeStream' || operation === 'GetShardIterator') {
+    return [
+      { action: `dynamodb:${operation}`, resource: typeof body.StreamArn === 'string' ? body.StreamArn : '' },
+    ];
+  }
+  if (operation === 'GetRecords') {
+    const iterator = typeof body.ShardIterator === 'string' ? body.ShardIterator : '';
+    return [{ action: 'dynamodb:GetRecords', resource: iterator.split('|')[0] ?? '' }];
+  }
   if (operation === 'TransactWriteItems' || operation === 'TransactGetItems') {
     const items = (body.TransactItems ?? []) as Record<string, { TableName?: string }>[];
     const itemAction: Record<string, string> = {

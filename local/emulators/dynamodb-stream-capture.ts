@@ -1,0 +1,117 @@
+/**
+ * How writes to a table with a stream become its records: each write runs while no other
+ * write to the same item does, between a consistent read of the item before and after it,
+ * so its record carries the images it made. A write that fails (a condition) yields none.
+ * `BatchWriteItem` is its writes one by one: each item gets its record, as on DynamoDB.
+ */
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { Item, LocalStreams } from './dynamodb-streams.ts';
+
+/** An operation's answer as the front sends it. */
+export interface FrontAnswer {
+  readonly status: number;
+  readonly headers?: Record<string, string | string[] | undefined>;
+  readonly body: Buffer | string;
+}
+
+type Json = Record<string, unknown>;
+
+export class StreamCapture {
+  readonly #direct: DynamoDBClient;
+  readonly #streams: LocalStreams;
+  /** The write now running on each item, by table and key: the next one waits for it. */
+  readonly #itemLocks = new Map<string, Promise<unknown>>();
+
+  constructor(direct: DynamoDBClient, streams: LocalStreams) {
+    this.#direct = direct;
+    this.#streams = streams;
+  }
+
+  /** Whether writes to this table yield stream records. */
+  streamed(tableName: unknown): tableName is string {
+    return typeof tableName === 'string' && this.#streams.of(tableName) !== undefined;
+  }
+
+  /** The key attributes of an item (or of a `Key`), by the stream's key schema. */
+  keyOf(tableName: string, item: Item): Item {
+    const schema = this.#streams.of(tableName)?.keySchema ?? [];
+    return Object.fromEntries(
+      schema.map(({ AttributeName: name = '' }) => [name, item[name] as AttributeValue]),
+    );
+  }
+
+  /** The item as it is now (a consistent read), for a record's images. */
+  async current(tableName: string, key: Item): Promise<Item | undefined> {
+    const { Item: item } = await this.#direct.send(
+      new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+    );
+    return item;
+  }
+
+  /** Appends the record of a write already made (a transaction's items). */
+  record(tableName: string, before: Item | undefined, after: Item | undefined): void {
+    this.#streams.record(tableName, before, after);
+  }
+
+  /**
+   * Runs one item's write (`PutItem`, `UpdateItem`, `DeleteItem`) alone on its item, and
+   * appends its record when it succeeded and changed the item.
+   */
+  async write(tableName: string, key: Item, perform: () => Promise<FrontAnswer>): Promise<FrontAnswer> {
+    return this.#onItem(tableName, key, async () => {
+      const before = await this.current(tableName, key);
+      const answer = await perform();
+      if (answer.status === 200) this.#streams.record(tableName, before, await this.current(tableName, key));
+      return answer;
+    });
+  }
+
+  /** `BatchWriteItem`: each request as its own write, so each item gets its record. */
+  async batchWrite(request: { RequestItems?: Record<string, WriteRequest[]> }): Promise<FrontAnswer> {
+    for (const [tableName, writes] of Object.entries(request.RequestItems ?? {})) {
+      for (const write of writes) {
+        if (!this.streamed(tableName)) {
+          await (write.PutRequest
+            ? this.#direct.send(new PutItemCommand({ TableName: tableName, Item: write.PutRequest.Item }))
+            : this.#direct.send(
+                new DeleteItemCommand({ TableName: tableName, Key: write.DeleteRequest?.Key }),
+              ));
+          continue;
+        }
+        const key = write.PutRequest?.Item
+          ? this.keyOf(tableName, write.PutRequest.Item)
+          : (write.DeleteRequest?.Key ?? {});
+        await this.write(tableName, key, async () => {
+          if (write.PutRequest) {
+            await this.#direct.send(
+              new PutItemCommand({ TableName: tableName, Item: write.PutRequest.Item }),
+            );
+          } else {
+            await this.#direct.send(new DeleteItemCommand({ TableName: tableName, Key: key }));
+          }
+          return { status: 200, body: '{}' };
+        });
+      }
+    }
+    return { status: 200, body: JSON.stringify({ UnprocessedItems: {} } satisfies Json) };
+  }
+
+  async #onItem<T>(tableName: string, key: Item, task: () => Promise<T>): Promise<T> {
+    const id = `${tableName}\u0000${JSON.stringify(Object.entries(key).sort(([a], [b]) => a.localeCompare(b)))}`;
+    const previous = this.#itemLocks.get(id) ?? Promise.resolve();
+    const running = previous.catch(() => undefined).then(task);
+    this.#itemLocks.set(id, running);
+    try {
+      return await running;
+    } finally {
+      if (this.#itemLocks.get(id) === running) this.#itemLocks.delete(id);
+    }
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * DynamoDB Streams for the local DynamoDB: the records a table's writes yield, and the
+ * Streams API (`ListStreams`, `DescribeStream`, `GetShardIterator`, `GetRecords`) that
+ * reads them, as the DynamoDB Streams developer guide documents them.
+ *
+ * Written by hand because neither dynalite nor any maintained JavaScript emulator has
+ * streams. One shard per stream (a valid stream: DynamoDB splits shards only under load),
+ * so order is kept per item and across items alike. Records are kept 24 hours; with a
+ * folder, they and the stream's description outlive the process (a JSON Lines log).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AttributeValue, KeySchemaElement } from '@aws-sdk/client-dynamodb';
+
+export type StreamViewType = 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES';
+export type Item = Record<string, AttributeValue>;
+
+/** A stream record as `GetRecords` answers it (and as Lambda passes it on). */
+export interface StreamRecord {
+  readonly eventID: string;
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly eventVersion: '1.1';
+  readonly eventSource: 'aws:dynamodb';
+  readonly awsRegion: string;
+  readonly dynamodb: {
+    /** Seconds since the epoch, as the JSON protocol carries timestamps. */
+    readonly ApproximateCreationDateTime: number;
+    readonly Keys: Item;
+    readonly NewImage?: Item;
+    readonly OldImage?: Item;
+    readonly SequenceNumber: string;
+    readonly SizeBytes: number;
+    readonly StreamViewType: StreamViewType;
+  };
+}
+
+interface StreamDescription {
+  readonly arn: string;
+  readonly label: string;
+  readonly tableName: string;
+  readonly viewType: StreamViewType;
+  readonly keySchema: KeySchemaElement[];
+  readonly shardId: string;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+}
+
+/** A Streams API error, answered as `{ __type, message }` with status 400. */
+export class StreamsApiError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** A shard iterator expires 15 minutes after it is returned. */
+const ITERATOR_LIFETIME_MS = 15 * 60 * 1000;
+/** `GetRecords` returns at most 1,000 records (or 1 MB). */
+const MAX_GET_RECORDS = 1000;
+const SEQUENCE_DIGITS = 21;
+
+/** An item's size by DynamoDB's rules: each attribute's name plus its value. */
+function valueSize(value: AttributeValue): number {
+  if (value.S !== undefined) return Buffer.byteLength(value.S);
+  if (value.N !== undefined) return Math.ceil(value.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
+  if (value.B !== undefined) return value.B.length;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  if (value.SS) return value.SS.reduce((sum, item) => sum + Buffer.byteLength(item), 0);
+  if (value.NS) return value.NS.reduce((sum, item) => sum + valueSize({ N: item }), 0);
+  if (value.BS) return value.BS.reduce((sum, item) => sum + item.length, 0);
+  if (value.L) return 3 + value.L.reduce((sum, item) => sum + 1 + valueSize(item), 0);
+  if (value.M) return 3 + itemSize(value.M);
+  return 0;
+}
+
+export function itemSize(item: Item | undefined): number {
+  if (!item) return 0;
+  return Object.entries(item).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + valueSize(value),
+    0,
+  );
+}
+
+/** An item as comparable text: attributes, and the members of sets, in a fixed order. */
+function canonical(value: unknown, isSet = false): string {
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  if (Array.isArray(value)) {
+    const members = (value as unknown[]).map((member) => canonical(member));
+    return `[${(isSet ? members.sort() : members).join(',')}]`;
+  }
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item, ['SS', 'NS', 'BS'].includes(key))}`).join(',')}}`;
+}
+
+export function sameItem(a: Item | undefined, b: Item | undefined): boolean {
+  if (!a || !b) return a === b;
+  return canonical(a) === canonical(b);
+}
+
+/** What a shard iterator says: where in which shard, and when it was returned. AWS's begin with the stream ARN too. */
+interface IteratorPosition {
+  /** The sequence number of the next record to read (a number; records at or after it). */
+  readonly from: string;
+  readonly issuedAt: number;
+}
+
+function encodeIterator(arn: string, position: IteratorPosition): string {
+  return `${arn}|1|${Buffer.from(JSON.stringify(position)).toString('base64url')}`;
+}
+
+function decodeIterator(iterator: string): { arn: string; position: IteratorPosition } {
+  const [arn = '', version, token = ''] = iterator.split('|');
+  try {
+    if (version !== '1') throw new Error('version');
+    const position = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as IteratorPosition;
+    if (typeof position.from !== 'string' || typeof position.issuedAt !== 'number') throw new Error('shape');
+    return { arn, position };
+  } catch {
+    throw new StreamsApiError('ValidationException', `Invalid ShardIterator: ${iterator.slice(0, 80)}`);
+  }
+}
+
+function nextSequence(sequence: string): string {
+  return (BigInt(sequence) + 1n).toString().padStart(SEQUENCE_DIGITS, '0');
+}
+
+export interface LocalStreamsOptions {
+  readonly region: string;
+  readonly account: string;
+  /** Keep streams and their records in this folder across restarts. */
+  readonly directory?: string;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Every table's stream: what writes append, and what the Streams API reads. */
+export class LocalStreams {
+  readonly #options: LocalStreamsOptions;
+  readonly #now: () => number;
+  readonly #streams = new Map<string, StreamDescription>();
+  readonly #records = new Map<string, StreamRecord[]>();
+  /** The highest record dropped from each stream by retention: an iterator at or before it reads trimmed data. */
+  readonly #trimmedThrough = new Map<string, string>();
+  /** Sequence numbers increase across every stream (DynamoDB's have gaps too). */
+  #lastSequence = '0'.padStart(SEQUENCE_DIGITS, '0');
+  readonly #descriptionsFile: string | undefined;
+  readonly #recordsFile: string | undefined;
+
+  constructor(options: LocalStreamsOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    if (options.directory) {
+      this.#descriptionsFile = path.join(options.directory, 'streams.json');
+      this.#recordsFile = path.join(options.directory, 'stream-records.jsonl');
+      this.#load();
+    }
+  }
+
+  /** Turns on a table's stream (`StreamSpecification` at CreateTable); its description. */
+  enable(tableName: string, viewType: StreamViewType, keySchema: KeySchemaElement[]): StreamDescription {
+    const known = this.#streams.get(tableName);
+    if (known) return known;
+    const createdMs = this.#now();
+    const label = new Date(createdMs).toISOString().replace(/Z$/, '');
+    const stream: StreamDescription = {
+      arn: `arn:aws:dynamodb:${this.#options.region}:${this.#options.account}:table/${tableName}/stream/${label}`,
+      label,
+      tableName,
+      viewType,
+      keySchema,
+      shardId: `shardId-${String(createdMs).padStart(20, '0')}-${randomBytes(4).toString('hex')}`,
+      createdAt: Math.floor(createdMs / 1000),
+    };
+    this.#streams.set(tableName, stream);
+    this.#records.set(stream.arn, []);
+    this.#saveDescriptions();
+    return stream;
+  }
+
+  /** The table's stream, if it has one. */
+  of(tableName: string): StreamDescription | undefined {
+    return this.#streams.get(tableName);
+  }
+
+  /** Forgets a table's stream (DeleteTable). */
+  disable(tableName: string): void {
+    const stream = this.#streams.get(tableName);
+    if (!stream) return;
+    this.#streams.delete(tableName);
+    this.#records.delete(stream.arn);
+    this.#saveDescriptions();
+  }
+
+  /**
+   * Appends the record a write yields: INSERT, MODIFY or REMOVE from the item before and
+   * after it, nothing when the write changed nothing.
+   */
+  record(tableName: string, before: Item | undefined, after: Item | undefined): StreamRecord | undefined {
+    const stream = this.#streams.get(tableName);
+    if (!stream || sameItem(before, after)) return undefined;
+    const item = (after ?? before) as Item;
+    const keys = Object.fromEntries(
+      stream.keySchema.map(({ AttributeName: name = '' }) => [name, item[name] as AttributeValue]),
+    );
+    const withNew = stream.viewType === 'NEW_IMAGE' || stream.viewType === 'NEW_AND_OLD_IMAGES';
+    const withOld = stream.viewType === 'OLD_IMAGE' || stream.viewType === 'NEW_AND_OLD_IMAGES';
+    const newImage = withNew ? after : undefined;
+    const oldImage = withOld ? before : undefined;
+    this.#lastSequence = nextSequence(this.#lastSequence);
+    const record: StreamRecord = {
+      eventID: randomUUID().replaceAll('-', ''),
+      eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
+      eventVersion: '1.1',
+      eventSource: 'aws:dynamodb',
+      awsRegion: this.#options.region,
+      dynamodb: {
+        ApproximateCreationDateTime: Math.floor(this.#now() / 1000),
+        Keys: keys,
+        ...(newImage ? { NewImage: newImage } : {}),
+        ...(oldImage ? { OldImage: oldImage } : {}),
+        SequenceNumber: this.#lastSequence,
+        SizeBytes: itemSize(keys) + itemSize(newImage) + itemSize(oldImage),
+        StreamViewType: stream.viewType,
+      },
+    };
+    const records = this.#records.get(stream.arn) ?? [];
+    records.push(record);
+    this.#records.set(stream.arn, records);
+    if (this.#recordsFile)
+      appendFileSync(this.#recordsFile, `${JSON.stringify({ arn: stream.arn, record })}\n`);
+    return record;
+  }
+
+  /** A Streams API call: its answer, or a `StreamsApiError`. */
+  handle(operation: string, body: Record<string, unknown>): unknown {
+    this.#trim();
+    switch (operation) {
+      case 'ListStreams':
+        return this.#listStreams(body);
+      case 'DescribeStream':
+        return this.#describeStream(body);
+      case 'GetShardIterator':
+        return this.#getShardIterator(body);
+      case 'GetRecords':
+        return this.#getRecords(body);
+      default:
+        throw new StreamsApiError(
+          'UnknownOperationException',
+          `${operation} is not a DynamoDB Streams operation`,
+        );
+    }
+  }
+
+  #streamByArn(arn: unknown): StreamDescription {
+    const stream = [...this.#streams.values()].find((candidate) => candidate.arn === arn);
+    if (!stream)
+      throw new StreamsApiError(
+        'ResourceNotFoundException',
+        `Requested resource not found: Stream: ${String(arn)} not found`,
+      );
+    return stream;
+  }
+
+  #listStreams(body: Record<string, unknown>) {
+    const limit = typeof body.Limit === 'number' ? body.Limit : 100;
+    const all = [...this.#streams.values()]
+      .filter((stream) => body.TableName === undefined || stream.tableName === body.TableName)
+      .sort((a, b) => a.arn.localeCompare(b.arn));
+    const start =
+      typeof body.ExclusiveStartStreamArn === 'string'
+        ? all.findIndex((s) => s.arn === body.ExclusiveStartStreamArn) + 1
+        : 0;
+    const page = all.slice(start, start + limit);
+    const last = page.at(-1);
+    return {
+      Streams: page.map((stream) => ({
+        StreamArn: stream.arn,
+        TableName: stream.tableName,
+        StreamLabel: stream.label,
+      })),
+      ...(last && start + limit < all.length ? { LastEvaluatedStreamArn: last.arn } : {}),
+    };
+  }
+
+  #describeStream(body: Record<string, unknown>) {
+    const stream = this.#streamByArn(body.StreamArn);
+    const records = this.#records.get(stream.arn) ?? [];
+    const first = records[0]?.dynamodb.SequenceNumber ?? nextSequence(this.#lastSequence);
+    return {
+      StreamDescription: {
+        StreamArn: stream.arn,
+        StreamLabel: stream.label,
+        StreamStatus: 'ENABLED',
+        StreamViewType: stream.viewType,
+        CreationRequestDateTime: stream.createdAt,
+        TableName: stream.tableName,
+        KeySchema: stream.keySchema,
+        Shards: [{ ShardId: stream.shardId, SequenceNumberRange: { StartingSequenceNumber: first } }],
+      },
+    };
+  }
+
+  #getShardIterator(body: Record<string, unknown>) {
+    const stream = this.#streamByArn(body.StreamArn);
+    if (body.ShardId !== stream.shardId) {
+      throw new StreamsApiError(
+        'ResourceNotFoundException',
+        `Requested resource not found: Shard: ${String(body.ShardId)} in Stream: ${stream.arn} not found`,
+      );
+    }
+    const records = this.#records.get(stream.arn) ?? [];
+    const sequence = typeof body.SequenceNumber === 'string' ? body.SequenceNumber : undefined;
+    let from: string;
+    switch (body.ShardIteratorType) {
+      case 'TRIM_HORIZON':
+        from = records[0]?.dynamodb.SequenceNumber ?? nextSequence(this.#lastSequence);
+        break;
+      case 'LATEST':
+        from = nextSequence(this.#lastSequence);
+        break;
+      case 'AT_SEQUENCE_NUMBER':
+      case 'AFTER_SEQUENCE_NUMBER': {
+        if (!sequence || !/^\d+$/.test(sequence)) {
+          throw new StreamsApiError(
+            'ValidationException',
+            `SequenceNumber is required for ${body.ShardIteratorType}`,
+          );
+        }
+        const trimmed = this.#trimmedThrough.get(stream.arn);
+        if (trimmed && BigInt(sequence) <= BigInt(trimmed)) {
+          throw new StreamsApiError(
+            'TrimmedDataAccessException',
+            `Sequence number ${sequence} is beyond the stream's trim horizon`,
+          );
+        }
+        from = body.ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? sequence : nextSequence(sequence);
+        break;
+      }
+      default:
+        throw new StreamsApiError(
+          'ValidationException',
+          `ShardIteratorType must be TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER`,
+        );
+    }
+    return { ShardIterator: encodeIterator(stream.arn, { from, issuedAt: this.#now() }) };
+  }
+
+  #getRecords(body: Record<string, unknown>) {
+    if (typeof body.ShardIterator !== 'string')
+      throw new StreamsApiError('ValidationException', 'ShardIterator is required');
+    const { arn, position } = decodeIterator(body.ShardIterator);
+    const stream = this.#streamByArn(arn);
+    if (this.#now() - position.issuedAt > ITERATOR_LIFETIME_MS) {
+      throw new StreamsApiError(
+        'ExpiredIteratorException',
+        'Iterator expired. The iterator was created more than 15 minutes ago',
+      );
+    }
+    const trimmed = this.#trimmedThrough.get(stream.arn);
+    if (trimmed && BigInt(position.from) <= BigInt(trimmed)) {
+      throw new StreamsApiError(
+        'TrimmedDataAccessException',
+        `Records up to ${trimmed} are past the stream's 24-hour retention`,
+      );
+    }
+    const records = this.#records.get(stream.arn) ?? [];
+    const limit = Math.min(typeof body.Limit === 'number' ? body.Limit : MAX_GET_RECORDS, MAX_GET_RECORDS);
+    const start = records.findIndex(
+      (record) => BigInt(record.dynamodb.SequenceNumber) >= BigInt(position.from),
+    );
+    const page = start === -1 ? [] : records.slice(start, start + limit);
+    const last = page.at(-1);
+    const next = last ? nextSequence(last.dynamodb.SequenceNumber) : position.from;
+    // The shard never closes, so there is always a next iterator.
+    return {
+      Records: page,
+      NextShardIterator: encodeIterator(stream.arn, { from: next, issuedAt: this.#now() }),
+    };
+  }
+
+  /** Drops records past the 24-hour retention. */
+  #trim(): void {
+    const horizon = Math.floor((this.#now() - STREAM_RETENTION_MS) / 1000);
+    for (const [arn, records] of this.#records) {
+      const found = records.findIndex((record) => record.dynamodb.ApproximateCreationDateTime >= horizon);
+      const keep = found === -1 ? records.length : found;
+      if (keep === 0) continue;
+      this.#trimmedThrough.set(arn, (records[keep - 1] as StreamRecord).dynamodb.SequenceNumber);
+      this.#records.set(arn, records.slice(keep));
+    }
+  }
+
+  #saveDescriptions(): void {
+    if (!this.#descriptionsFile) return;
+    writeFileSync(this.#descriptionsFile, JSON.stringify([...this.#streams.values()]));
+  }
+
+  #load(): void {
+    if (this.#descriptionsFile && existsSync(this.#descriptionsFile)) {
+      for (const stream of JSON.parse(readFileSync(this.#descriptionsFile, 'utf8')) as StreamDescription[]) {
+        this.#streams.set(stream.tableName, stream);
+        this.#records.set(stream.arn, []);
+      }
+    }
+    if (!this.#recordsFile || !existsSync(this.#recordsFile)) return;
+    const lines = readFileSync(this.#recordsFile, 'utf8').split('\n');
+    for (const line of lines) {
+      if (!line) continue;
+      let entry: { arn: string; record: StreamRecord };
+      try {
+        entry = JSON.parse(line) as { arn: string; record: StreamRecord };
+      } catch {
+        continue; // a line cut short by a crash mid-append
+      }
+      this.#records.get(entry.arn)?.push(entry.record);
+      if (BigInt(entry.record.dynamodb.SequenceNumber) > BigInt(this.#lastSequence)) {
+        this.#lastSequence = entry.record.dynamodb.SequenceNumber;
+      }
+    }
+    this.#trim();
+    // Rewritten without what retention dropped, so the log does not grow across restarts.
+    const kept = [...this.#records].flatMap(([arn, records]) =>
+      records.map((record) => JSON.stringify({ arn, record })),
+    );
+    writeFileSync(this.#recordsFile, kept.length ? `${kept.join('\n')}\n` : '');
+  }
+}
