@@ -10,7 +10,7 @@ interface GlobalTableProperties {
     Projection: { ProjectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; NonKeyAttributes?: string[] };
   }[];
   TimeToLiveSpecification?: { AttributeName?: string; Enabled: boolean };
-  StreamSpecification?: { StreamViewType: string };
+  StreamSpecification?: { StreamViewType: 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' };
 }
 
 export interface TableSpec {
@@ -20,11 +20,13 @@ export interface TableSpec {
   readonly streamViewType: string | undefined;
 }
 
-/** The ingest table exactly as the synthesized template defines it: keys, indexes, TTL. */
+/** The ingest table exactly as the synthesized template defines it: keys, indexes, TTL, stream. */
 export function tableSpecFromTemplate(template: Template, tableName: string): TableSpec {
   const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
   if (tables.length !== 1)
-    throw new Error(`expected one DynamoDB table in the template, found ${tables.length}`);
+    throw new Error(
+      `expected the one table of a VideoGenIngest in the stack, found ${tables.length} (the local runtime runs one VideoGenIngest per stack)`,
+    );
   const properties = (tables[0] as { Properties: GlobalTableProperties }).Properties;
   return {
     create: {
@@ -39,6 +41,14 @@ export function tableSpecFromTemplate(template: Template, tableName: string): Ta
               KeySchema: index.KeySchema,
               Projection: index.Projection,
             })),
+          }
+        : {}),
+      ...(properties.StreamSpecification
+        ? {
+            StreamSpecification: {
+              StreamEnabled: true,
+              StreamViewType: properties.StreamSpecification.StreamViewType,
+            },
           }
         : {}),
     },

@@ -315,6 +315,29 @@ export async function startDynamoDB(
       }
       case 'DescribeTable':
         return withStream(await forwardBuffered(request, raw), 'Table');
+      case 'UpdateTable': {
+        const { StreamSpecification: spec, ...rest } = body as Json & {
+          StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: StreamViewType };
+        };
+        if (!spec) return undefined;
+        const tableName = String(body.TableName);
+        const described = await forwardBuffered(request, JSON.stringify({ TableName: tableName }));
+        if (described.status !== 200) return described;
+        const { Table: table } = JSON.parse(described.body.toString()) as {
+          Table: { KeySchema: KeySchemaElement[] };
+        };
+        if (spec.StreamEnabled && spec.StreamViewType)
+          streams.enable(tableName, spec.StreamViewType, table.KeySchema);
+        else if (spec.StreamEnabled === false) streams.disable(tableName);
+        // Anything else the update asks for is dynalite's; the stream alone needs no call to it.
+        const answer =
+          Object.keys(rest).length > 1 ? await forwardBuffered(request, JSON.stringify(rest)) : undefined;
+        if (answer && answer.status !== 200) return answer;
+        return withStream(
+          answer ?? { status: 200, body: JSON.stringify({ TableDescription: table }) },
+          'TableDescription',
+        );
+      }
       case 'DeleteTable': {
         const answer = await forwardBuffered(request, raw);
         if (answer.status === 200) streams.disable(String(body.TableName));

@@ -76,6 +76,8 @@ export interface TemplateArns {
 export function templateArns(
   template: Template,
   names: (logicalId: string, type: string) => string | undefined = () => undefined,
+  /** A table's stream ARN, as its emulator labelled it (the label is the stream's creation time). */
+  streamArnOf: (logicalId: string) => string | undefined = () => undefined,
 ): TemplateArns {
   const resources = template.toJSON().Resources as Record<
     string,
@@ -105,7 +107,7 @@ export function templateArns(
       const { type, name, arn } = describe(logicalId);
       if (attribute === 'Arn') return arn;
       if (attribute === 'StreamArn' && type.startsWith('AWS::DynamoDB::'))
-        return `${arn}/stream/2026-01-01T00:00:00.000`;
+        return streamArnOf(logicalId) ?? `${arn}/stream/2026-01-01T00:00:00.000`;
       if (/Name$/.test(attribute)) return name;
       throw new Error(`no deployed value for ${logicalId}.${attribute}`);
     },

@@ -131,6 +131,18 @@ export async function runOps(
           print(
             ['', 'History:', ...shown.history.map((entry) => `  ${entry.at}  ${entry.event}`)].join('\n'),
           );
+          if (shown.deliveries && shown.deliveries.length > 0) {
+            print(
+              [
+                '',
+                'Deliveries (stream subscribers):',
+                ...shown.deliveries.map(
+                  (delivery) =>
+                    `  ${delivery.at}  ${delivery.subscriber}  ${delivery.status ?? '-'}  ${delivery.outcome}${delivery.reason ? `: ${delivery.reason.split('\n')[0]}` : ''}`,
+                ),
+              ].join('\n'),
+            );
+          }
         }
         return 0;
       }

@@ -16,6 +16,7 @@ import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../../la
 import { countInStatus, recordsInStatus } from '../../lambdas/shared/ingest/status-index.ts';
 import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';
+import type { SubscriberDelivery } from '../runtime/deliveries-log.ts';
 
 export class UnknownIngestError extends OpsError {
   override readonly name = 'UnknownIngestError';
@@ -107,6 +108,8 @@ export interface Shown {
   readonly record: ReturnType<typeof publicRecord>;
   /** The lifecycle as it happened: each event type when first seen, oldest first. */
   readonly history: readonly { readonly at: string; readonly event: string }[];
+  /** What each stream subscriber got of the file's records, when the target keeps it (a local runtime). */
+  readonly deliveries?: readonly SubscriberDelivery[];
 }
 
 export async function show(target: OpsTarget, reference: string): Promise<Shown> {
@@ -119,7 +122,8 @@ export async function show(target: OpsTarget, reference: string): Promise<Shown>
       ? [{ at: record.updatedAt, event: `ingest.${record.status.toLowerCase()}: ${record.error.code}` }]
       : []),
   ].sort((a, b) => a.at.localeCompare(b.at));
-  return { record: publicRecord(record), history };
+  const deliveries = target.deliveriesOf?.(record.key);
+  return { record: publicRecord(record), history, ...(deliveries ? { deliveries } : {}) };
 }
 
 /** The execution that restarts or resumes `record`'s workflow: named by its source and attempt, so a second call is a no-op. */

@@ -11,6 +11,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_STATE_DIR, readHandshake } from '../handshake.ts';
 import type { LocalOpsEndpoints } from '../runtime/options.ts';
+import { deliveriesFromLog, deliveriesLogIn, type SubscriberDelivery } from '../runtime/deliveries-log.ts';
 
 /** Something the operator must fix first (a missing stack, credentials, a key): said plainly, exit 1. */
 export class OpsError extends Error {
@@ -38,6 +39,8 @@ export interface OpsTarget {
   readonly sfn: SFNClient;
   readonly sqs: SQSClient;
   readonly s3: S3Client;
+  /** What the stream subscribers got of a file's records (a local runtime keeps a log of it). */
+  readonly deliveriesOf?: (key: string) => SubscriberDelivery[];
   close(): void;
 }
 
@@ -95,7 +98,10 @@ export async function localTarget(stateDir: string = LOCAL_STATE_DIR): Promise<O
       `the local runtime that wrote ${found.file} (pid ${found.gone}) is gone: start it again with "npm start"`,
     );
   }
-  return fromEndpoints(found.state, 'the local runtime');
+  return {
+    ...fromEndpoints(found.state, 'the local runtime'),
+    deliveriesOf: (key) => deliveriesFromLog(deliveriesLogIn(stateDir), key),
+  };
 }
 
 /** A target on endpoints the caller already has (the local runtime in-process, tests). */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/handlers.ts';
 import { BUILD_CACHE, inputsHash, markUsed, pruneUnused, sourcesUnder } from '../build-cache.ts';
+import type { FunctionCode, LocalFunction } from './lambdas.ts';
 
 /** Each handler's `index.mjs`, by handler name. */
 export type Bundles = Readonly<Record<HandlerName, string>>;
@@ -68,4 +69,27 @@ export async function deployedBundles(log: (line: string) => void = () => undefi
   } finally {
     await rm(outdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where each function's code is: the app's own assets (`--app`: as `cdk synth` built them,
+ * the package's handlers included), or this repository's deployed bundles.
+ */
+export async function functionCode(
+  options: { app?: { assemblyDir: string } },
+  log: (line: string) => void,
+): Promise<(fn: LocalFunction) => FunctionCode & { compileCache?: string }> {
+  if (options.app) {
+    const compileCache = path.join(BUILD_CACHE, 'app-compile-cache');
+    return (fn) => {
+      if (!fn.code) throw new Error(`no code for ${fn.label} in the app's cloud assembly`);
+      return { ...fn.code, compileCache };
+    };
+  }
+  const bundles = await deployedBundles(log);
+  return (fn) => {
+    if (!fn.handlerName)
+      throw new Error(`${fn.label} is not a handler of this package: run its app with --app`);
+    return { bundle: bundles[fn.handlerName], exportName: 'handler' };
+  };
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { READINESS_LEVELS, type Readiness } from '#shared/config';
-import { isUnfinished, RETRYABLE_STATUSES } from '#shared/ingest/record';
+import { isUnfinished, RETRYABLE_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
 import { publicRecord } from '../ops/ops.ts';
@@ -15,11 +15,15 @@ import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { watchDropFolder } from './drop-folder.ts';
-import { describeRecord, progressReporter } from './progress.ts';
+import { describeRecord, describeSubscribers, progressReporter } from './progress.ts';
 import { RecordFeed } from './record-feed.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
+import { loadApp, type AppStack } from './cloud-assembly.ts';
 
-const SHARED_OPTIONS = `  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
+const SHARED_OPTIONS = `  --app DIR              run your own CDK app's stack: DIR is its folder (with cdk.json) or a
+                         cloud assembly (cdk.out); its settings replace the four below
+  --stack NAME           the stack of --app to run, when several hold a VideoGenIngest
+  --ready-on LEVEL       upload | playback | download | analysis       [default: download]
   --poll-after SECONDS   wait for a webhook this long before polling    [default: 5]
   --max-wait SECONDS     record TIMED_OUT after this long               [default: 600]
   --max-concurrent-transfers N
@@ -56,10 +60,14 @@ ended, and prints the ingest records. Exit 0 when no file ended FAILED or TIMED_
 
 Options:
   --json                 print the records as a JSON array (the README's record contract) on stdout
+  --deliveries           with --json: each record also lists what each stream subscriber
+                         got of it (\`deliveries\`: subscriber, status, outcome)
   --temporary            send the files as temporary (kept 24 h, never analyzed)
 ${SHARED_OPTIONS}`;
 
 const sharedOptions: ParseArgsOptionsConfig = {
+  app: { type: 'string' },
+  stack: { type: 'string' },
   'ready-on': { type: 'string' },
   'poll-after': { type: 'string' },
   'max-wait': { type: 'string' },
@@ -88,8 +96,19 @@ function parse(
   return { values: parsed.values as Flags, positionals: parsed.positionals };
 }
 
+/** The flags that set this repository's stack: an app (`--app`) brings its own. */
+const STACK_SETTING_FLAGS = ['ready-on', 'poll-after', 'max-wait', 'max-concurrent-transfers'];
+
 /** Runtime options from the flags both commands share. */
 export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
+  if (values.app !== undefined) {
+    const set = STACK_SETTING_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (set.length > 0) {
+      throw new UsageError(
+        `--${set.join(', --')} set this repository's stack; with --app, your app's VideoGenIngest props set them`,
+      );
+    }
+  } else if (values.stack !== undefined) throw new UsageError('--stack names a stack of --app DIR');
   const readyOn = values['ready-on'];
   if (readyOn !== undefined && !READINESS_LEVELS.includes(readyOn as Readiness)) {
     throw new UsageError(`--ready-on takes one of ${READINESS_LEVELS.join(', ')}, got "${String(readyOn)}"`);
@@ -132,6 +151,15 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
     },
     handlerLogLevel: values.verbose ? 'INFO' : 'WARN',
   };
+}
+
+/** The app `--app` names, synthesized when it is an app folder. */
+async function appOf(values: Flags): Promise<AppStack | undefined> {
+  if (typeof values.app !== 'string') return undefined;
+  return loadApp(values.app, {
+    ...(typeof values.stack === 'string' ? { stackName: values.stack } : {}),
+    log: (line) => console.error(`[runtime] ${line}`),
+  });
 }
 
 /** Fails at once, before anything starts, when the S3 port is taken (another `start`, most likely). */
@@ -180,9 +208,12 @@ export async function runStart(args: readonly string[]): Promise<void> {
   const state = await openStateDir(stateDir, { fresh: values.fresh === true }).catch((error: unknown) => {
     throw error instanceof StateDirInUseError ? new UsageError(error.message) : error;
   });
+  let app: AppStack | undefined;
   try {
-    await serve(state, dropDir, s3Port, options);
+    app = await appOf(values);
+    await serve(state, dropDir, s3Port, { ...options, ...(app ? { app } : {}) });
   } finally {
+    await app?.dispose();
     await state.release();
   }
 }
@@ -206,8 +237,8 @@ async function serve(
     bucketName: 'videogen-drop',
     log: (line) => say(`[runtime] ${line}`),
     // What the handlers write once stopping began (their calls cut off) is noise, not news.
-    onFunctionOutput: (_handler, line) => {
-      if (!stopping) say(line);
+    onFunctionOutput: (label, line) => {
+      if (!stopping) say(`[${label}] ${line}`);
     },
   });
   console.log(`videogen-ingest is running locally (the workflow \`cdk deploy\` deploys, on emulators).
@@ -258,7 +289,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     reporting = true;
     feed
       .refresh()
-      .then((records) => reporter.report(records))
+      .then((records) => reporter.report(records, runtime.subscriberFigures()))
       .catch((error: unknown) =>
         say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
       )
@@ -284,7 +315,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
 export async function runOnce(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, temporary: { type: 'boolean' } },
+    { json: { type: 'boolean' }, deliveries: { type: 'boolean' }, temporary: { type: 'boolean' } },
     true,
   );
   if (values.help) {
@@ -301,10 +332,16 @@ export async function runOnce(args: readonly string[]): Promise<number> {
   let say = (line: string): void => {
     console.error(line);
   };
+  const app = await appOf(values);
   const runtime = await LocalRuntime.start({
     retryPauseMs: 200,
     ...options,
+    ...(app ? { app } : {}),
     log: (line) => say(`[runtime] ${line}`),
+    onFunctionOutput: (label, line) => say(`[${label}] ${line}`),
+  }).catch(async (error: unknown) => {
+    await app?.dispose();
+    throw error;
   });
   try {
     // Keys: the file names; a name given twice gets its position as a folder.
@@ -325,7 +362,7 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     }
     const progress = setInterval(() => {
       void runtime.records().then(
-        (records) => reporter.report(records),
+        (records) => reporter.report(records, runtime.subscriberFigures()),
         () => undefined,
       );
     }, 250);
@@ -335,15 +372,24 @@ export async function runOnce(args: readonly string[]): Promise<number> {
       clearInterval(progress);
     }
     const records = (await runtime.records()).filter((record) => keys.includes(record.key));
-    reporter.report(records);
-    if (values.json) console.log(JSON.stringify(records.map(publicRecord), null, 2));
-    else for (const record of records) console.log(describeRecord(record));
+    reporter.report(records, runtime.subscriberFigures());
+    if (values.json) {
+      const withDeliveries = (record: IngestRecord) => ({
+        ...publicRecord(record),
+        deliveries: runtime.deliveries
+          .filter((delivery) => delivery.key === record.key)
+          .map(({ key: _key, ...delivery }) => delivery),
+      });
+      console.log(JSON.stringify(records.map(values.deliveries ? withDeliveries : publicRecord), null, 2));
+    } else for (const record of records) console.log(describeRecord(record));
+    if (runtime.subscribers.length > 0) console.error(describeSubscribers(runtime.subscriberFigures()));
     const missing = keys.filter((key) => !records.some((record) => record.key === key));
     for (const key of missing) console.error(`${key}: no ingest record (the workflow never claimed it)`);
     const failed = records.some((record) => RETRYABLE_STATUSES.includes(record.status));
     return failed || missing.length > 0 ? 1 : 0;
   } finally {
     await runtime.stop();
+    await app?.dispose();
   }
 }
 

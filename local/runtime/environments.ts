@@ -20,6 +20,10 @@ export interface EnvironmentSpec {
   readonly memoryMiB: number;
   readonly timeoutSeconds: number;
   readonly bundle: string;
+  /** The handler's export in the bundle (`index.handler` → `handler`). @default 'handler' */
+  readonly exportName?: string;
+  /** Where Node keeps the bundle's compiled code between starts. @default beside the bundle's folder */
+  readonly compileCache?: string;
   readonly variables: Readonly<Record<string, string>>;
   /**
    * Environments this function may have at once on this machine; further invocations wait
@@ -110,7 +114,8 @@ class Environment {
       execArgv: [],
       workerData: {
         bundle: spec.bundle,
-        compileCache: path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
+        exportName: spec.exportName ?? 'handler',
+        compileCache: spec.compileCache ?? path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
         context: {
           functionName: spec.functionName,
           functionVersion: '$LATEST',

@@ -1,9 +1,19 @@
 import type { VariableName } from '../../lambdas/shared/environments.ts';
 import type { Credentials } from '../iam/local-iam.ts';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LOCAL_REGION } from '../cfn.ts';
 import type { LocalFunction } from './lambdas.ts';
 
 const API_URL = 'VIDEOGEN_API_URL' satisfies VariableName;
+
+/**
+ * Where Lambda's Node.js runtime keeps the AWS SDK it provides (`/var/runtime/node_modules`
+ * on its `NODE_PATH`): here, the node_modules this runtime's own SDK is in. A bundle built
+ * with the SDK external (NodejsFunction's default) requires it from there, as on Lambda.
+ */
+const SDK_ENTRY = fileURLToPath(import.meta.resolve('@aws-sdk/client-dynamodb'));
+const PROVIDED_SDK = SDK_ENTRY.slice(0, SDK_ENTRY.lastIndexOf(`${path.sep}@aws-sdk${path.sep}`));
 
 /** What the runtime puts in every function's environment besides the template's variables. */
 export interface LocalFunctionSettings {
@@ -45,6 +55,7 @@ export function localFunctionVariables(
     AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMiB),
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    NODE_PATH: PROVIDED_SDK,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     ...Object.fromEntries(

@@ -21,8 +21,12 @@ if (workerData.compileCache) nodeModule.enableCompileCache?.(workerData.compileC
 let handler;
 let initError;
 try {
-  ({ handler } = await import(pathToFileURL(workerData.bundle).href));
-  if (typeof handler !== 'function') throw new Error(`${workerData.bundle} exports no handler`);
+  const loaded = await import(pathToFileURL(workerData.bundle).href);
+  // A CommonJS bundle's exports may arrive only as the default export.
+  handler = loaded[workerData.exportName] ?? loaded.default?.[workerData.exportName];
+  if (typeof handler !== 'function') {
+    throw new Error(`${workerData.bundle} exports no function named ${workerData.exportName}`);
+  }
 } catch (error) {
   initError = describe(error);
 }

@@ -3,10 +3,11 @@
  * bundle, in execution environments of its own (see `environments.ts`), with the
  * environment the template gives it, and the function's timeout (`Sandbox.Timedout`).
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
-import type { Bundles } from './bundles.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 import {
   FunctionEnvironments,
@@ -17,7 +18,10 @@ import {
 
 export interface LocalFunction {
   readonly logicalId: string;
-  readonly handlerName: HandlerName;
+  /** The package's handler it runs; undefined for the app's own functions (a subscriber). */
+  readonly handlerName: HandlerName | undefined;
+  /** How logs and figures name it: its handler's name, or its construct's id. */
+  readonly label: string;
   readonly functionName: string;
   readonly functionArn: string;
   readonly timeoutSeconds: number;
@@ -25,32 +29,121 @@ export interface LocalFunction {
   /** `ReservedConcurrentExecutions`: its own share of the account's concurrency, and its ceiling. */
   readonly reservedConcurrency: number | undefined;
   readonly environment: Record<string, string>;
+  /** Its deployed code, when the template's cloud assembly has it (`--app`): the bundle and its export. */
+  readonly code: FunctionCode | undefined;
 }
 
-/** The project's functions in the template, found by the handler each one's metadata names. */
+export interface FunctionCode {
+  readonly bundle: string;
+  readonly exportName: string;
+}
+
+/** A function of the template the runtime does not run, and why: said at start, never skipped in silence. */
+export interface FunctionNotRun {
+  readonly label: string;
+  readonly reason: string;
+}
+
+interface FunctionResource {
+  Metadata?: Record<string, unknown>;
+  Properties: {
+    Environment?: { Variables?: Record<string, unknown> };
+    Timeout?: number;
+    MemorySize?: number;
+    ReservedConcurrentExecutions?: number;
+    Runtime?: string;
+    Handler?: string;
+    FunctionName?: unknown;
+  };
+}
+
+/** A function's construct id (`Stack/Subscriber/Resource` → `Subscriber`), or its logical id. */
+function labelOf(logicalId: string, resource: FunctionResource): string {
+  const handler = resource.Metadata?.[HANDLER_METADATA_KEY];
+  if (typeof handler === 'string') return handler;
+  const cdkPath = resource.Metadata?.['aws:cdk:path'];
+  if (typeof cdkPath !== 'string') return logicalId;
+  const parts = cdkPath.split('/');
+  return (parts.at(-1) === 'Resource' ? parts.at(-2) : parts.at(-1)) ?? logicalId;
+}
+
+/** The local name of a template's function: the runtime's own for the package's handlers, the construct's id otherwise. */
+export function localFunctionNameOf(
+  logicalId: string,
+  resource: FunctionResource,
+  runtimeId: string,
+): string {
+  const handler = resource.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+  if (handler) return localFunctionName(handler, runtimeId);
+  const named = resource.Properties.FunctionName;
+  return typeof named === 'string'
+    ? named
+    : localFunctionName(labelOf(logicalId, resource), runtimeId).slice(0, 64);
+}
+
+/** The bundle and export a function's asset and `Handler` name (`index.handler` → `index.mjs`/`.js`/`.cjs`, `handler`). */
+function codeOf(resource: FunctionResource, assemblyDir: string): FunctionCode | string {
+  const runtime = resource.Properties.Runtime ?? '';
+  if (!runtime.startsWith('nodejs'))
+    return `${runtime || 'a container image'}: only Node.js functions run locally`;
+  const asset = resource.Metadata?.['aws:asset:path'];
+  if (typeof asset !== 'string') return 'its code is inline or an image, not a synthesized asset';
+  const handler = resource.Properties.Handler ?? 'index.handler';
+  const dot = handler.lastIndexOf('.');
+  const [file, exportName] = [handler.slice(0, dot), handler.slice(dot + 1)];
+  const bundle = ['.mjs', '.js', '.cjs']
+    .map((extension) => path.join(assemblyDir, asset, `${file}${extension}`))
+    .find((candidate) => existsSync(candidate));
+  return bundle ? { bundle, exportName } : `no ${file}.mjs, .js or .cjs in its asset ${asset}`;
+}
+
+/**
+ * The template's functions the runtime runs: the package's handlers (found by the handler
+ * each one's metadata names) and every function an event source mapping feeds (a
+ * subscriber). With the app's cloud assembly (`assemblyDir`), each runs from its own asset;
+ * without one, the handlers run from the bundles `cdk deploy` would upload (`bundles.ts`).
+ */
 export function functionsFromTemplate(
   template: Template,
   resolve: (value: unknown) => string,
   runtimeId: string,
-): LocalFunction[] {
+  assemblyDir?: string,
+): { functions: LocalFunction[]; notRun: FunctionNotRun[] } {
+  const mapped = new Set(
+    Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
+      (mapping) =>
+        (mapping as { Properties: { FunctionName?: { Ref?: string } } }).Properties.FunctionName?.Ref,
+    ),
+  );
   const functions: LocalFunction[] = [];
-  for (const [logicalId, resource] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
-    const { Metadata: metadata, Properties: properties } = resource as {
-      Metadata?: Record<string, unknown>;
-      Properties: {
-        Environment?: { Variables?: Record<string, unknown> };
-        Timeout?: number;
-        MemorySize?: number;
-        ReservedConcurrentExecutions?: number;
-      };
-    };
-    const handlerName = metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
-    if (handlerName === undefined) continue;
+  const notRun: FunctionNotRun[] = [];
+  for (const [logicalId, raw] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+    const resource = raw as FunctionResource;
+    const { Properties: properties } = resource;
+    const handlerName = resource.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
+    const label = labelOf(logicalId, resource);
+    if (handlerName === undefined && !mapped.has(logicalId)) {
+      notRun.push({
+        label,
+        reason: 'nothing runs it locally (a deploy-time custom resource, or invoked from outside)',
+      });
+      continue;
+    }
+    const code = assemblyDir ? codeOf(resource, assemblyDir) : undefined;
+    if (typeof code === 'string') {
+      notRun.push({ label, reason: code });
+      continue;
+    }
+    if (!code && handlerName === undefined) {
+      notRun.push({ label, reason: 'its code is an asset of a synthesized app: run the app with --app' });
+      continue;
+    }
     const variables = properties.Environment?.Variables ?? {};
-    const functionName = localFunctionName(handlerName, runtimeId);
+    const functionName = localFunctionNameOf(logicalId, resource, runtimeId);
     functions.push({
       logicalId,
       handlerName,
+      label,
       functionName,
       functionArn: localFunctionArn(functionName),
       timeoutSeconds: properties.Timeout ?? 3,
@@ -59,9 +152,10 @@ export function functionsFromTemplate(
       environment: Object.fromEntries(
         Object.entries(variables).map(([name, value]) => [name, resolve(value)]),
       ),
+      code,
     });
   }
-  return functions;
+  return { functions, notRun };
 }
 
 export function localFunctionName(handlerName: string, runtimeId: string): string {
@@ -102,13 +196,13 @@ export class LocalLambdas {
   readonly #unreservedPool: number;
   readonly #concurrent = new Map<string, number>();
   #unreservedInUse = 0;
-  /** Invocations Lambda refused for concurrency, by handler name. */
-  readonly throttles: Partial<Record<HandlerName, number>> = {};
+  /** Invocations Lambda refused for concurrency, by function label (the handler's name, or a subscriber's id). */
+  readonly throttles: Record<string, number> = {};
   readonly #environments = new Map<string, FunctionEnvironments>();
-  /** Invocations so far, by handler name (for benchmarks and tests). */
-  readonly invocations: Partial<Record<HandlerName, number>> = {};
-  /** Time spent in each handler, summed as Lambda bills it (whole milliseconds per invocation). */
-  readonly billedMs: Partial<Record<HandlerName, number>> = {};
+  /** Invocations so far, by function label (for benchmarks and tests). */
+  readonly invocations: Record<string, number> = {};
+  /** Time spent in each function, summed as Lambda bills it (whole milliseconds per invocation). */
+  readonly billedMs: Record<string, number> = {};
   readonly #running = new Set<Promise<unknown>>();
 
   /**
@@ -147,11 +241,11 @@ export class LocalLambdas {
   }
 
   /**
-   * Gives each function its environments: its deployed bundle, and its own variables
+   * Gives each function its environments: its deployed code, and its own variables
    * (the template's, with the local endpoints and its own credentials) and nothing else.
    */
   load(
-    bundles: Bundles,
+    codeOf: (fn: LocalFunction) => FunctionCode & { compileCache?: string },
     variables: (fn: LocalFunction) => Record<string, string>,
     options: {
       maxEnvironments?: number;
@@ -169,7 +263,7 @@ export class LocalLambdas {
           functionArn: fn.functionArn,
           memoryMiB: fn.memoryMiB,
           timeoutSeconds: fn.timeoutSeconds,
-          bundle: bundles[fn.handlerName],
+          ...codeOf(fn),
           variables: variables(fn),
           maxEnvironments,
           startGate,
@@ -181,12 +275,12 @@ export class LocalLambdas {
     }
   }
 
-  /** Cold starts, environments, concurrency and memory of each function, by handler name. */
-  figures(): Partial<Record<HandlerName, EnvironmentFigures>> {
+  /** Cold starts, environments, concurrency and memory of each function, by label. */
+  figures(): Record<string, EnvironmentFigures> {
     return Object.fromEntries(
       this.#functions.flatMap((fn) => {
         const environments = this.#environments.get(fn.functionArn);
-        return environments ? [[fn.handlerName, environments.figures]] : [];
+        return environments ? [[fn.label, environments.figures]] : [];
       }),
     );
   }
@@ -227,7 +321,7 @@ export class LocalLambdas {
         ? running >= fn.reservedConcurrency && 'ReservedFunctionConcurrentInvocationLimitExceeded'
         : this.#unreservedInUse >= this.#unreservedPool && 'ConcurrentInvocationLimitExceeded';
     if (throttled) {
-      this.throttles[fn.handlerName] = (this.throttles[fn.handlerName] ?? 0) + 1;
+      this.throttles[fn.label] = (this.throttles[fn.label] ?? 0) + 1;
       throw new TooManyRequestsError(throttled);
     }
     this.#concurrent.set(fn.functionArn, running + 1);
@@ -250,7 +344,7 @@ export class LocalLambdas {
       throw Object.assign(new Error(`Function not found: ${functionArnOrName}`), {
         name: 'ResourceNotFoundException',
       });
-    this.invocations[fn.handlerName] = (this.invocations[fn.handlerName] ?? 0) + 1;
+    this.invocations[fn.label] = (this.invocations[fn.label] ?? 0) + 1;
     this.#admit(fn);
     const started = performance.now();
     try {
@@ -258,8 +352,7 @@ export class LocalLambdas {
     } finally {
       this.#concurrent.set(fn.functionArn, (this.#concurrent.get(fn.functionArn) ?? 1) - 1);
       if (fn.reservedConcurrency === undefined) this.#unreservedInUse -= 1;
-      this.billedMs[fn.handlerName] =
-        (this.billedMs[fn.handlerName] ?? 0) + Math.ceil(performance.now() - started);
+      this.billedMs[fn.label] = (this.billedMs[fn.label] ?? 0) + Math.ceil(performance.now() - started);
     }
   }
 }

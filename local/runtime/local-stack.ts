@@ -7,10 +7,15 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
-import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/handlers.ts';
+import { PROJECT_ROOT } from '../../lib/handlers.ts';
 import { BUILD_CACHE, inputsHash, markUsed, pruneUnused, sourcesUnder } from '../build-cache.ts';
 import { templateArns, type TemplateArns } from '../iam/arns.ts';
-import { functionsFromTemplate, localFunctionName, type LocalFunction } from './lambdas.ts';
+import {
+  functionsFromTemplate,
+  localFunctionNameOf,
+  type FunctionNotRun,
+  type LocalFunction,
+} from './lambdas.ts';
 import type { LocalRuntimeOptions } from './options.ts';
 
 const TEMPLATES = path.join(BUILD_CACHE, 'templates');
@@ -27,6 +32,8 @@ export interface LocalStack {
   readonly template: Template;
   readonly arns: TemplateArns;
   readonly functions: LocalFunction[];
+  /** Functions of the template it does not run, and why. */
+  readonly notRun: FunctionNotRun[];
   readonly stateMachineLogicalId: string;
   readonly stateMachineArn: string;
   readonly bucket: string;
@@ -107,37 +114,73 @@ export async function stackTemplate(settings: StackSettings): Promise<TemplateJs
   return template;
 }
 
-export async function synthesizeLocalStack(
+/** The ingest table's name in a runtime. */
+export function tableNameOf(runtimeId: string): string {
+  return `videogen-ingest-${runtimeId}`;
+}
+
+/** The template a runtime runs: the app's stack (`--app`), or this repository's, synthesized with the run's settings; edited when a test asks. */
+export async function localTemplate(options: LocalRuntimeOptions): Promise<TemplateJson> {
+  const json = options.app
+    ? (structuredClone(options.app.template) as TemplateJson)
+    : await stackTemplate(stackSettings(options));
+  options.editTemplate?.(json);
+  return json;
+}
+
+/**
+ * The stack as this runtime names it: its resources' names and ARNs (the table's stream
+ * as the emulator labelled it), its functions and what of it is not run.
+ */
+export function localStackOf(
+  json: TemplateJson,
   runtimeId: string,
   options: LocalRuntimeOptions,
-): Promise<LocalStack> {
-  const json = await stackTemplate(stackSettings(options));
-  options.editTemplate?.(json);
+  tableStreamArn: string | undefined,
+): LocalStack {
   const template = Template.fromJSON(json);
   const bucket = options.bucketName ?? `videogen-drop-${runtimeId}`;
-  const tableName = `videogen-ingest-${runtimeId}`;
-  const { Resources: resources } = template.toJSON() as {
-    Resources: Record<string, { Metadata?: Record<string, unknown> }>;
-  };
-  const handlerOf = (logicalId: string) =>
-    resources[logicalId]?.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
-  const arns = templateArns(template, (logicalId, type) => {
-    if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
-    if (type === 'AWS::StepFunctions::StateMachine') return `videogen-ingest-${runtimeId}`;
-    if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket')) return bucket;
-    if (type === 'AWS::SecretsManager::Secret') return `local/${runtimeId}/${logicalId}`;
-    // Queues are found by what consumes them, so any name of this runtime's will do.
-    if (type === 'AWS::SQS::Queue') return `videogen-${runtimeId}-${logicalId}`.slice(0, 80);
-    const handler = type === 'AWS::Lambda::Function' ? handlerOf(logicalId) : undefined;
-    return handler ? localFunctionName(handler, runtimeId) : undefined;
-  });
-  const [stateMachineLogicalId = ''] = Object.keys(
-    template.findResources('AWS::StepFunctions::StateMachine'),
+  const tableName = tableNameOf(runtimeId);
+  const resources = json.Resources as Record<
+    string,
+    Parameters<typeof localFunctionNameOf>[1] & { Type: string }
+  >;
+  const arns = templateArns(
+    template,
+    (logicalId, type) => {
+      if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
+      if (type === 'AWS::StepFunctions::StateMachine') return `videogen-ingest-${runtimeId}`;
+      if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket')) return bucket;
+      if (type === 'AWS::SecretsManager::Secret') return `local/${runtimeId}/${logicalId}`;
+      // Queues are found by what consumes them, so any name of this runtime's will do.
+      if (type === 'AWS::SQS::Queue') return `videogen-${runtimeId}-${logicalId}`.slice(0, 80);
+      const resource = resources[logicalId];
+      return type === 'AWS::Lambda::Function' && resource
+        ? localFunctionNameOf(logicalId, resource, runtimeId)
+        : undefined;
+    },
+    (logicalId) => (resources[logicalId]?.Type === 'AWS::DynamoDB::GlobalTable' ? tableStreamArn : undefined),
+  );
+  const machines = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+  // An app may have state machines of its own: the ingest's is the one its construct made.
+  const stateMachineLogicalId =
+    machines.find((logicalId) => {
+      const cdkPath = resources[logicalId]?.Metadata?.['aws:cdk:path'];
+      return typeof cdkPath === 'string' && cdkPath.endsWith('/Workflow/StateMachine/Resource');
+    }) ??
+    machines[0] ??
+    '';
+  const { functions, notRun } = functionsFromTemplate(
+    template,
+    arns.resolve,
+    runtimeId,
+    options.app?.assemblyDir,
   );
   return {
     template,
     arns,
-    functions: functionsFromTemplate(template, arns.resolve, runtimeId),
+    functions,
+    notRun,
     stateMachineLogicalId,
     stateMachineArn: arns.arnOf(stateMachineLogicalId),
     bucket,

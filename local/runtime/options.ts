@@ -1,5 +1,4 @@
 /** What the local runtime takes, and what it tells the ops CLI. */
-import type { HandlerName } from '../../lib/handlers.ts';
 import type { Readiness } from '#shared/config';
 import type { SqsQueue } from '../emulators/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';
@@ -79,10 +78,22 @@ export interface LocalRuntimeOptions {
   /** Powertools log level of the handlers. @default 'WARN' */
   readonly handlerLogLevel?: string;
   /**
-   * Each line a function writes (its CloudWatch log group on AWS), with the handler that
-   * wrote it. @default this process's stderr (stdout is for results)
+   * Each line a function writes (its CloudWatch log group on AWS), with the function that
+   * wrote it (its handler's name, or a subscriber's construct id). @default this process's
+   * stderr (stdout is for results)
    */
-  readonly onFunctionOutput?: (handler: HandlerName, line: string, stream: 'stdout' | 'stderr') => void;
+  readonly onFunctionOutput?: (label: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Run this app's stack (`--app DIR`, loaded by `cloud-assembly.ts`) instead of this
+   * repository's: its template as synthesized, every function from its own asset. The
+   * run's stack settings (readiness, waits, caps) are then the app's.
+   */
+  readonly app?: {
+    readonly template: Record<string, unknown> & {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
+    readonly assemblyDir: string;
+  };
   /**
    * Let the handlers publish their metrics: Powertools writes them to the function's
    * output as CloudWatch embedded-metric-format lines, as on Lambda. @default false

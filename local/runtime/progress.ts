@@ -11,8 +11,33 @@ export function describeRecord(record: IngestRecord): string {
   return `${record.key}: ${record.status}${detail ? ` (${detail})` : ''}`;
 }
 
+/** A stream subscriber's deliveries so far (`addSubscriber`): what `start` and `run` show of it. */
+export interface SubscriberFigures {
+  readonly label: string;
+  readonly delivered: number;
+  readonly failedInvocations: number;
+  readonly sentToOnFailure: number;
+  /** Records read from the stream and not yet done. */
+  readonly backlog: number;
+}
+
+/** One line for every subscriber: `subscribers: Announcer 20 delivered · Auditor 118 delivered, 1 failed batch, 1 to its on-failure queue`. */
+export function describeSubscribers(subscribers: readonly SubscriberFigures[]): string {
+  const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 'es'}`;
+  return `subscribers: ${subscribers
+    .map((figures) =>
+      [
+        `${figures.label} ${figures.delivered} delivered`,
+        ...(figures.failedInvocations > 0 ? [plural(figures.failedInvocations, 'failed batch')] : []),
+        ...(figures.sentToOnFailure > 0 ? [`${figures.sentToOnFailure} to its on-failure queue`] : []),
+        ...(figures.backlog > 0 ? [`${figures.backlog} waiting`] : []),
+      ].join(', '),
+    )
+    .join(' · ')}`;
+}
+
 export interface ProgressReporter {
-  report(records: readonly IngestRecord[]): void;
+  report(records: readonly IngestRecord[], subscribers?: readonly SubscriberFigures[]): void;
   /** A line of its own (what the runtime says), kept out of the way of the progress. */
   note(line: string): void;
 }
@@ -39,7 +64,7 @@ export class LiveProgress implements ProgressReporter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  report(records: readonly IngestRecord[]): void {
+  report(records: readonly IngestRecord[], subscribers: readonly SubscriberFigures[] = []): void {
     for (const record of records) {
       if (isUnfinished(record) || this.#ended.has(record.pk)) continue;
       this.#ended.add(record.pk);
@@ -49,10 +74,11 @@ export class LiveProgress implements ProgressReporter {
     const counts = new Map<string, number>();
     for (const record of records) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
     const summary = `${records.length} file${records.length === 1 ? '' : 's'}: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`;
-    const room = Math.max(3, (this.out.rows ?? 24) - 4);
+    const room = Math.max(3, (this.out.rows ?? 24) - 5);
     const shown = [...records].sort((a, b) => a.createdAt.localeCompare(b.createdAt)).slice(-room);
     const lines = [
       summary,
+      ...(subscribers.length > 0 ? [describeSubscribers(subscribers)] : []),
       ...shown.map((record) => {
         const transfer = this.transferOf(record);
         let detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');

@@ -137,8 +137,8 @@ export async function startMappings(
   functions: readonly LocalFunction[],
   lambdas: LocalLambdas,
   iam: LocalIam | undefined,
-): Promise<Map<HandlerName, SqsEventSourceMapping>> {
-  const started = new Map<HandlerName, SqsEventSourceMapping>();
+): Promise<Map<string, SqsEventSourceMapping>> {
+  const started = new Map<string, SqsEventSourceMapping>();
   for (const spec of queues.mappings) {
     const queue = queues.queues.get(spec.queueLogicalId);
     const consumer = functions.find((fn) => fn.logicalId === spec.functionLogicalId);
@@ -153,7 +153,7 @@ export async function startMappings(
       reportBatchItemFailures: spec.reportBatchItemFailures,
       ...(spec.maxConcurrency === undefined ? {} : { maxConcurrency: spec.maxConcurrency }),
     });
-    started.set(consumer.handlerName, mapping);
+    started.set(consumer.label, mapping);
   }
   return started;
 }

@@ -7,6 +7,7 @@
  * their own (worker threads), each with its own variables. This file is the wiring.
  */
 import { randomBytes } from 'node:crypto';
+import { Template } from 'aws-cdk-lib/assertions';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReadStream } from 'node:fs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -29,14 +30,23 @@ import {
 import { VideoGenSimulator } from '../simulator/simulator.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
-import { deployedBundles } from './bundles.ts';
+import { functionCode } from './bundles.ts';
 import { LocalLambdas } from './lambdas.ts';
-import type { HandlerName } from '../../lib/handlers.ts';
 import type { SqsEventSourceMapping } from './event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from './queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
 import { localFunctionVariables } from './function-variables.ts';
-import { synthesizeLocalStack } from './local-stack.ts';
+import type { SubscriberFigures } from './progress.ts';
+import { localStackOf, localTemplate, tableNameOf } from './local-stack.ts';
+import { outsideTheModel } from './cloud-assembly.ts';
+import { recordDeliveries } from './deliveries-log.ts';
+import {
+  deliveriesOf,
+  describeDeliveries,
+  startStreamMappings,
+  type Subscriber,
+  type SubscriberDelivery,
+} from './stream-mappings.ts';
 import {
   LOCAL_CREDENTIALS,
   type DropOptions,
@@ -46,7 +56,7 @@ import {
 } from './options.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
 import { fromEndpoints } from '../ops/target.ts';
-import { startTable } from './table.ts';
+import { createTable, startTable } from './table.ts';
 import {
   registeredEventsOf,
   startWebhookEndpoint,
@@ -79,7 +89,11 @@ export class LocalRuntime {
   /** The deployed queues: S3 events, their dead letters, transfers waiting their turn, and theirs. */
   readonly queues: LocalQueues;
   /** The event source mappings, by the handler they feed (their invocations and peak concurrency). */
-  readonly mappings: ReadonlyMap<HandlerName, SqsEventSourceMapping>;
+  readonly mappings: ReadonlyMap<string, SqsEventSourceMapping>;
+  /** The stream subscribers (`addSubscriber`), each with its mapping's figures and on-failure queue. */
+  readonly subscribers: readonly Subscriber[];
+  /** What each subscriber's mapping did with each record, oldest first. */
+  readonly deliveries: readonly SubscriberDelivery[];
   readonly stepFunctions: LocalStepFunctions;
   /** The runtime's IAM: the template's policies, and the calls it refused (`denials`). */
   readonly iam: LocalIam | undefined;
@@ -110,7 +124,9 @@ export class LocalRuntime {
     webhooksRegistered: boolean;
     lambdas: LocalLambdas;
     queues: LocalQueues;
-    mappings: ReadonlyMap<HandlerName, SqsEventSourceMapping>;
+    mappings: ReadonlyMap<string, SqsEventSourceMapping>;
+    subscribers: readonly Subscriber[];
+    deliveries: SubscriberDelivery[];
     stepFunctions: LocalStepFunctions;
     iam: LocalIam | undefined;
     webhookFailures: { readonly injected: number };
@@ -134,6 +150,8 @@ export class LocalRuntime {
     this.lambdas = parts.lambdas;
     this.queues = parts.queues;
     this.mappings = parts.mappings;
+    this.subscribers = parts.subscribers;
+    this.deliveries = parts.deliveries;
     this.stepFunctions = parts.stepFunctions;
     this.iam = parts.iam;
     this.webhookFailures = parts.webhookFailures;
@@ -163,9 +181,19 @@ export class LocalRuntime {
       if (simulator) stop.push(() => simulator.close());
       const apiUrl = options.videoGenApiUrl ?? simulator?.url ?? '';
 
-      // The very stack `cdk deploy` deploys, synthesized with this run's settings.
-      const stack = await synthesizeLocalStack(id, options);
+      // The very stack `cdk deploy` deploys (this repository's, or the app's with `--app`).
+      const json = await localTemplate(options);
+      const dynamo: LocalDynamoDB = await dynamoStarting;
+      // Created first: the table's stream ARN (labelled by its creation) is in the template's policies.
+      const tableStreamArn = await createTable(
+        dynamo,
+        Template.fromJSON(json),
+        tableNameOf(id),
+        options.state !== undefined,
+      );
+      const stack = localStackOf(json, id, options, tableStreamArn);
       const { template, arns, functions, bucket, tableName, stateMachineArn } = stack;
+      if (options.app) for (const line of outsideTheModel(json, stack.notRun)) log(line);
       const machineId = stack.stateMachineLogicalId;
       const iam = options.iam === false ? undefined : new LocalIam(template, arns);
       const judges = iam && serviceJudges(iam, stateMachineArn);
@@ -178,11 +206,7 @@ export class LocalRuntime {
       });
       stop.push(() => Promise.resolve(queues.close()));
 
-      const dynamo: LocalDynamoDB = await dynamoStarting;
-      const table = await startTable(dynamo, template, tableName, {
-        keepExisting: options.state !== undefined,
-        judge: judges?.dynamodb,
-      });
+      const table = await startTable(dynamo, judges?.dynamodb);
       stop.push(() => table.close());
 
       const secrets: LocalSecrets = await startSecretsManager(judges?.secretsManager);
@@ -264,13 +288,33 @@ export class LocalRuntime {
       };
       const onFunctionOutput = options.onFunctionOutput;
       lambdas.load(
-        await deployedBundles(log),
+        await functionCode(options, log),
         (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
-        onFunctionOutput
-          ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.handlerName, line, stream) }
-          : {},
+        onFunctionOutput ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) } : {},
       );
       stop.push(() => lambdas.close());
+      const deliveries: SubscriberDelivery[] = [];
+      const subscribers = await startStreamMappings({
+        template,
+        functions,
+        lambdas,
+        iam,
+        queues,
+        streamArnOf: () => tableStreamArn,
+        endpoint: table.functionEndpoint,
+        ...(options.state ? { checkpointsFile: options.state.streamCheckpoints } : {}),
+        onDelivery: (subscriber, event) => {
+          if (event.outcome === 'filtered-out') return;
+          const done = deliveriesOf(subscriber, event);
+          deliveries.push(...done);
+          if (options.state) recordDeliveries(options.state.deliveriesLog, done);
+          // A subscriber's trouble is news: said as it happens, the rest is in the figures.
+          if (event.outcome === 'failed' || event.outcome === 'sent-to-on-failure')
+            log(describeDeliveries(event, subscriber.label));
+        },
+        log,
+      });
+      stop.push(() => Promise.resolve(subscribers.forEach((subscriber) => subscriber.mapping.close())));
       const apiKeySecretId = lambdas.byHandler('transfer').environment.VIDEOGEN_API_KEY_SECRET ?? '';
       secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
 
@@ -308,6 +352,8 @@ export class LocalRuntime {
         lambdas,
         queues: localQueues,
         mappings,
+        subscribers,
+        deliveries,
         stepFunctions,
         iam,
         webhookFailures: webhooks.failures,
@@ -407,6 +453,17 @@ export class LocalRuntime {
     if (event) this.queues.ingest.send(event);
   }
 
+  /** Each subscriber's deliveries so far, for the live view and `run`. */
+  subscriberFigures(): SubscriberFigures[] {
+    return this.subscribers.map(({ function: fn, mapping }) => ({
+      label: fn.label,
+      delivered: mapping.figures.delivered,
+      failedInvocations: mapping.figures.failedInvocations,
+      sentToOnFailure: mapping.figures.sentToOnFailure,
+      backlog: mapping.backlog,
+    }));
+  }
+
   /** Every ingest record, oldest first. */
   async records(): Promise<IngestRecord[]> {
     const records = await scanRecords({ client: this.#documents, tableName: this.tableName });
@@ -430,6 +487,10 @@ export class LocalRuntime {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await this.stepFunctions.idle(Math.max(1, deadline - Date.now()));
+      if (queued() > 0) continue;
+      // Every record the run wrote reaches its subscribers (or their on-failure queues).
+      for (const subscriber of this.subscribers)
+        await subscriber.mapping.idle(Math.max(1, deadline - Date.now()));
       if (queued() === 0) return;
     }
   }
@@ -440,6 +501,7 @@ export class LocalRuntime {
     // VideoGen first, then what runs: no handler may outlive the emulators it calls.
     await this.simulator?.close();
     for (const mapping of this.mappings.values()) mapping.close();
+    for (const subscriber of this.subscribers) subscriber.mapping.close();
     await this.stepFunctions.close();
     await this.lambdas.drain();
     await this.lambdas.close();

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { DELIVERIES_LOG, deliveriesLogIn } from './deliveries-log.ts';
 
 export class StateDirInUseError extends Error {
   override readonly name = 'StateDirInUseError';
@@ -21,13 +22,25 @@ export interface StateDir {
   readonly dynamoDirectory: string;
   /** What the drop folder has put into the bucket already (`drop-folder.ts`). */
   readonly dropLedger: string;
+  /** Where each stream subscriber's mapping has got to (`stream-mappings.ts`). */
+  readonly streamCheckpoints: string;
+  /** What each subscriber's mapping did with each record (JSON Lines), for `show KEY`. */
+  readonly deliveriesLog: string;
   /** Whether it held state from an earlier start. */
   readonly resumed: boolean;
   release(): Promise<void>;
 }
 
 /** What a fresh start removes; the lock and anything else a person put there stay. */
-const STATE_ENTRIES = ['runtime.json', 's3', 'dynamodb', 'dropped.jsonl', 'local.json'] as const;
+const STATE_ENTRIES = [
+  'runtime.json',
+  's3',
+  'dynamodb',
+  'dropped.jsonl',
+  'local.json',
+  'stream-checkpoints.json',
+  DELIVERIES_LOG,
+] as const;
 
 export async function openStateDir(directory: string, options: { fresh?: boolean } = {}): Promise<StateDir> {
   await mkdir(directory, { recursive: true });
@@ -65,6 +78,8 @@ export async function openStateDir(directory: string, options: { fresh?: boolean
     s3Directory: path.join(directory, 's3'),
     dynamoDirectory: path.join(directory, 'dynamodb'),
     dropLedger: path.join(directory, 'dropped.jsonl'),
+    streamCheckpoints: path.join(directory, 'stream-checkpoints.json'),
+    deliveriesLog: deliveriesLogIn(directory),
     resumed: saved !== undefined,
     release: async () => {
       await release().catch(() => undefined);

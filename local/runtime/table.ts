@@ -1,9 +1,15 @@
 /**
  * The ingest table as deployed: created from the template in the DynamoDB emulator (a
- * state folder's table from an earlier start is kept, records and all), read by the
- * runtime directly, reached by the functions through an IAM gate.
+ * state folder's table from an earlier start is kept, records and all), with its stream;
+ * read by the runtime directly, reached by the functions through an IAM gate.
  */
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTableCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
@@ -21,35 +27,63 @@ export interface LocalTable {
   close(): Promise<void>;
 }
 
-export async function startTable(
+/**
+ * Creates the template's table (or keeps the state folder's, turning its stream on if an
+ * older start made it without one), as CloudFormation would; answers its stream's ARN.
+ */
+export async function createTable(
   dynamo: LocalDynamoDB,
   template: Template,
   tableName: string,
-  options: { keepExisting: boolean; judge: ReturnType<typeof serviceJudges>['dynamodb'] | undefined },
-): Promise<LocalTable> {
+  keepExisting: boolean,
+): Promise<string | undefined> {
   const raw = new DynamoDBClient({
     endpoint: dynamo.endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
   try {
-    await raw
-      .send(new CreateTableCommand(tableSpecFromTemplate(template, tableName).create))
-      .catch((error: unknown) => {
-        if (!(error instanceof ResourceInUseException && options.keepExisting)) throw error;
-      });
-    // The emulator runs in its own process; the gate judges each call on its way there.
-    const gate = options.judge && (await startJsonGate(dynamo.endpoint, options.judge));
-    return {
-      documents: DynamoDBDocumentClient.from(raw),
-      functionEndpoint: gate?.endpoint ?? dynamo.endpoint,
-      close: async () => {
-        await gate?.close();
-        raw.destroy();
-      },
-    };
-  } catch (error) {
+    const spec = tableSpecFromTemplate(template, tableName);
+    await raw.send(new CreateTableCommand(spec.create)).catch((error: unknown) => {
+      if (!(error instanceof ResourceInUseException && keepExisting)) throw error;
+    });
+    let { Table: table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
+    if (spec.create.StreamSpecification && !table?.LatestStreamArn) {
+      ({ TableDescription: table } = await raw.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          StreamSpecification: spec.create.StreamSpecification,
+        }),
+      ));
+    }
+    return table?.LatestStreamArn;
+  } finally {
     raw.destroy();
-    throw error;
   }
+}
+
+export async function startTable(
+  dynamo: LocalDynamoDB,
+  judge: ReturnType<typeof serviceJudges>['dynamodb'] | undefined,
+): Promise<LocalTable> {
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  // The emulator runs in its own process; the gate judges each call on its way there.
+  const gate =
+    judge &&
+    (await startJsonGate(dynamo.endpoint, judge).catch((error: unknown) => {
+      raw.destroy();
+      throw error;
+    }));
+  return {
+    documents: DynamoDBDocumentClient.from(raw),
+    functionEndpoint: gate?.endpoint ?? dynamo.endpoint,
+    close: async () => {
+      await gate?.close();
+      raw.destroy();
+    },
+  };
 }
