@@ -169,7 +169,9 @@ export interface VideoGenIngestProps {
 export interface SubscriberOptions {
   /**
    * Deliver only records that just entered one of these statuses: INSERTs in one, and
-   * MODIFYs that changed the status (`statusChanged`) to one.
+   * MODIFYs that changed the status (`statusChanged`) to one. `READY` means the file became
+   * ready: also the change that took it from before READY straight to `ANALYZED` or
+   * `ANALYSIS_FAILED` (its analysis was known when the ingest first saw it ready).
    * @default every status change
    */
   readonly statuses?: readonly IngestStatus[];

@@ -13,7 +13,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { dropKeyPattern } from '../lambdas/shared/drop-filter.ts';
-import { INGEST_STATUSES } from '../lambdas/shared/ingest/record.ts';
+import { INGEST_STATUSES, READY_STATUSES, STATUS_RANK } from '../lambdas/shared/ingest/record.ts';
 import { STATUS_INDEX } from '../lambdas/shared/ingest/status-index.ts';
 import { createDropBucket } from './drop-bucket.ts';
 import { IngestFunction } from './ingest-function.ts';
@@ -351,6 +351,28 @@ export class VideoGenIngest extends Construct {
     // Entering a status: an insert in one of them, or a change (the writer marks it: a Lambda
     // filter cannot compare the old image with the new) whose new status is one of them.
     const newStatus = { NewImage: { kind: { S: ['ingest'] }, status: { S: statuses } } };
+    const filters = [
+      FilterCriteria.filter({ eventName: ['INSERT'], dynamodb: newStatus }),
+      FilterCriteria.filter({
+        eventName: ['MODIFY'],
+        dynamodb: { NewImage: { ...newStatus.NewImage, statusChanged: { BOOL: [true] } } },
+      }),
+    ];
+    // READY means the file became ready: a file whose analysis was known before the ingest
+    // saw it ready goes from UPLOADED straight to ANALYZED (or ANALYSIS_FAILED), never READY.
+    if (statuses.includes('READY')) {
+      filters.push(
+        FilterCriteria.filter({
+          eventName: ['MODIFY'],
+          dynamodb: {
+            NewImage: { kind: { S: ['ingest'] }, status: { S: [...READY_STATUSES] } },
+            OldImage: {
+              status: { S: INGEST_STATUSES.filter((status) => STATUS_RANK[status] < STATUS_RANK.READY) },
+            },
+          },
+        }),
+      );
+    }
     fn.addEventSource(
       new DynamoEventSource(this.table, {
         startingPosition: StartingPosition.LATEST,
@@ -360,13 +382,7 @@ export class VideoGenIngest extends Construct {
         maxRecordAge,
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(onFailureQueue),
-        filters: [
-          FilterCriteria.filter({ eventName: ['INSERT'], dynamodb: newStatus }),
-          FilterCriteria.filter({
-            eventName: ['MODIFY'],
-            dynamodb: { NewImage: { ...newStatus.NewImage, statusChanged: { BOOL: [true] } } },
-          }),
-        ],
+        filters,
       }),
     );
     return onFailureQueue;

@@ -3,7 +3,7 @@
  * service (here any HTTP endpoint taking JSON), once per transition. Pure logic; the
  * handler next to it wires the stream and the HTTP call.
  */
-import { entered, type IngestChange } from '../../lambdas/shared/ingest/stream.ts';
+import { becameReady, type IngestChange } from '../../lambdas/shared/ingest/stream.ts';
 
 export interface CatalogEntry {
   readonly fileId: string;
@@ -21,7 +21,7 @@ export interface CatalogDeps {
 /** What a change means for the catalog: an entry to publish, or nothing. */
 export function catalogEntryOf(change: IngestChange): CatalogEntry | undefined {
   const record = change.current;
-  if (!record || !entered(change, 'READY') || !record.fileId) return undefined;
+  if (!record || !becameReady(change) || !record.fileId) return undefined;
   return {
     fileId: record.fileId,
     source: `s3://${record.bucket}/${record.key}`,

@@ -18,6 +18,9 @@ export interface SubscriberDelivery {
   readonly key: string | undefined;
   readonly status: string | undefined;
   readonly sequenceNumber: string;
+  /** When the change was written (the record's `updatedAt`). */
+  readonly writtenAt: string | undefined;
+  /** When the invocation with the record began (for records given up, when they were). */
   readonly at: string;
   readonly reason?: string;
 }

@@ -3,6 +3,7 @@
 // one invocation at a time, keeping module scope between them as Lambda does.
 // Plain JavaScript: the environment runs the bundle, nothing of the project's TypeScript.
 import * as nodeModule from 'node:module';
+import process from 'node:process';
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -31,6 +32,16 @@ try {
   initError = describe(error);
 }
 
+/**
+ * Resolves once everything the invocation wrote has reached the runtime (a worker's stdio
+ * write is acknowledged when the parent has it): its log lines are never lost to a stop
+ * that follows the answer, and never trail the next invocation's.
+ */
+const flushOutput = () =>
+  Promise.all(
+    [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))),
+  );
+
 parentPort.on('message', async ({ id, event, deadline, awsRequestId }) => {
   const heap = () => getHeapStatistics().used_heap_size;
   if (initError) return parentPort.postMessage({ id, error: initError, heapBytes: heap() });
@@ -42,8 +53,10 @@ parentPort.on('message', async ({ id, event, deadline, awsRequestId }) => {
   };
   try {
     const result = await handler(JSON.parse(event), context);
+    await flushOutput();
     parentPort.postMessage({ id, result: JSON.stringify(result ?? null), heapBytes: heap() });
   } catch (error) {
+    await flushOutput();
     parentPort.postMessage({ id, error: describe(error), heapBytes: heap() });
   }
 });

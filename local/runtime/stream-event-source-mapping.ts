@@ -42,6 +42,8 @@ export interface DeliveryEvent {
   readonly records: readonly StreamRecord[];
   /** The function's error, for `failed`; the condition, for `sent-to-on-failure`. */
   readonly reason?: string;
+  /** When the invocation that delivered (or failed on) the records began, epoch ms. */
+  readonly invokedAt?: number;
 }
 
 export interface StreamMappingOptions {
@@ -335,6 +337,7 @@ export class StreamEventSourceMapping {
       Records: records.map((record) => ({ ...record, eventSourceARN: this.#options.streamArn })),
     } as unknown as DynamoDBStreamEvent;
     this.figures.invocations += 1;
+    const invokedAt = this.#now();
     let response: unknown;
     try {
       response = await this.#options.invoke(event);
@@ -344,7 +347,7 @@ export class StreamEventSourceMapping {
       const reason = `${name}: ${(error as Error).message}`;
       if (kind === 'failed') {
         this.figures.failedInvocations += 1;
-        this.#options.onDelivery?.({ outcome: 'failed', records, reason });
+        this.#options.onDelivery?.({ outcome: 'failed', records, reason, invokedAt });
       }
       return { kind, error: reason };
     }
@@ -368,7 +371,7 @@ export class StreamEventSourceMapping {
     const delivered = records.slice(0, firstFailed);
     if (delivered.length > 0) {
       this.figures.delivered += delivered.length;
-      this.#options.onDelivery?.({ outcome: 'delivered', records: delivered });
+      this.#options.onDelivery?.({ outcome: 'delivered', records: delivered, invokedAt });
       this.#finish(delivered);
     }
     if (firstFailed === records.length) return { kind: 'success' };

@@ -72,7 +72,7 @@ function wireRecord(record: unknown): StreamRecord {
 }
 
 /** Reads the stream as the mapping's poller does: the Streams API, signed as the function's role. */
-function streamReader(client: DynamoDBStreamsClient, streamArn: string): StreamReader {
+export function streamReader(client: DynamoDBStreamsClient, streamArn: string): StreamReader {
   return {
     shardId: async () => {
       const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamArn: streamArn }));
@@ -236,7 +236,7 @@ export async function startStreamMappings(given: {
 
 /** One line per record of a delivery event: which file, which status, what happened. */
 export function deliveriesOf(subscriber: LocalFunction, event: DeliveryEvent): SubscriberDelivery[] {
-  const at = new Date().toISOString();
+  const at = new Date(event.invokedAt ?? Date.now()).toISOString();
   return event.records.map((record) => {
     const image: Item | undefined = record.dynamodb.NewImage ?? record.dynamodb.OldImage;
     return {
@@ -244,6 +244,7 @@ export function deliveriesOf(subscriber: LocalFunction, event: DeliveryEvent): S
       outcome: event.outcome,
       key: image?.key?.S,
       status: image?.status?.S,
+      writtenAt: image?.updatedAt?.S,
       sequenceNumber: record.dynamodb.SequenceNumber,
       at,
       ...(event.reason ? { reason: event.reason } : {}),

@@ -102,6 +102,80 @@ describe('the local endpoints with the real AWS CLI', () => {
     expect(item.Item.status.S).toBe(first?.status);
   });
 
+  it("aws dynamodbstreams lists, describes and reads the table's stream: each file's lifecycle, in order", async () => {
+    const { dynamodb } = runtime.ops.endpoints;
+    const table = (await aws(dynamodb, 'dynamodb', 'describe-table', '--table-name', runtime.tableName)) as {
+      Table: { LatestStreamArn: string; StreamSpecification: { StreamViewType: string } };
+    };
+    expect(table.Table.StreamSpecification.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
+    const streamArn = table.Table.LatestStreamArn;
+    const listed = (await aws(
+      dynamodb,
+      'dynamodbstreams',
+      'list-streams',
+      '--table-name',
+      runtime.tableName,
+    )) as {
+      Streams: { StreamArn: string }[];
+    };
+    expect(listed.Streams.map((stream) => stream.StreamArn)).toEqual([streamArn]);
+    const described = (await aws(
+      dynamodb,
+      'dynamodbstreams',
+      'describe-stream',
+      '--stream-arn',
+      streamArn,
+    )) as {
+      StreamDescription: { StreamStatus: string; Shards: { ShardId: string }[] };
+    };
+    expect(described.StreamDescription.StreamStatus).toBe('ENABLED');
+    const shardId = described.StreamDescription.Shards[0]?.ShardId ?? '';
+    let { ShardIterator: iterator } = (await aws(
+      dynamodb,
+      'dynamodbstreams',
+      'get-shard-iterator',
+      '--stream-arn',
+      streamArn,
+      '--shard-id',
+      shardId,
+      '--shard-iterator-type',
+      'TRIM_HORIZON',
+    )) as { ShardIterator: string };
+    const statuses = new Map<string, string[]>();
+    let previousSequence = 0n;
+    for (;;) {
+      const page = (await aws(dynamodb, 'dynamodbstreams', 'get-records', '--shard-iterator', iterator)) as {
+        Records: {
+          eventName: string;
+          dynamodb: {
+            SequenceNumber: string;
+            NewImage?: { kind?: { S: string }; key?: { S: string }; status?: { S: string } };
+          };
+        }[];
+        NextShardIterator: string;
+      };
+      if (page.Records.length === 0) break;
+      for (const record of page.Records) {
+        const sequence = BigInt(record.dynamodb.SequenceNumber);
+        expect(sequence).toBeGreaterThan(previousSequence);
+        previousSequence = sequence;
+        const image = record.dynamodb.NewImage;
+        if (image?.kind?.S !== 'ingest' || !image.key || !image.status) continue;
+        const seen = statuses.get(image.key.S) ?? [];
+        if (seen.at(-1) !== image.status.S) seen.push(image.status.S);
+        statuses.set(image.key.S, seen);
+      }
+      iterator = page.NextShardIterator;
+    }
+    // Every file of the sync, from its insert to where it ended, each status in turn.
+    expect(statuses.size).toBeGreaterThanOrEqual(FILES);
+    for (const record of await runtime.records()) {
+      const seen = statuses.get(record.key) ?? [];
+      expect(seen[0], record.key).toBe('RECEIVED');
+      expect(seen.at(-1), record.key).toBe(record.status);
+    }
+  });
+
   it('aws stepfunctions list-executions and describe-execution show the workflows', async () => {
     const { sfn } = runtime.ops.endpoints;
     const listed = (await aws(

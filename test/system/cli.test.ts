@@ -11,33 +11,9 @@ import { ingestRecordSchema } from '#shared/ingest/record';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
 import { closedPort } from '../helpers/net.ts';
+import { cli } from '../helpers/cli.ts';
 
-const BIN = path.resolve('local/bin.mjs');
 const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
-  // The environment a user has: none of the Powertools switches vitest sets for its own process.
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
-  );
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(cwd ? { cwd } : {}),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return {
-    child,
-    output: () => ({ stdout, stderr }),
-    exit: async () => {
-      const [code] = (await once(child, 'exit')) as [number];
-      return { code, stdout, stderr };
-    },
-  };
-}
 
 let dir: string;
 beforeAll(async () => {

@@ -63,7 +63,7 @@ describe('local function environments', () => {
     // Every function ran from its own environments, each cold-started at least once.
     const figures = runtime.lambdas.figures();
     for (const handler of ['starter', 'prepare', 'transfer', 'await-file', 'poll', 'webhook']) {
-      expect(figures[handler as keyof typeof figures]?.coldStarts, handler).toBeGreaterThan(0);
+      expect(figures[handler]?.coldStarts, handler).toBeGreaterThan(0);
     }
   });
 });

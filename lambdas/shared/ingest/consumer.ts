@@ -13,4 +13,10 @@ export {
   type IngestRecord,
   type IngestStatus,
 } from './record.ts';
-export { entered, ingestChangeOf, IngestRecordSchemaError, type IngestChange } from './stream.ts';
+export {
+  becameReady,
+  entered,
+  ingestChangeOf,
+  IngestRecordSchemaError,
+  type IngestChange,
+} from './stream.ts';

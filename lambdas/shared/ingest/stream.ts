@@ -5,7 +5,7 @@
  */
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from 'aws-lambda';
-import { INGEST_SCHEMA_VERSION, ingestRecordSchema, type IngestRecord } from './record.ts';
+import { INGEST_SCHEMA_VERSION, READY_STATUSES, ingestRecordSchema, type IngestRecord } from './record.ts';
 
 /** An ingest item in the stream did not match this schema version: upgrade the consumer. */
 export class IngestRecordSchemaError extends Error {
@@ -56,6 +56,17 @@ export function ingestChangeOf(record: DynamoDBRecord): IngestChange | undefined
     throw new IngestRecordSchemaError(`${at}: no images; the stream must be NEW_AND_OLD_IMAGES`);
   }
   return { eventName, sequenceNumber: dynamodb.SequenceNumber, previous, current };
+}
+
+/**
+ * Whether the change made the file ready: its first record at READY, ANALYZED or
+ * ANALYSIS_FAILED (a file whose analysis was known when the ingest first saw it ready goes
+ * from UPLOADED straight past READY).
+ */
+export function becameReady(change: IngestChange): boolean {
+  const isReady = (record: IngestRecord | undefined) =>
+    record !== undefined && READY_STATUSES.includes(record.status);
+  return isReady(change.current) && !isReady(change.previous);
 }
 
 /** Whether the change moved the record into `status` (rather than changing it while there). */

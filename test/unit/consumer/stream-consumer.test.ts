@@ -90,6 +90,13 @@ describe('the example catalog consumer', () => {
     ]);
   });
 
+  it('announces a file that went from UPLOADED straight to ANALYZED once, and not again when READY moves to ANALYZED', () => {
+    const ready = readyRecord(uploaded);
+    const analyzed = { ...ready, status: 'ANALYZED' as const };
+    expect(catalogEntryOf(changeOf(streamRecord('MODIFY', uploaded, analyzed)))?.fileId).toBe('vg_file_1');
+    expect(catalogEntryOf(changeOf(streamRecord('MODIFY', ready, analyzed)))).toBeUndefined();
+  });
+
   it('ignores failures and removals', () => {
     const failed = { ...uploaded, status: 'FAILED' as const, error: { code: 'X', message: 'y' } };
     expect(catalogEntryOf(changeOf(streamRecord('MODIFY', uploaded, failed)))).toBeUndefined();

@@ -1,0 +1,30 @@
+/** The `videogen-ingest` command as a user runs it: its own process, a user's environment. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+
+const BIN = path.resolve(import.meta.dirname, '../../local/bin.mjs');
+
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+  // The environment a user has: none of the Powertools switches vitest sets for its own process.
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
+  );
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    child,
+    output: () => ({ stdout, stderr }),
+    exit: async () => {
+      const [code] = (await once(child, 'exit')) as [number];
+      return { code, stdout, stderr };
+    },
+  };
+}
