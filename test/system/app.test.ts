@@ -246,7 +246,10 @@ export const handler = async (event: DynamoDBStreamEvent) => {
 describe('a subscriber whose role may not send to its on-failure queue', () => {
   it('stops the start as CreateEventSourceMapping refuses it on AWS', async () => {
     const app = await appWith({
-      imports: `import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';\n`,
+      imports: `import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Code, Function } from 'aws-cdk-lib/aws-lambda';
+import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
+`,
       construct: `// A role managed elsewhere: it reads the stream, and the construct cannot add to it.
 const role = new Role(stack, 'NarrowRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
 role.addManagedPolicy(ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole'));
@@ -260,6 +263,15 @@ const narrow = new NodejsFunction(stack, 'Narrow', {
   role: role.withoutPolicyUpdates(),
 });
 ingest.addSubscriber(narrow);
+// Outside the model, named at start: a Python subscriber, and a table of the app's own.
+ingest.addSubscriber(
+  new Function(stack, 'PythonAuditor', {
+    runtime: Runtime.PYTHON_3_12,
+    handler: 'index.handler',
+    code: Code.fromInline('def handler(event, context):\\n    return None'),
+  }),
+);
+new Table(stack, 'Catalog', { partitionKey: { name: 'id', type: AttributeType.STRING } });
 `,
       handler: `export const handler = async () => undefined;\n`,
     });
@@ -275,6 +287,12 @@ ingest.addSubscriber(narrow);
       'InvalidParameterValueException: The provided execution role does not have permissions to call SendMessage on SQS',
     );
     expect(stderr).toMatch(/is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:/);
+    expect(stderr).toContain(
+      'not run locally: function PythonAuditor: python3.12: only Node.js functions run locally',
+    );
+    expect(stderr).toContain(
+      'not emulated: AWS::DynamoDB::Table (no local emulator serves it; calls to it fail)',
+    );
   });
 });
 

@@ -35,6 +35,21 @@ describe('progress of start and run', () => {
     expect(written[1]).toContain('UPLOADED        big.mp4  vg_file_big');
   });
 
+  it("shows each stream subscriber's deliveries under the count, and only what happened", () => {
+    const written: string[] = [];
+    const view = new LiveProgress({ write: (text: string) => written.push(text), rows: 40 }, () => undefined);
+    view.report(
+      [recorded('a.png', { status: 'READY', fileId: 'vg_file_a' })],
+      [
+        { label: 'Announcer', delivered: 20, failedInvocations: 0, sentToOnFailure: 0, backlog: 0 },
+        { label: 'Auditor', delivered: 118, failedInvocations: 3, sentToOnFailure: 1, backlog: 4 },
+      ],
+    );
+    expect(written[0]?.split('\n')[1]).toBe(
+      `${ESC}[2Ksubscribers: Announcer 20 delivered · Auditor 118 delivered, 3 failed batches, 1 to its on-failure queue, 4 waiting`,
+    );
+  });
+
   it("writes the runtime's own lines above the progress, then the progress again", () => {
     const written: string[] = [];
     const view = new LiveProgress({ write: (text: string) => written.push(text) }, () => undefined);
