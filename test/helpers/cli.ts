@@ -1,20 +1,13 @@
 /** The `videogen-ingest` command as a user runs it: its own process, a user's environment. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 const BIN = path.resolve(import.meta.dirname, '../../local/bin.mjs');
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
-  // The environment a user has: none of the Powertools switches vitest sets for its own process.
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
-  );
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(cwd ? { cwd } : {}),
-  });
+/** A process's output as it comes, and its exit code with all of it. */
+export function collected(child: ChildProcessByStdio<null, Readable, Readable>) {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -27,4 +20,18 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
       return { code, stdout, stderr };
     },
   };
+}
+
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+  // The environment a user has: none of the Powertools switches vitest sets for its own process.
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
+  );
+  return collected(
+    spawn(process.execPath, [BIN, ...args], {
+      env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(cwd ? { cwd } : {}),
+    }),
+  );
 }

@@ -5,7 +5,6 @@
  * delivered once and in order); a subscriber whose role lacks the queue send.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { ingestRecordSchema } from '#shared/ingest/record';
 import { loadApp } from '#local/runtime/cloud-assembly';
 import { LocalRuntime, LOCAL_CREDENTIALS } from '#local/runtime/runtime';
 import type { OnFailureRecord } from '#local/runtime/stream-event-source-mapping';
-import { cli } from '../helpers/cli.ts';
+import { cli, collected } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';
 import { readmeExampleApp, writeApp, type ExampleApp } from '../helpers/example-app.ts';
 
@@ -338,15 +337,12 @@ describe('start --app, and show KEY', () => {
 
 describe('examples/stream-consumer, run locally', () => {
   it('announces each file that becomes ready to the catalog it starts, once', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/stream-consumer/run.ts'], {
-      cwd: path.resolve(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
+    const { code, stdout, stderr } = await collected(
+      spawn(process.execPath, ['--import', 'tsx', 'examples/stream-consumer/run.ts'], {
+        cwd: path.resolve(import.meta.dirname, '../..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    ).exit();
     expect(code, stderr.slice(-2000)).toBe(0);
     const announcements = stdout.split('\n').filter((line) => line.startsWith('catalog: '));
     expect(announcements.map((line) => line.split(' ')[1]?.split('/').pop()).sort()).toEqual([

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { ingestRecordSchema } from '#shared/ingest/record';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
 import { closedPort } from '../helpers/net.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli, collected } from '../helpers/cli.ts';
 
 const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
 
@@ -238,20 +237,17 @@ describe('npx videogen-ingest', () => {
         .split(path.delimiter)
         .filter((entry) => !entry.includes('node_modules'))
         .join(path.delimiter);
-      const child = spawn('npx', ['videogen-ingest', '--help'], {
-        env: {
-          ...process.env,
-          PATH: machinePath,
-          npm_config_cache: cache,
-          npm_config_update_notifier: 'false',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const [code] = (await once(child, 'exit')) as [number];
+      const { code, stdout, stderr } = await collected(
+        spawn('npx', ['videogen-ingest', '--help'], {
+          env: {
+            ...process.env,
+            PATH: machinePath,
+            npm_config_cache: cache,
+            npm_config_update_notifier: 'false',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      ).exit();
       expect(stderr).not.toContain('EBADENGINE');
       expect(code).toBe(0);
       expect(stdout).toContain('Usage: videogen-ingest <command>');
