@@ -3,27 +3,16 @@
  * and dynalite lacks: `TransactWriteItems`, and streams (`dynamodb-streams.ts`: the records
  * of every write to a table created with a `StreamSpecification`, and the Streams API).
  *
- * Written by hand because no maintained JavaScript emulator implements transactions
- * (DynamoDB Local needs a Java download from outside the npm registry). A transaction
- * runs while no other request does, so its writes are never interleaved with another
- * request; on a failed condition it restores what it wrote and answers
- * `TransactionCanceledException` with per-item reasons, as DynamoDB does.
+ * Written by hand because no maintained JavaScript emulator implements transactions or
+ * streams (DynamoDB Local needs a Java download from outside the npm registry); the
+ * transactions are `dynamodb-transactions.ts`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type KeySchemaElement,
-  type TransactWriteItem,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type KeySchemaElement, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
+import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
 import { LocalStreams, StreamsApiError, type Item, type StreamViewType } from './dynamodb-streams.ts';
 
 /** The region and account the emulator's ARNs name (the local runtime's, `cfn.ts`). */
@@ -49,50 +38,12 @@ export async function readOperationCounts(endpoint: string): Promise<OperationCo
 
 type Json = Record<string, unknown>;
 
-/**
- * A readers-writer lock: every other request runs concurrently (dynalite keeps single
- * items consistent), a transaction runs alone, so nothing sees it half done.
- */
-class TransactionLock {
-  #shared = 0;
-  #exclusive: Promise<void> | undefined;
-  #waiters: (() => void)[] = [];
-
-  async shared<T>(task: () => Promise<T>): Promise<T> {
-    while (this.#exclusive) await this.#exclusive;
-    this.#shared += 1;
-    try {
-      return await task();
-    } finally {
-      this.#shared -= 1;
-      if (this.#shared === 0) for (const wake of this.#waiters.splice(0)) wake();
-    }
-  }
-
-  async exclusive<T>(task: () => Promise<T>): Promise<T> {
-    while (this.#exclusive) await this.#exclusive;
-    let release: () => void = () => undefined;
-    this.#exclusive = new Promise((resolve) => (release = resolve));
-    try {
-      while (this.#shared > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
-      return await task();
-    } finally {
-      this.#exclusive = undefined;
-      release();
-    }
-  }
-}
-
 async function listen(server: http.Server, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   });
   return (server.address() as AddressInfo).port;
-}
-
-function errorBody(type: string, message: string, extra: Json = {}): Json {
-  return { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message, ...extra };
 }
 
 export async function startDynamoDB(
@@ -114,7 +65,6 @@ export async function startDynamoDB(
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const keyNames = new Map<string, string[]>();
   const lock = new TransactionLock();
   const streams = new LocalStreams({
     region: REGION,
@@ -123,82 +73,7 @@ export async function startDynamoDB(
   });
   const capture = new StreamCapture(direct, streams);
 
-  async function keyOf(
-    tableName: string,
-    item: Record<string, AttributeValue>,
-  ): Promise<Record<string, AttributeValue>> {
-    let names = keyNames.get(tableName);
-    if (!names) {
-      const { Table } = await direct.send(new DescribeTableCommand({ TableName: tableName }));
-      names = (Table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
-      keyNames.set(tableName, names);
-    }
-    return Object.fromEntries(names.map((name) => [name, item[name] as AttributeValue]));
-  }
-
-  /** Runs the writes in order; on a failure, undoes the ones done and says why, item by item. */
-  async function transactWrite(request: {
-    TransactItems?: TransactWriteItem[];
-  }): Promise<{ status: number; body: Json }> {
-    const items = request.TransactItems ?? [];
-    const undo: {
-      tableName: string;
-      key: Record<string, AttributeValue>;
-      before: Record<string, AttributeValue> | undefined;
-    }[] = [];
-    const changes: { tableName: string; before: Item | undefined; after: Item | undefined }[] = [];
-    for (const [index, entry] of items.entries()) {
-      try {
-        if (entry.ConditionCheck)
-          throw Object.assign(new Error('ConditionCheck is not supported by the local emulator'), {
-            name: 'ValidationException',
-          });
-        const tableName = entry.Put?.TableName ?? entry.Update?.TableName ?? entry.Delete?.TableName ?? '';
-        const key = entry.Put
-          ? await keyOf(tableName, entry.Put.Item ?? {})
-          : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
-        const { Item: before } = await direct.send(
-          new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
-        );
-        if (entry.Put) await direct.send(new PutItemCommand(entry.Put));
-        else if (entry.Update) await direct.send(new UpdateItemCommand(entry.Update));
-        else if (entry.Delete) await direct.send(new DeleteItemCommand(entry.Delete));
-        undo.push({ tableName, key, before });
-        if (capture.streamed(tableName)) {
-          changes.push({ tableName, before, after: await capture.current(tableName, key) });
-        }
-      } catch (error) {
-        for (const done of undo.reverse()) {
-          if (done.before)
-            await direct.send(new PutItemCommand({ TableName: done.tableName, Item: done.before }));
-          else await direct.send(new DeleteItemCommand({ TableName: done.tableName, Key: done.key }));
-        }
-        const name = error instanceof Error ? error.name : 'InternalServerError';
-        if (name !== 'ConditionalCheckFailedException') {
-          return {
-            status: 400,
-            body: errorBody(name, error instanceof Error ? error.message : String(error)),
-          };
-        }
-        const reasons = items.map((_, position) =>
-          position === index
-            ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
-            : { Code: 'None' },
-        );
-        return {
-          status: 400,
-          body: errorBody(
-            'TransactionCanceledException',
-            `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((reason) => reason.Code).join(', ')}]`,
-            { CancellationReasons: reasons },
-          ),
-        };
-      }
-    }
-    // Committed: each item's record, in the order of the transaction's items.
-    for (const change of changes) capture.record(change.tableName, change.before, change.after);
-    return { status: 200, body: {} };
-  }
+  const transactions = new Transactions(direct, capture);
 
   function forward(
     request: http.IncomingMessage,
@@ -418,7 +293,7 @@ export async function startDynamoDB(
       void lock.exclusive(async () => {
         let result: { status: number; body: Json };
         try {
-          result = await transactWrite(
+          result = await transactions.write(
             JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] },
           );
         } catch (error) {

@@ -37,7 +37,10 @@ const CLI_CONTEXT = {
 };
 
 interface Manifest {
-  artifacts?: Record<string, { type: string; displayName?: string; properties?: { templateFile?: string } }>;
+  artifacts?: Record<
+    string,
+    { type: string; displayName?: string; properties?: { templateFile?: string; directoryName?: string } }
+  >;
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {
@@ -80,6 +83,23 @@ async function synthesizeApp(dir: string, log: (line: string) => void): Promise<
   return outdir;
 }
 
+/** Every stack of an assembly, those of its stages (nested assemblies, whose assets are theirs) included. */
+async function stacksIn(
+  dir: string,
+): Promise<{ name: string; id: string; dir: string; template: TemplateJson }[]> {
+  const manifest = (await readJson<Manifest>(path.join(dir, 'manifest.json'))) ?? {};
+  const stacks: { name: string; id: string; dir: string; template: TemplateJson }[] = [];
+  for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
+    if (artifact.type === 'cdk:cloud-assembly' && artifact.properties?.directoryName) {
+      stacks.push(...(await stacksIn(path.join(dir, artifact.properties.directoryName))));
+    }
+    if (artifact.type !== 'aws:cloudformation:stack' || !artifact.properties?.templateFile) continue;
+    const template = await readJson<TemplateJson>(path.join(dir, artifact.properties.templateFile));
+    if (template) stacks.push({ name: artifact.displayName ?? id, id, dir, template });
+  }
+  return stacks;
+}
+
 /** The app's stack that holds a VideoGenIngest (or the one `stackName` names), from its cloud assembly. */
 export async function loadApp(
   dir: string,
@@ -100,13 +120,7 @@ export async function loadApp(
   }
   const dispose = () => (synthesized ? rm(assemblyDir, { recursive: true, force: true }) : Promise.resolve());
   try {
-    const manifest = (await readJson<Manifest>(path.join(assemblyDir, 'manifest.json'))) ?? {};
-    const stacks: { name: string; id: string; template: TemplateJson }[] = [];
-    for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
-      if (artifact.type !== 'aws:cloudformation:stack' || !artifact.properties?.templateFile) continue;
-      const template = await readJson<TemplateJson>(path.join(assemblyDir, artifact.properties.templateFile));
-      if (template) stacks.push({ name: artifact.displayName ?? id, id, template });
-    }
+    const stacks = await stacksIn(assemblyDir);
     const holdsIngest = (template: TemplateJson) =>
       Object.values(template.Resources).some((resource) => resource.Metadata?.[HANDLER_METADATA_KEY]);
     const names = stacks.map((stack) => stack.name).join(', ') || 'none';
@@ -125,7 +139,7 @@ export async function loadApp(
     }
     const [chosen] = candidates as [(typeof candidates)[0]];
     if (!holdsIngest(chosen.template)) throw new UsageError(`stack ${chosen.name} holds no VideoGenIngest`);
-    return { assemblyDir, stackName: chosen.name, template: chosen.template, dispose };
+    return { assemblyDir: chosen.dir, stackName: chosen.name, template: chosen.template, dispose };
   } catch (error) {
     await dispose();
     throw error;

@@ -39,14 +39,7 @@ import { localFunctionVariables } from './function-variables.ts';
 import type { SubscriberFigures } from './progress.ts';
 import { localStackOf, localTemplate, tableNameOf } from './local-stack.ts';
 import { outsideTheModel } from './cloud-assembly.ts';
-import { recordDeliveries } from './deliveries-log.ts';
-import {
-  deliveriesOf,
-  describeDeliveries,
-  startStreamMappings,
-  type Subscriber,
-  type SubscriberDelivery,
-} from './stream-mappings.ts';
+import { LocalSubscribers, type Subscriber, type SubscriberDelivery } from './stream-mappings.ts';
 import {
   LOCAL_CREDENTIALS,
   type DropOptions,
@@ -91,9 +84,13 @@ export class LocalRuntime {
   /** The event source mappings, by the handler they feed (their invocations and peak concurrency). */
   readonly mappings: ReadonlyMap<string, SqsEventSourceMapping>;
   /** The stream subscribers (`addSubscriber`), each with its mapping's figures and on-failure queue. */
-  readonly subscribers: readonly Subscriber[];
+  get subscribers(): readonly Subscriber[] {
+    return this.#subscribers.all;
+  }
   /** What each subscriber's mapping did with each record, oldest first. */
-  readonly deliveries: readonly SubscriberDelivery[];
+  get deliveries(): readonly SubscriberDelivery[] {
+    return this.#subscribers.deliveries;
+  }
   readonly stepFunctions: LocalStepFunctions;
   /** The runtime's IAM: the template's policies, and the calls it refused (`denials`). */
   readonly iam: LocalIam | undefined;
@@ -105,6 +102,7 @@ export class LocalRuntime {
   }
   /** What the ops CLI needs to reach this runtime. */
   readonly ops: LocalOpsEndpoints;
+  readonly #subscribers: LocalSubscribers;
   readonly #documents: DynamoDBDocumentClient;
   readonly #s3: S3Client;
   readonly #stop: (() => Promise<void>)[];
@@ -125,8 +123,7 @@ export class LocalRuntime {
     lambdas: LocalLambdas;
     queues: LocalQueues;
     mappings: ReadonlyMap<string, SqsEventSourceMapping>;
-    subscribers: readonly Subscriber[];
-    deliveries: SubscriberDelivery[];
+    subscribers: LocalSubscribers;
     stepFunctions: LocalStepFunctions;
     iam: LocalIam | undefined;
     webhookFailures: { readonly injected: number };
@@ -150,8 +147,7 @@ export class LocalRuntime {
     this.lambdas = parts.lambdas;
     this.queues = parts.queues;
     this.mappings = parts.mappings;
-    this.subscribers = parts.subscribers;
-    this.deliveries = parts.deliveries;
+    this.#subscribers = parts.subscribers;
     this.stepFunctions = parts.stepFunctions;
     this.iam = parts.iam;
     this.webhookFailures = parts.webhookFailures;
@@ -293,8 +289,7 @@ export class LocalRuntime {
         onFunctionOutput ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) } : {},
       );
       stop.push(() => lambdas.close());
-      const deliveries: SubscriberDelivery[] = [];
-      const subscribers = await startStreamMappings({
+      const subscribers = await LocalSubscribers.start({
         template,
         functions,
         lambdas,
@@ -302,19 +297,12 @@ export class LocalRuntime {
         queues,
         streamArnOf: () => tableStreamArn,
         endpoint: table.functionEndpoint,
-        ...(options.state ? { checkpointsFile: options.state.streamCheckpoints } : {}),
-        onDelivery: (subscriber, event) => {
-          if (event.outcome === 'filtered-out') return;
-          const done = deliveriesOf(subscriber, event);
-          deliveries.push(...done);
-          if (options.state) recordDeliveries(options.state.deliveriesLog, done);
-          // A subscriber's trouble is news: said as it happens, the rest is in the figures.
-          if (event.outcome === 'failed' || event.outcome === 'sent-to-on-failure')
-            log(describeDeliveries(event, subscriber.label));
-        },
+        ...(options.state
+          ? { checkpointsFile: options.state.streamCheckpoints, deliveriesLog: options.state.deliveriesLog }
+          : {}),
         log,
       });
-      stop.push(() => Promise.resolve(subscribers.forEach((subscriber) => subscriber.mapping.close())));
+      stop.push(() => Promise.resolve(subscribers.close()));
       const apiKeySecretId = lambdas.byHandler('transfer').environment.VIDEOGEN_API_KEY_SECRET ?? '';
       secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
 
@@ -353,7 +341,6 @@ export class LocalRuntime {
         queues: localQueues,
         mappings,
         subscribers,
-        deliveries,
         stepFunctions,
         iam,
         webhookFailures: webhooks.failures,
@@ -455,13 +442,7 @@ export class LocalRuntime {
 
   /** Each subscriber's deliveries so far, for the live view and `run`. */
   subscriberFigures(): SubscriberFigures[] {
-    return this.subscribers.map(({ function: fn, mapping }) => ({
-      label: fn.label,
-      delivered: mapping.figures.delivered,
-      failedInvocations: mapping.figures.failedInvocations,
-      sentToOnFailure: mapping.figures.sentToOnFailure,
-      backlog: mapping.backlog,
-    }));
+    return this.#subscribers.figures();
   }
 
   /** Every ingest record, oldest first. */
@@ -489,8 +470,7 @@ export class LocalRuntime {
       await this.stepFunctions.idle(Math.max(1, deadline - Date.now()));
       if (queued() > 0) continue;
       // Every record the run wrote reaches its subscribers (or their on-failure queues).
-      for (const subscriber of this.subscribers)
-        await subscriber.mapping.idle(Math.max(1, deadline - Date.now()));
+      await this.#subscribers.idle(deadline);
       if (queued() === 0) return;
     }
   }
@@ -501,7 +481,7 @@ export class LocalRuntime {
     // VideoGen first, then what runs: no handler may outlive the emulators it calls.
     await this.simulator?.close();
     for (const mapping of this.mappings.values()) mapping.close();
-    for (const subscriber of this.subscribers) subscriber.mapping.close();
+    this.#subscribers.close();
     await this.stepFunctions.close();
     await this.lambdas.drain();
     await this.lambdas.close();

@@ -25,7 +25,8 @@ import {
   type DeliveryEvent,
   type StreamReader,
 } from './stream-event-source-mapping.ts';
-import type { SubscriberDelivery } from './deliveries-log.ts';
+import { recordDeliveries, type SubscriberDelivery } from './deliveries-log.ts';
+import type { SubscriberFigures } from './progress.ts';
 
 export type { SubscriberDelivery } from './deliveries-log.ts';
 
@@ -264,4 +265,59 @@ export function describeDeliveries(event: DeliveryEvent, label: string): string 
   return event.outcome === 'sent-to-on-failure'
     ? `subscriber ${label}: gave up ${what}, sent to its on-failure queue (${reason})`
     : `subscriber ${label}: failed on ${what}: ${reason}`;
+}
+
+/**
+ * The stack's subscribers, started: their mappings, what each did with each record (kept
+ * in memory, and in the state folder's log when there is one), and their figures.
+ */
+export class LocalSubscribers {
+  readonly all: readonly Subscriber[];
+  /** What each subscriber's mapping did with each record, oldest first. */
+  readonly deliveries: readonly SubscriberDelivery[];
+
+  private constructor(all: readonly Subscriber[], deliveries: readonly SubscriberDelivery[]) {
+    this.all = all;
+    this.deliveries = deliveries;
+  }
+
+  static async start(
+    given: Omit<Parameters<typeof startStreamMappings>[0], 'onDelivery'> & { deliveriesLog?: string },
+  ): Promise<LocalSubscribers> {
+    const deliveries: SubscriberDelivery[] = [];
+    const all = await startStreamMappings({
+      ...given,
+      onDelivery: (subscriber, event) => {
+        if (event.outcome === 'filtered-out') return;
+        const done = deliveriesOf(subscriber, event);
+        deliveries.push(...done);
+        if (given.deliveriesLog) recordDeliveries(given.deliveriesLog, done);
+        // A subscriber's trouble is news: said as it happens, the rest is in the figures.
+        if (event.outcome === 'failed' || event.outcome === 'sent-to-on-failure') {
+          given.log(describeDeliveries(event, subscriber.label));
+        }
+      },
+    });
+    return new LocalSubscribers(all, deliveries);
+  }
+
+  /** Each subscriber's deliveries so far, for the live view and `run`. */
+  figures(): SubscriberFigures[] {
+    return this.all.map(({ function: fn, mapping }) => ({
+      label: fn.label,
+      delivered: mapping.figures.delivered,
+      failedInvocations: mapping.figures.failedInvocations,
+      sentToOnFailure: mapping.figures.sentToOnFailure,
+      backlog: mapping.backlog,
+    }));
+  }
+
+  /** Resolves when every mapping has read the whole stream and is done with it. */
+  async idle(deadline: number): Promise<void> {
+    for (const subscriber of this.all) await subscriber.mapping.idle(Math.max(1, deadline - Date.now()));
+  }
+
+  close(): void {
+    for (const subscriber of this.all) subscriber.mapping.close();
+  }
 }
