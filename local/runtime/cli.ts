@@ -96,6 +96,23 @@ function parse(
   return { values: parsed.values as Flags, positionals: parsed.positionals };
 }
 
+/** `VIDEOGEN_API_URL`, refused before anything starts unless it is an http(s) URL (empty: the simulator). */
+function apiUrlFromEnvironment(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new UsageError(
+      `VIDEOGEN_API_URL takes an http:// or https:// URL (or nothing, for the simulator), got "${value}"`,
+    );
+  }
+  return value;
+}
+
 /** The flags that set this repository's stack: an app (`--app`) brings its own. */
 const STACK_SETTING_FLAGS = ['ready-on', 'poll-after', 'max-wait', 'max-concurrent-transfers'];
 
@@ -117,24 +134,22 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
     const value = values[name];
     return typeof value === 'string' ? value : undefined;
   };
-  const pollAfter = wholeNumber('poll-after', text('poll-after'));
+  const pollAfter = wholeNumber('poll-after', text('poll-after'), { min: 1, max: 86_400 });
   const maxWait = wholeNumber('max-wait', text('max-wait'));
-  if (pollAfter === 0) throw new UsageError('--poll-after must be at least 1 second');
   if (pollAfter !== undefined && maxWait !== undefined && maxWait < pollAfter) {
     throw new UsageError(`--max-wait (${maxWait}) must be at least --poll-after (${pollAfter})`);
   }
   const retryMs = wholeNumber('retry-ms', text('retry-ms'));
-  const maxTransfers = wholeNumber('max-concurrent-transfers', text('max-concurrent-transfers'));
-  if (maxTransfers !== undefined && (maxTransfers < 2 || maxTransfers > 1000)) {
-    // As deployed: an event source mapping's maximum concurrency is 2 to 1,000.
-    throw new UsageError(`--max-concurrent-transfers takes 2 to 1000, got ${maxTransfers}`);
-  }
-  const createRate = wholeNumber('create-rate', text('create-rate'));
-  if (createRate === 0) throw new UsageError('--create-rate must be at least 1 a second');
+  // As deployed: an event source mapping's maximum concurrency is 2 to 1,000.
+  const maxTransfers = wholeNumber('max-concurrent-transfers', text('max-concurrent-transfers'), {
+    min: 2,
+    max: 1000,
+  });
+  const createRate = wholeNumber('create-rate', text('create-rate'), { min: 1, max: 1_000_000 });
   const processingMs = wholeNumber('processing-ms', text('processing-ms'));
   const analysisMs = wholeNumber('analysis-ms', text('analysis-ms'));
   const faults = asUsage(() => (Array.isArray(values.fault) ? values.fault : []).map(parseFaultSpec));
-  const external = process.env.VIDEOGEN_API_URL;
+  const external = apiUrlFromEnvironment(process.env.VIDEOGEN_API_URL);
   return {
     ...(readyOn ? { readiness: readyOn as Readiness } : {}),
     ...(pollAfter === undefined ? {} : { pollAfterSeconds: pollAfter }),
@@ -203,7 +218,10 @@ export async function runStart(args: readonly string[]): Promise<void> {
     typeof values['state-dir'] === 'string' ? values['state-dir'] : LOCAL_STATE_DIR,
   );
   const s3Port =
-    wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined) ?? 4569;
+    wholeNumber('s3-port', typeof values['s3-port'] === 'string' ? values['s3-port'] : undefined, {
+      min: 1,
+      max: 65_535,
+    }) ?? 4569;
   await assertPortFree(s3Port);
   const state = await openStateDir(stateDir, { fresh: values.fresh === true }).catch((error: unknown) => {
     throw error instanceof StateDirInUseError ? new UsageError(error.message) : error;
@@ -326,6 +344,11 @@ export async function runOnce(args: readonly string[]): Promise<number> {
   const files = positionals.map((file) => path.resolve(file));
   for (const file of files) {
     const info = await stat(file).catch(() => undefined);
+    if (info?.isDirectory()) {
+      throw new UsageError(
+        `${file} is a folder: run takes files (run ${path.relative(process.cwd(), file) || '.'}/*), and start --drop DIR watches a folder`,
+      );
+    }
     if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
   }
   const options = runtimeOptionsFromFlags(values);

@@ -99,6 +99,36 @@ describe('videogen-ingest run', () => {
     expect((await cli(['run', path.join(dir, 'missing.png')]).exit()).code).toBe(2);
     expect((await cli(['frobnicate']).exit()).code).toBe(2);
   });
+
+  it('refuses each bad setting before anything starts: its name, what it takes, exit 2', async () => {
+    const photo = path.join(dir, 'photo.png');
+    const refusals: [string[], NodeJS.ProcessEnv, string][] = [
+      [
+        ['run', photo],
+        { VIDEOGEN_API_URL: 'not a url' },
+        'VIDEOGEN_API_URL takes an http:// or https:// URL',
+      ],
+      [['run', photo], { VIDEOGEN_API_URL: 'ftp://videogen.example/' }, 'got "ftp://videogen.example/"'],
+      [
+        ['start', '--s3-port', '99999', '--drop', path.join(dir, 'never-made')],
+        {},
+        '--s3-port takes a whole number from 1 to 65535, got "99999"',
+      ],
+      [
+        ['run', '--max-concurrent-transfers', '-3', photo],
+        {},
+        '--max-concurrent-transfers takes a whole number from 2 to 1000, got "-3"',
+      ],
+      [['run', dir], {}, `${dir} is a folder: run takes files`],
+    ];
+    for (const [args, env, message] of refusals) {
+      const { code, stderr } = await cli(args, env).exit();
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr, args.join(' ')).toContain(message);
+      expect(stderr).not.toMatch(/TypeError|RangeError|at .*\.ts:\d+/);
+    }
+    expect(existsSync(path.join(dir, 'never-made'))).toBe(false);
+  });
 });
 
 describe('videogen-ingest start', () => {

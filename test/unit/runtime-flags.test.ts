@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '#local/cli-args';
 import { runtimeOptionsFromFlags } from '#local/runtime/cli';
 
@@ -12,8 +12,20 @@ describe('start and run flags', () => {
 
   it('refuse a cap the deployed mapping would refuse', () => {
     expect(() => runtimeOptionsFromFlags({ 'max-concurrent-transfers': '1' })).toThrow(
-      '--max-concurrent-transfers takes 2 to 1000, got 1',
+      '--max-concurrent-transfers takes a whole number from 2 to 1000, got "1"',
     );
+  });
+
+  it('refuse VIDEOGEN_API_URL unless it is an http(s) URL, naming it and what it takes', () => {
+    for (const bad of ['not a url', 'ftp://videogen.example/api']) {
+      vi.stubEnv('VIDEOGEN_API_URL', bad);
+      expect(() => runtimeOptionsFromFlags({})).toThrow(
+        `VIDEOGEN_API_URL takes an http:// or https:// URL (or nothing, for the simulator), got "${bad}"`,
+      );
+    }
+    vi.stubEnv('VIDEOGEN_API_URL', 'https://api.videogen.io');
+    expect(runtimeOptionsFromFlags({}).videoGenApiUrl).toBe('https://api.videogen.io');
+    vi.unstubAllEnvs();
   });
 
   it('take simulator faults, and refuse a malformed one as a usage error that says why', () => {
