@@ -10,6 +10,7 @@ import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
 const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS credentials     [default: the local runtime]
   --region REGION        the stack's region                             [default: your AWS config]
+  --state-dir DIR        the local runtime's state folder (start --state-dir) [default: ./.videogen-ingest]
   --json                 machine-readable output`;
 
 export const OPS_USAGES: Record<string, string> = {
@@ -59,8 +60,12 @@ ${TARGET_OPTIONS}`,
 async function targetFrom(values: {
   stack?: string | undefined;
   region?: string | undefined;
+  'state-dir'?: string | undefined;
 }): Promise<OpsTarget> {
-  return values.stack ? stackTarget(values.stack, values.region) : localTarget();
+  if (values.stack && values['state-dir']) {
+    throw new UsageError('--stack names a deployed stack, --state-dir a local runtime: give one');
+  }
+  return values.stack ? stackTarget(values.stack, values.region) : localTarget(values['state-dir']);
 }
 
 /** Runs one ops command; answers the exit code. `print` is stdout. */
@@ -77,6 +82,7 @@ export async function runOps(
     options: {
       stack: { type: 'string' },
       region: { type: 'string' },
+      'state-dir': { type: 'string' },
       json: { type: 'boolean' },
       status: { type: 'string' },
       since: { type: 'string' },

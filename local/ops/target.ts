@@ -90,7 +90,7 @@ export async function localTarget(stateDir: string = LOCAL_STATE_DIR): Promise<O
   const found = await readHandshake(stateDir);
   if ('missing' in found) {
     throw new LocalRuntimeNotRunningError(
-      `no local runtime here (${found.missing} not found): start one with "npm start" in this folder, or pass --stack NAME for a deployed stack`,
+      `no local runtime here (${found.missing} not found): start one with "npm start" in this folder, pass --state-dir DIR for one started with it, or --stack NAME for a deployed stack`,
     );
   }
   if ('gone' in found) {

@@ -177,6 +177,14 @@ async function appOf(values: Flags): Promise<AppStack | undefined> {
   });
 }
 
+/** The ops commands as they reach this runtime: in this folder as they are, elsewhere with its state folder. */
+function operationsLine(stateDir: string): string {
+  const commands = 'status | show KEY | retry KEY | replay-dlq | reconcile';
+  if (stateDir === path.resolve(LOCAL_STATE_DIR)) return `npx videogen-ingest ${commands}   (in this folder)`;
+  const flag = `--state-dir ${/\s/.test(stateDir) ? JSON.stringify(stateDir) : stateDir}`;
+  return `npx videogen-ingest status ${flag}   (and show KEY, retry KEY, replay-dlq, reconcile, each with ${flag})`;
+}
+
 /** Fails at once, before anything starts, when the S3 port is taken (another `start`, most likely). */
 async function assertPortFree(port: number): Promise<void> {
   const probe = createServer();
@@ -271,7 +279,7 @@ async function serve(
   Table:         ${runtime.tableName}
   Endpoints:     dynamodb ${runtime.ops.endpoints.dynamodb}  stepfunctions ${runtime.ops.endpoints.sfn}  sqs ${runtime.ops.endpoints.sqs}
                  (aws … --endpoint-url URL, with the keys above)
-  Operations:    npx videogen-ingest status | show KEY | retry KEY | replay-dlq | reconcile   (in this folder)
+  Operations:    ${operationsLine(state.directory)}
 
 Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
   // Ctrl-C from here on stops cleanly, even while the last run is still being reconciled.

@@ -187,6 +187,47 @@ describe('videogen-ingest start', () => {
     expect(after.code).toBe(1);
     expect(after.stderr).toContain('no local runtime here (.videogen-ingest/local.json not found)');
   }, 120_000);
+
+  it('with --state-dir: the banner prints the ops command that reaches it, and each ops command takes --state-dir', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'videogen-state-dir-'));
+    const stateDir = path.join(home, 'runs', 'library');
+    const started = cli(
+      [
+        'start',
+        '--state-dir',
+        stateDir,
+        '--drop',
+        path.join(home, 'drop'),
+        '--s3-port',
+        String(await closedPort()),
+      ],
+      {},
+      home,
+    );
+    try {
+      await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
+      const printed = `npx videogen-ingest status --state-dir ${stateDir}`;
+      expect(started.output().stdout).toContain(`Operations:    ${printed}`);
+      // As printed, from any folder.
+      const status = await cli(['status', '--state-dir', stateDir], {}, tmpdir()).exit();
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain('no ingests in the local runtime');
+      for (const command of [
+        ['reconcile', '--dry-run'],
+        ['show', 'nothing.png'],
+      ]) {
+        const answered = await cli([...command, '--state-dir', stateDir], {}, tmpdir()).exit();
+        expect(answered.stderr, command[0]).not.toContain('no local runtime here');
+      }
+      const without = await cli(['status'], {}, tmpdir()).exit();
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain('pass --state-dir DIR for one started with it');
+    } finally {
+      started.child.kill('SIGINT');
+      await started.exit();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('videogen-ingest start, stopped with files in flight and started again', () => {
