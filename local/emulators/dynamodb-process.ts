@@ -36,6 +36,9 @@ export async function startDynamoDBProcess(directory?: string): Promise<LocalDyn
 }
 
 if (process.argv.includes(CHILD_FLAG)) {
+  // Ctrl-C in a terminal signals the whole process group: the runtime stops this process
+  // itself (by disconnecting), after it has read what it needs from it.
+  process.on('SIGINT', () => undefined);
   const directory = process.argv[process.argv.indexOf(CHILD_FLAG) + 1];
   const dynamo = await startDynamoDB(directory ? { directory } : {});
   process.send?.({ endpoint: dynamo.endpoint });

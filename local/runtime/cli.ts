@@ -322,15 +322,21 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
       .finally(() => (reporting = false));
   }, 500);
   await stopped;
+  // Counted first, while every service still answers.
+  const inFlight = await feed.refresh().then(
+    (records) => records.filter(isUnfinished).length,
+    (error: unknown) => error as Error,
+  );
   stopping = true;
   clearInterval(timer);
   await folder.close();
-  const inFlight = (await feed.refresh().catch(() => [])).filter(isUnfinished).length;
   process.stdout.write('\n');
   console.error(
-    inFlight > 0
-      ? `stopping: ${inFlight} file${inFlight === 1 ? '' : 's'} in flight, resumed on the next start`
-      : 'stopping: nothing in flight',
+    inFlight instanceof Error
+      ? `stopping: could not count the files in flight (${inFlight.message}); the next start resumes any`
+      : inFlight > 0
+        ? `stopping: ${inFlight} file${inFlight === 1 ? '' : 's'} in flight, resumed on the next start`
+        : 'stopping: nothing in flight',
   );
   await removeHandshake(state.directory);
   await runtime.stop();

@@ -22,16 +22,33 @@ export function collected(child: ChildProcessByStdio<null, Readable, Readable>) 
   };
 }
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+/**
+ * `options.terminal`: in a process group of its own, as a terminal runs a command, so
+ * `interrupt()` is Ctrl-C: SIGINT to the command and every process it started.
+ */
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+  options: { terminal?: boolean } = {},
+) {
   // The environment a user has: none of the Powertools switches vitest sets for its own process.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith('POWERTOOLS_')),
   );
-  return collected(
+  const running = collected(
     spawn(process.execPath, [BIN, ...args], {
       env: { ...inherited, VIDEOGEN_API_URL: '', VIDEOGEN_API_KEY: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.terminal === true,
       ...(cwd ? { cwd } : {}),
     }),
   );
+  return {
+    ...running,
+    interrupt: () => {
+      if (options.terminal && running.child.pid !== undefined) process.kill(-running.child.pid, 'SIGINT');
+      else running.child.kill('SIGINT');
+    },
+  };
 }

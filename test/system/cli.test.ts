@@ -230,6 +230,36 @@ describe('videogen-ingest start', () => {
   });
 });
 
+describe('videogen-ingest start, stopped with Ctrl-C at a terminal', () => {
+  it('counts the files still at VideoGen before anything stops', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'videogen-ctrl-c-'));
+    const started = cli(
+      ['start', '--s3-port', String(await closedPort()), '--processing-ms', '30000', '--retry-ms', '20'],
+      {},
+      home,
+      { terminal: true },
+    );
+    try {
+      await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
+      for (let index = 0; index < 3; index += 1)
+        await writeFile(path.join(home, 'drop', `held-${index}.png`), png(3 + index, 3));
+      await expect
+        .poll(() => (started.output().stdout.match(/held-\d\.png: UPLOADED/g) ?? []).length, {
+          timeout: 30_000,
+        })
+        .toBe(3);
+      // Ctrl-C: the whole process group, the DynamoDB emulator's process included.
+      started.interrupt();
+      const { code, stderr } = await started.exit();
+      expect(code).toBe(0);
+      expect(stderr).toContain('stopping: 3 files in flight, resumed on the next start');
+      expect(stderr).not.toContain('ECONNREFUSED');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('videogen-ingest start, stopped with files in flight and started again', () => {
   it('continues every file where it stopped: each uploaded to VideoGen exactly once, all ready, a second start refused meanwhile', async () => {
     // VideoGen outlives the runtime, as the real API does: a simulator of its own.
