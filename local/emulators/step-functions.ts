@@ -41,6 +41,8 @@ export interface LocalExecution {
 export interface LocalStepFunctionsOptions {
   readonly definition: AslDefinition;
   readonly stateMachineArn: string;
+  /** The state machine's role, as `DescribeStateMachine` names it. */
+  readonly roleArn?: string;
   readonly invoke: Invoke;
   /** `sqs:sendMessage` as the state machine's role makes it (a queue URL, the body as text). */
   readonly sendMessage?: (queueUrl: string, body: string) => Promise<void>;
@@ -95,6 +97,8 @@ function namedError(name: string, message: string): Error {
 
 export async function startStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
   const { definition, stateMachineArn } = options;
+  const machineName = stateMachineArn.split(':').pop() ?? '';
+  const createdAt = Date.now();
   const executions = new Map<string, LocalExecution>();
   const tokens = new Map<string, PendingToken>();
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
@@ -301,6 +305,30 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
         }
         const execution = start(name, input);
         return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
+      },
+      // The account's one state machine, as the AWS CLI finds it before its executions.
+      ListStateMachines: () => ({
+        stateMachines: [
+          { stateMachineArn, name: machineName, type: 'STANDARD', creationDate: createdAt / 1000 },
+        ],
+      }),
+      DescribeStateMachine: (body) => {
+        if (body.stateMachineArn !== stateMachineArn) {
+          throw new AwsApiError(
+            'StateMachineDoesNotExist',
+            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+          );
+        }
+        return {
+          stateMachineArn,
+          name: machineName,
+          status: 'ACTIVE',
+          type: 'STANDARD',
+          definition: JSON.stringify(definition),
+          roleArn:
+            options.roleArn ?? `arn:aws:iam::${stateMachineArn.split(':')[4] ?? ''}:role/${machineName}-role`,
+          creationDate: createdAt / 1000,
+        };
       },
       DescribeExecution: (body) => {
         const execution = executionByArn(body.executionArn);

@@ -277,6 +277,7 @@ async function serve(
   VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
   Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
   Table:         ${runtime.tableName}
+  Workflow:      ${runtime.ops.stateMachineArn}
   Endpoints:     dynamodb ${runtime.ops.endpoints.dynamodb}  stepfunctions ${runtime.ops.endpoints.sfn}  sqs ${runtime.ops.endpoints.sqs}
                  (aws … --endpoint-url URL, with the keys above)
   Operations:    ${operationsLine(state.directory)}

@@ -213,6 +213,7 @@ export class LocalRuntime {
       const stepFunctions = await startStepFunctions({
         definition: definitionFromTemplate(template, arns.resolve),
         stateMachineArn,
+        ...(machineRole ? { roleArn: machineRole } : {}),
         invoke: async (functionArn, payload) => {
           const invokeFunction = { action: 'lambda:InvokeFunction', resource: functionArn };
           await iam?.check({ principal: machineRole, ...invokeFunction }).catch((error: unknown) => {

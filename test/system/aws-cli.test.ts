@@ -176,8 +176,24 @@ describe('the local endpoints with the real AWS CLI', () => {
     }
   });
 
-  it('aws stepfunctions list-executions and describe-execution show the workflows', async () => {
+  it('aws stepfunctions list-state-machines, describe-state-machine, list-executions and describe-execution show the workflows', async () => {
     const { sfn } = runtime.ops.endpoints;
+    const machines = (await aws(sfn, 'stepfunctions', 'list-state-machines')) as {
+      stateMachines: { stateMachineArn: string; type: string }[];
+    };
+    expect(machines.stateMachines).toEqual([
+      expect.objectContaining({ stateMachineArn: runtime.ops.stateMachineArn, type: 'STANDARD' }),
+    ]);
+    const machine = (await aws(
+      sfn,
+      'stepfunctions',
+      'describe-state-machine',
+      '--state-machine-arn',
+      runtime.ops.stateMachineArn,
+    )) as { status: string; definition: string; roleArn: string };
+    expect(machine.status).toBe('ACTIVE');
+    expect(Object.keys((JSON.parse(machine.definition) as { States: object }).States)).toContain('Prepare');
+    expect(machine.roleArn).toMatch(/^arn:aws:iam::\d{12}:role\//);
     const listed = (await aws(
       sfn,
       'stepfunctions',
