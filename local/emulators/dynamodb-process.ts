@@ -36,9 +36,11 @@ export async function startDynamoDBProcess(directory?: string): Promise<LocalDyn
 }
 
 if (process.argv.includes(CHILD_FLAG)) {
-  // Ctrl-C in a terminal signals the whole process group: the runtime stops this process
-  // itself (by disconnecting), after it has read what it needs from it.
+  // Ctrl-C in a terminal (or a service manager's stop) signals the whole process group: the
+  // runtime stops this process itself, by disconnecting, after it has read what it needs.
+  // Were the runtime killed outright, the disconnect still ends this process.
   process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
   const directory = process.argv[process.argv.indexOf(CHILD_FLAG) + 1];
   const dynamo = await startDynamoDB(directory ? { directory } : {});
   process.send?.({ endpoint: dynamo.endpoint });

@@ -14,7 +14,7 @@ import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../handshake.t
 import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
-import { watchDropFolder } from './drop-folder.ts';
+import { DEFAULT_SETTLE_MS, watchDropFolder } from './drop-folder.ts';
 import { describeRecord, describeSubscribers, progressReporter } from './progress.ts';
 import { RecordFeed } from './record-feed.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
@@ -50,6 +50,8 @@ Options:
   --state-dir DIR        the state folder                               [default: ./.videogen-ingest]
   --fresh                start with an empty state folder (bucket, records, drop ledger)
   --s3-port N            the S3 endpoint's port                         [default: 4569]
+  --settle SECONDS       a file is taken once its size has not changed for this long
+                         (longer than a slow writer's pauses; decimals allowed) [default: 5]
 ${SHARED_OPTIONS}`;
 
 export const RUN_USAGE = `Usage: videogen-ingest run [options] FILE...
@@ -168,6 +170,16 @@ export function runtimeOptionsFromFlags(values: Flags): LocalRuntimeOptions {
   };
 }
 
+/** `--settle SECONDS`: 0.1 s to an hour, decimals allowed. */
+function settleOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SETTLE_MS;
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(seconds >= 0.1 && seconds <= 3600)) {
+    throw new UsageError(`--settle takes seconds from 0.1 to 3600 (decimals allowed), got "${value}"`);
+  }
+  return Math.round(seconds * 1000);
+}
+
 /** The app `--app` names, synthesized when it is an app folder. */
 async function appOf(values: Flags): Promise<AppStack | undefined> {
   if (typeof values.app !== 'string') return undefined;
@@ -211,6 +223,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
     {
       drop: { type: 'string' },
       's3-port': { type: 'string' },
+      settle: { type: 'string' },
       'state-dir': { type: 'string' },
       fresh: { type: 'boolean' },
     },
@@ -230,6 +243,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
       min: 1,
       max: 65_535,
     }) ?? 4569;
+  const settleMs = settleOf(typeof values.settle === 'string' ? values.settle : undefined);
   await assertPortFree(s3Port);
   const state = await openStateDir(stateDir, { fresh: values.fresh === true }).catch((error: unknown) => {
     throw error instanceof StateDirInUseError ? new UsageError(error.message) : error;
@@ -237,7 +251,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
   let app: AppStack | undefined;
   try {
     app = await appOf(values);
-    await serve(state, dropDir, s3Port, { ...options, ...(app ? { app } : {}) });
+    await serve(state, { dropDir, settleMs }, s3Port, { ...options, ...(app ? { app } : {}) });
   } finally {
     await app?.dispose();
     await state.release();
@@ -246,7 +260,7 @@ export async function runStart(args: readonly string[]): Promise<void> {
 
 async function serve(
   state: StateDir,
-  dropDir: string,
+  { dropDir, settleMs }: { dropDir: string; settleMs: number },
   s3Port: number,
   options: LocalRuntimeOptions,
 ): Promise<void> {
@@ -304,6 +318,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     directory: dropDir,
     ledger: state.dropLedger,
     put: (key, file) => runtime.dropFile(key, file),
+    settleMs,
     onError: (message) => say(`[drop] ${message}`),
   });
   const feed = new RecordFeed({

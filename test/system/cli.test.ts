@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -222,6 +222,33 @@ describe('videogen-ingest start', () => {
       const without = await cli(['status'], {}, tmpdir()).exit();
       expect(without.code).toBe(1);
       expect(without.stderr).toContain('pass --state-dir DIR for one started with it');
+    } finally {
+      started.child.kill('SIGINT');
+      await started.exit();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('videogen-ingest start, with a slow writer', () => {
+  it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'videogen-slow-writer-'));
+    const started = cli(['start', '--s3-port', String(await closedPort()), ...FAST_FLAGS], {}, home);
+    try {
+      await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
+      const whole = mp4(64 * 1024);
+      const file = path.join(home, 'drop', 'slow.mp4');
+      for (let piece = 0; piece < 4; piece += 1) {
+        const bounds = [piece, piece + 1].map((at) => Math.floor((at * whole.length) / 4));
+        await appendFile(file, whole.subarray(bounds[0], bounds[1]));
+        if (piece < 3) await new Promise((resolve) => setTimeout(resolve, 2500));
+      }
+      await expect
+        .poll(() => started.output().stdout, { timeout: 30_000 })
+        .toMatch(/slow\.mp4: (READY|ANALYZED)/);
+      const status = await cli(['status', '--json'], {}, home).exit();
+      const records = JSON.parse(status.stdout) as { key: string; size: number }[];
+      expect(records).toEqual([expect.objectContaining({ key: 'slow.mp4', size: whole.length })]);
     } finally {
       started.child.kill('SIGINT');
       await started.exit();

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -73,5 +73,41 @@ describe('the drop folder', () => {
     await unlink(path.join(drop, 'nested', 'b.png'));
     await expect.poll(() => puts.length, { timeout: 5_000 }).toBe(3);
     expect(puts[2]).toBe('a.png');
+  });
+
+  it('skips the names tools write under and links to nothing, saying so; takes the file once renamed whole', async () => {
+    const drop = path.join(dir, 'drop');
+    await mkdir(drop);
+    await symlink(path.join(dir, 'gone-before.png'), path.join(drop, 'before.png'));
+    const puts: string[] = [];
+    const skipped: string[] = [];
+    folder = await watchDropFolder({
+      directory: drop,
+      settleMs: 200,
+      put: (key) => {
+        puts.push(key);
+        return Promise.resolve();
+      },
+      onError: (message) => skipped.push(message),
+    });
+    for (const partial of [
+      'movie.mp4.crdownload',
+      'clip.mp4.part',
+      'a.png.tmp',
+      'b.png~',
+      'c.mov.filepart',
+    ]) {
+      await writeFile(path.join(drop, partial), 'half');
+    }
+    await symlink(path.join(dir, 'gone-after.png'), path.join(drop, 'after.png'));
+    await rename(path.join(drop, 'clip.mp4.part'), path.join(drop, 'clip.mp4'));
+    await expect.poll(() => puts, { timeout: 5_000 }).toEqual(['clip.mp4']);
+    await expect.poll(() => skipped.length, { timeout: 5_000 }).toBe(2);
+    expect(skipped.sort()).toEqual([
+      `after.png: skipped: a symbolic link to ${path.join(dir, 'gone-after.png')}, which does not exist`,
+      `before.png: skipped: a symbolic link to ${path.join(dir, 'gone-before.png')}, which does not exist`,
+    ]);
+    await sleep(300);
+    expect(puts).toEqual(['clip.mp4']);
   });
 });
