@@ -4,7 +4,7 @@
  */
 import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
 import { parseCommandArgs, UsageError, wholeNumber } from '../cli-args.ts';
-import { parseDuration, replayDeadLetters, retry, show, status, statusTable } from './ops.ts';
+import { parseDuration, replayDeadLetters, retry, retryInStatus, show, status, statusTable } from './ops.ts';
 import { reconcile } from './reconcile.ts';
 import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
@@ -30,11 +30,15 @@ Prints one ingest record and its event history.
 Options:
 ${TARGET_OPTIONS}`,
   retry: `Usage: videogen-ingest retry <key | s3://bucket/key | fileId> [options]
+       videogen-ingest retry --status FAILED|TIMED_OUT [--dry-run] [options]
 
 Restarts the workflow of a FAILED or TIMED_OUT ingest (a new execution; the record keeps
-its abandoned VideoGen files and counts the retry).
+its abandoned VideoGen files and counts the retry); with --status, of every ingest in that
+status (what a restart or an outage leaves), one line each.
 
 Options:
+  --status S             every ingest in S (FAILED or TIMED_OUT) instead of one
+  --dry-run              with --status: list what would be retried, retry nothing
 ${TARGET_OPTIONS}`,
   'replay-dlq': `Usage: videogen-ingest replay-dlq [options]
 
@@ -96,7 +100,11 @@ export async function runOps(
     print(OPS_USAGES[command] ?? '');
     return 0;
   }
-  const needsReference = command === 'show' || command === 'retry';
+  const bulkRetry = command === 'retry' && values.status !== undefined;
+  if (bulkRetry && positionals.length > 0) {
+    throw new UsageError('retry takes one key or file id, or --status S for every ingest in S: not both');
+  }
+  const needsReference = command === 'show' || (command === 'retry' && !bulkRetry);
   if (needsReference && positionals.length !== 1) throw new UsageError(`${command} needs one key or file id`);
   if (!needsReference && positionals.length > 0) throw new UsageError(`${command} takes no arguments`);
   if (values.status !== undefined && !INGEST_STATUSES.includes(values.status as IngestStatus)) {
@@ -153,6 +161,30 @@ export async function runOps(
         return 0;
       }
       case 'retry': {
+        if (bulkRetry) {
+          const done = await retryInStatus(target, values.status as IngestStatus, {
+            dryRun: values['dry-run'] === true,
+          });
+          if (values.json) print(JSON.stringify(done, null, 2));
+          else {
+            for (const entry of done) {
+              print(
+                entry.skipped
+                  ? `${entry.source}: skipped (${entry.skipped})`
+                  : entry.executionArn
+                    ? `${entry.source} was ${entry.previousStatus}; retrying in ${entry.executionArn}`
+                    : `${entry.source} is ${entry.previousStatus}${entry.error ? ` (${entry.error})` : ''}: would be retried`,
+              );
+            }
+            const retried = done.filter((entry) => entry.executionArn).length;
+            print(
+              values['dry-run']
+                ? `${done.length} ${values.status} ingest${done.length === 1 ? '' : 's'} in ${target.description}; --dry-run: none retried`
+                : `${retried} of ${done.length} ${values.status} ingest${done.length === 1 ? '' : 's'} retried in ${target.description}`,
+            );
+          }
+          return 0;
+        }
         const retried = await retry(target, reference);
         const source = `s3://${retried.record.bucket}/${retried.record.key}`;
         print(

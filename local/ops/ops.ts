@@ -180,7 +180,59 @@ export interface Retried {
  * recorded. Its Prepare replaces the record; the abandoned VideoGen files stay listed.
  */
 export async function retry(target: OpsTarget, reference: string, now = new Date()): Promise<Retried> {
-  const record = await findRecord(target, reference);
+  return retryRecord(target, await findRecord(target, reference), now);
+}
+
+/** What a bulk retry did (or, in a dry run, would do) with each record in the status. */
+export interface BulkRetried {
+  readonly source: string;
+  readonly previousStatus: IngestStatus;
+  readonly error: string | null;
+  /** The new execution; null in a dry run, or when the record changed meanwhile (`skipped`). */
+  readonly executionArn: string | null;
+  readonly skipped?: string;
+}
+
+/** The most records one bulk retry takes: more is an outage to look at first (`status`). */
+export const BULK_RETRY_LIMIT = 10_000;
+
+/**
+ * Retries every ingest in `status` (FAILED or TIMED_OUT): what a restart or an outage
+ * leaves. A record that changed meanwhile is skipped and said so; `dryRun` retries nothing.
+ */
+export async function retryInStatus(
+  target: OpsTarget,
+  status: IngestStatus,
+  options: { dryRun?: boolean; now?: Date } = {},
+): Promise<BulkRetried[]> {
+  if (!RETRYABLE_STATUSES.includes(status)) {
+    throw new NotRetryableError(`only FAILED or TIMED_OUT ingests are retried, not ${status}`);
+  }
+  const store = { client: target.documents, tableName: target.tableName };
+  const records = await recordsInStatus(store, status, { limit: BULK_RETRY_LIMIT });
+  const done: BulkRetried[] = [];
+  for (const record of records) {
+    const described = {
+      source: `s3://${record.bucket}/${record.key}`,
+      previousStatus: record.status,
+      error: record.error ? `${record.error.code}: ${record.error.message}` : null,
+    };
+    if (options.dryRun) {
+      done.push({ ...described, executionArn: null });
+      continue;
+    }
+    try {
+      const { executionArn } = await retryRecord(target, record, options.now);
+      done.push({ ...described, executionArn });
+    } catch (error) {
+      if (!(error instanceof NotRetryableError)) throw error;
+      done.push({ ...described, executionArn: null, skipped: error.message });
+    }
+  }
+  return done;
+}
+
+async function retryRecord(target: OpsTarget, record: IngestRecord, now = new Date()): Promise<Retried> {
   if (!RETRYABLE_STATUSES.includes(record.status)) {
     throw new NotRetryableError(
       `s3://${record.bucket}/${record.key} is ${record.status}; only FAILED or TIMED_OUT ingests are retried${record.status === 'REJECTED' ? ' (a REJECTED file needs a new upload)' : ''}`,

@@ -19,20 +19,29 @@ function byStatus(store: IngestStore, status: IngestStatus, since: string | unde
   };
 }
 
-/** Up to `limit` records in `status` (changed since `since`, ISO 8601), newest change first. */
+/** Up to `limit` records in `status` (changed since `since`, ISO 8601), newest change first, page after page. */
 export async function recordsInStatus(
   store: IngestStore,
   status: IngestStatus,
   options: { since?: string; limit: number },
 ): Promise<IngestRecord[]> {
-  const { Items } = await store.client.send(
-    new QueryCommand({
-      ...byStatus(store, status, options.since),
-      ScanIndexForward: false,
-      Limit: options.limit,
-    }),
-  );
-  return (Items ?? []).filter((item) => item.kind === 'ingest').map((item) => ingestRecordSchema.parse(item));
+  const records: IngestRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await store.client.send(
+      new QueryCommand({
+        ...byStatus(store, status, options.since),
+        ScanIndexForward: false,
+        Limit: options.limit - records.length,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      if (item.kind === 'ingest') records.push(ingestRecordSchema.parse(item));
+    }
+    start = page.LastEvaluatedKey;
+  } while (start && records.length < options.limit);
+  return records;
 }
 
 /** How many records are in `status` (changed since `since`): counted page by page, as a Query counts 1 MB at a time. */
