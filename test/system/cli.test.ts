@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,11 +231,13 @@ describe('videogen-ingest start', () => {
 });
 
 describe('videogen-ingest start, with a slow writer', () => {
-  it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time', async () => {
+  it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time; says it skipped a link to nothing', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'videogen-slow-writer-'));
     const started = cli(['start', '--s3-port', String(await closedPort()), ...FAST_FLAGS], {}, home);
     try {
       await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
+      // A link to nothing, among what a user drops: skipped, and said so.
+      await symlink(path.join(home, 'moved-away.mp4'), path.join(home, 'drop', 'alias.mp4'));
       const whole = mp4(64 * 1024);
       const file = path.join(home, 'drop', 'slow.mp4');
       for (let piece = 0; piece < 4; piece += 1) {
@@ -249,6 +251,9 @@ describe('videogen-ingest start, with a slow writer', () => {
       const status = await cli(['status', '--json'], {}, home).exit();
       const records = JSON.parse(status.stdout) as { key: string; size: number }[];
       expect(records).toEqual([expect.objectContaining({ key: 'slow.mp4', size: whole.length })]);
+      expect(started.output().stderr).toContain(
+        `[drop] alias.mp4: skipped: a symbolic link to ${path.join(home, 'moved-away.mp4')}, which does not exist`,
+      );
     } finally {
       started.child.kill('SIGINT');
       await started.exit();
