@@ -13,14 +13,15 @@ const USAGE = `Usage: videogen-ingest <command> [options]
 Commands:
   start    run the ingest locally: drop files into ./drop, watch them become VideoGen files
   run      ingest the given files on a throwaway local stack and print their records
+           (both take --app DIR: your own CDK app's stack, its stream subscribers included)
   sim      serve the VideoGen API simulator alone
   bundle   bundle the functions as cdk deploy does and synthesize the default stack, into the cache start and run use
            (npm ci does it once; start does it again after a change to lambdas/)
 
-Operations (on the local runtime, or a deployed stack with --stack NAME):
+Operations (on the local runtime, one started with --state-dir DIR, or a deployed stack with --stack NAME):
   status      list ingests by status
   show        one ingest's record and event history
-  retry       restart a FAILED or TIMED_OUT ingest
+  retry       restart a FAILED or TIMED_OUT ingest (--status S: every one in S)
   replay-dlq  move dead-lettered S3 events back to the ingest queue
   reconcile   ingest again the objects that have no record; list unfinished ones
 

@@ -1,7 +1,11 @@
 /** The `videogen-ingest` command as a user runs it: its own process, a user's environment. */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { closedPort } from './net.ts';
 import type { Readable } from 'node:stream';
 
 const BIN = path.resolve(import.meta.dirname, '../../local/bin.mjs');
@@ -51,4 +55,24 @@ export function cli(
       else running.child.kill('SIGINT');
     },
   };
+}
+
+/**
+ * `start` in a folder of its own (a free S3 port, `args(home)` besides), ready once its
+ * banner says so; `use` runs against it, then Ctrl-C and the folder removed.
+ */
+export async function withStart(
+  args: (home: string) => string[],
+  use: (started: ReturnType<typeof cli>, home: string) => Promise<void>,
+): Promise<void> {
+  const home = await mkdtemp(path.join(tmpdir(), 'videogen-start-'));
+  const started = cli(['start', '--s3-port', String(await closedPort()), ...args(home)], {}, home);
+  try {
+    await expect.poll(() => started.output().stdout, { timeout: 90_000 }).toContain('Copy files into');
+    await use(started, home);
+  } finally {
+    started.child.kill('SIGINT');
+    await started.exit();
+    await rm(home, { recursive: true, force: true });
+  }
 }

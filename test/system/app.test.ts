@@ -19,8 +19,7 @@ import { ingestRecordSchema } from '#shared/ingest/record';
 import { loadApp } from '#local/runtime/cloud-assembly';
 import { LocalRuntime, LOCAL_CREDENTIALS } from '#local/runtime/runtime';
 import type { OnFailureRecord } from '#local/runtime/stream-event-source-mapping';
-import { cli, collected } from '../helpers/cli.ts';
-import { closedPort } from '../helpers/net.ts';
+import { cli, collected, withStart } from '../helpers/cli.ts';
 import { readmeExampleApp, writeApp, type ExampleApp } from '../helpers/example-app.ts';
 
 const MEDIA_APP = path.resolve(import.meta.dirname, '../../examples/media-app');
@@ -297,41 +296,41 @@ new Table(stack, 'Catalog', { partitionKey: { name: 'id', type: AttributeType.ST
 
 describe('start --app, and show KEY', () => {
   it("shows a file's status changes reaching each subscriber, as they happened", async () => {
-    const home = await mkdtemp(path.join(tmpdir(), 'videogen-start-app-'));
-    const started = cli(
-      ['start', '--app', MEDIA_APP, '--s3-port', String(await closedPort()), ...FAST],
-      {},
-      home,
+    await withStart(
+      () => ['--app', MEDIA_APP, ...FAST],
+      async (started, home) => {
+        await writeFile(path.join(home, 'drop', 'poster.png'), png(9, 4));
+        await expect
+          .poll(() => started.output().stderr, { timeout: 60_000 })
+          .toMatch(/\[Announcer\] ready poster\.png vg_file_/);
+        // The last change (ANALYZED) may reach the auditor a poll later than the announcer's.
+        await expect
+          .poll(async () => (await cli(['show', 'poster.png'], {}, home).exit()).stdout, { timeout: 30_000 })
+          .toMatch(/Auditor {2}ANALYZED {2}delivered/);
+        const shown = await cli(['show', 'poster.png', '--json'], {}, home).exit();
+        const { deliveries } = JSON.parse(shown.stdout) as {
+          deliveries: {
+            subscriber: string;
+            status: string;
+            outcome: string;
+            at: string;
+            writtenAt: string;
+          }[];
+        };
+        expect(
+          deliveries
+            .filter((delivery) => delivery.subscriber === 'Auditor')
+            .map((delivery) => delivery.status),
+        ).toEqual(
+          LIFECYCLE.filter((status) =>
+            deliveries.some((delivery) => delivery.status === status && delivery.subscriber === 'Auditor'),
+          ),
+        );
+        expect(deliveries.filter((delivery) => delivery.subscriber === 'Announcer')).toHaveLength(1);
+        for (const delivery of deliveries)
+          expect(Date.parse(delivery.at)).toBeGreaterThanOrEqual(Date.parse(delivery.writtenAt));
+      },
     );
-    try {
-      await expect.poll(() => started.output().stdout, { timeout: 90_000 }).toContain('Copy files into');
-      await writeFile(path.join(home, 'drop', 'poster.png'), png(9, 4));
-      await expect
-        .poll(() => started.output().stderr, { timeout: 60_000 })
-        .toMatch(/\[Announcer\] ready poster\.png vg_file_/);
-      // The last change (ANALYZED) may reach the auditor a poll later than the announcer's.
-      await expect
-        .poll(async () => (await cli(['show', 'poster.png'], {}, home).exit()).stdout, { timeout: 30_000 })
-        .toMatch(/Auditor {2}ANALYZED {2}delivered/);
-      const shown = await cli(['show', 'poster.png', '--json'], {}, home).exit();
-      const { deliveries } = JSON.parse(shown.stdout) as {
-        deliveries: { subscriber: string; status: string; outcome: string; at: string; writtenAt: string }[];
-      };
-      expect(
-        deliveries.filter((delivery) => delivery.subscriber === 'Auditor').map((delivery) => delivery.status),
-      ).toEqual(
-        LIFECYCLE.filter((status) =>
-          deliveries.some((delivery) => delivery.status === status && delivery.subscriber === 'Auditor'),
-        ),
-      );
-      expect(deliveries.filter((delivery) => delivery.subscriber === 'Announcer')).toHaveLength(1);
-      for (const delivery of deliveries)
-        expect(Date.parse(delivery.at)).toBeGreaterThanOrEqual(Date.parse(delivery.writtenAt));
-    } finally {
-      started.child.kill('SIGINT');
-      await started.exit();
-      await rm(home, { recursive: true, force: true });
-    }
   });
 });
 

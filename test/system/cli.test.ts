@@ -10,7 +10,7 @@ import { ingestRecordSchema } from '#shared/ingest/record';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { mp4, png, text } from '#local/media';
 import { closedPort } from '../helpers/net.ts';
-import { cli, collected } from '../helpers/cli.ts';
+import { cli, collected, withStart } from '../helpers/cli.ts';
 
 const FAST_FLAGS = ['--processing-ms', '100', '--analysis-ms', '50', '--poll-after', '2', '--retry-ms', '20'];
 
@@ -189,76 +189,56 @@ describe('videogen-ingest start', () => {
   }, 120_000);
 
   it('with --state-dir: the banner prints the ops command that reaches it, and each ops command takes --state-dir', async () => {
-    const home = await mkdtemp(path.join(tmpdir(), 'videogen-state-dir-'));
-    const stateDir = path.join(home, 'runs', 'library');
-    const started = cli(
-      [
-        'start',
-        '--state-dir',
-        stateDir,
-        '--drop',
-        path.join(home, 'drop'),
-        '--s3-port',
-        String(await closedPort()),
-      ],
-      {},
-      home,
+    await withStart(
+      (home) => ['--state-dir', path.join(home, 'runs', 'library')],
+      async (started, home) => {
+        const stateDir = path.join(home, 'runs', 'library');
+        const printed = `npx videogen-ingest status --state-dir ${stateDir}`;
+        expect(started.output().stdout).toContain(`Operations:    ${printed}`);
+        // As printed, from any folder.
+        const status = await cli(['status', '--state-dir', stateDir], {}, tmpdir()).exit();
+        expect(status.code, status.stderr).toBe(0);
+        expect(status.stdout).toContain('no ingests in the local runtime');
+        for (const command of [
+          ['reconcile', '--dry-run'],
+          ['show', 'nothing.png'],
+        ]) {
+          const answered = await cli([...command, '--state-dir', stateDir], {}, tmpdir()).exit();
+          expect(answered.stderr, command[0]).not.toContain('no local runtime here');
+        }
+        const without = await cli(['status'], {}, tmpdir()).exit();
+        expect(without.code).toBe(1);
+        expect(without.stderr).toContain('pass --state-dir DIR for one started with it');
+      },
     );
-    try {
-      await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
-      const printed = `npx videogen-ingest status --state-dir ${stateDir}`;
-      expect(started.output().stdout).toContain(`Operations:    ${printed}`);
-      // As printed, from any folder.
-      const status = await cli(['status', '--state-dir', stateDir], {}, tmpdir()).exit();
-      expect(status.code, status.stderr).toBe(0);
-      expect(status.stdout).toContain('no ingests in the local runtime');
-      for (const command of [
-        ['reconcile', '--dry-run'],
-        ['show', 'nothing.png'],
-      ]) {
-        const answered = await cli([...command, '--state-dir', stateDir], {}, tmpdir()).exit();
-        expect(answered.stderr, command[0]).not.toContain('no local runtime here');
-      }
-      const without = await cli(['status'], {}, tmpdir()).exit();
-      expect(without.code).toBe(1);
-      expect(without.stderr).toContain('pass --state-dir DIR for one started with it');
-    } finally {
-      started.child.kill('SIGINT');
-      await started.exit();
-      await rm(home, { recursive: true, force: true });
-    }
   });
 });
 
 describe('videogen-ingest start, with a slow writer', () => {
   it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time; says it skipped a link to nothing', async () => {
-    const home = await mkdtemp(path.join(tmpdir(), 'videogen-slow-writer-'));
-    const started = cli(['start', '--s3-port', String(await closedPort()), ...FAST_FLAGS], {}, home);
-    try {
-      await expect.poll(() => started.output().stdout, { timeout: 30_000 }).toContain('Copy files into');
-      // A link to nothing, among what a user drops: skipped, and said so.
-      await symlink(path.join(home, 'moved-away.mp4'), path.join(home, 'drop', 'alias.mp4'));
-      const whole = mp4(64 * 1024);
-      const file = path.join(home, 'drop', 'slow.mp4');
-      for (let piece = 0; piece < 4; piece += 1) {
-        const bounds = [piece, piece + 1].map((at) => Math.floor((at * whole.length) / 4));
-        await appendFile(file, whole.subarray(bounds[0], bounds[1]));
-        if (piece < 3) await new Promise((resolve) => setTimeout(resolve, 2500));
-      }
-      await expect
-        .poll(() => started.output().stdout, { timeout: 30_000 })
-        .toMatch(/slow\.mp4: (READY|ANALYZED)/);
-      const status = await cli(['status', '--json'], {}, home).exit();
-      const records = JSON.parse(status.stdout) as { key: string; size: number }[];
-      expect(records).toEqual([expect.objectContaining({ key: 'slow.mp4', size: whole.length })]);
-      expect(started.output().stderr).toContain(
-        `[drop] alias.mp4: skipped: a symbolic link to ${path.join(home, 'moved-away.mp4')}, which does not exist`,
-      );
-    } finally {
-      started.child.kill('SIGINT');
-      await started.exit();
-      await rm(home, { recursive: true, force: true });
-    }
+    await withStart(
+      () => FAST_FLAGS,
+      async (started, home) => {
+        // A link to nothing, among what a user drops: skipped, and said so.
+        await symlink(path.join(home, 'moved-away.mp4'), path.join(home, 'drop', 'alias.mp4'));
+        const whole = mp4(64 * 1024);
+        const file = path.join(home, 'drop', 'slow.mp4');
+        for (let piece = 0; piece < 4; piece += 1) {
+          const bounds = [piece, piece + 1].map((at) => Math.floor((at * whole.length) / 4));
+          await appendFile(file, whole.subarray(bounds[0], bounds[1]));
+          if (piece < 3) await new Promise((resolve) => setTimeout(resolve, 2500));
+        }
+        await expect
+          .poll(() => started.output().stdout, { timeout: 30_000 })
+          .toMatch(/slow\.mp4: (READY|ANALYZED)/);
+        const status = await cli(['status', '--json'], {}, home).exit();
+        const records = JSON.parse(status.stdout) as { key: string; size: number }[];
+        expect(records).toEqual([expect.objectContaining({ key: 'slow.mp4', size: whole.length })]);
+        expect(started.output().stderr).toContain(
+          `[drop] alias.mp4: skipped: a symbolic link to ${path.join(home, 'moved-away.mp4')}, which does not exist`,
+        );
+      },
+    );
   });
 });
 
