@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import { mp4, png } from '#local/media';
-import { READY_STATUSES } from '#shared/ingest/record';
 import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 describe('a webhook that arrives before the workflow waits for it', () => {
@@ -94,33 +93,6 @@ describe('webhooks lost; URLs expired; analysis and processing failed', () => {
 });
 
 describe('the max wait', () => {
-  it('counts from when VideoGen got the bytes, not from the drop: a queue longer than the max wait times nothing out', async () => {
-    const runtime = await startRuntime({
-      maxConcurrentTransfers: 2,
-      registerWebhooks: false, // the poll path alone decides
-      pollAfterSeconds: 1,
-      maxWaitSeconds: 4,
-      simulator: { processingMs: 2500, faults: [{ fault: 'slow', on: 'put', delayMs: 1500 }] },
-    });
-    try {
-      const files = Object.fromEntries(
-        Array.from({ length: 8 }, (_, index) => [`queued/${index}.png`, { body: png(index + 1, 2) }]),
-      );
-      const records = await ingestAll(runtime, files);
-      const notReady = Object.keys(files)
-        .filter((key) => !READY_STATUSES.includes(records[key]?.status ?? 'FAILED'))
-        .map((key) => `${key}: ${records[key]?.status} ${records[key]?.error?.message}`);
-      expect(notReady).toEqual([]);
-      // The last files did wait in the queue longer than the max wait.
-      const waits = Object.keys(files).map(
-        (key) => Date.parse(records[key]?.uploadedAt ?? '') - Date.parse(records[key]?.createdAt ?? ''),
-      );
-      expect(Math.max(...waits)).toBeGreaterThan(4000);
-    } finally {
-      await runtime.stop();
-    }
-  });
-
   it('records TIMED_OUT when VideoGen never reports the file ready', async () => {
     const runtime = await startRuntime({
       pollAfterSeconds: 1,

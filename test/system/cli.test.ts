@@ -214,6 +214,43 @@ describe('videogen-ingest start', () => {
   });
 });
 
+describe('videogen-ingest retry --status', () => {
+  it('lists every FAILED ingest in a dry run, retrying none; then retries them all', async () => {
+    // The first two processings fail (an outage); the retries' processings do not.
+    const outage = ['--fault', 'fail_processing:nth=1', '--fault', 'fail_processing:nth=2'];
+    await withStart(
+      () => [...FAST_FLAGS, ...outage],
+      async (started, home) => {
+        await writeFile(path.join(home, 'drop', 'outage-1.mp4'), mp4(3000));
+        await writeFile(path.join(home, 'drop', 'outage-2.mp4'), mp4(3001));
+        await expect
+          .poll(() => (started.output().stdout.match(/outage-\d\.mp4: FAILED/g) ?? []).length, {
+            timeout: 60_000,
+          })
+          .toBe(2);
+        const dry = await cli(['retry', '--status', 'FAILED', '--dry-run'], {}, home).exit();
+        expect(dry.code, dry.stderr).toBe(0);
+        expect(dry.stdout).toMatch(
+          /outage-1\.mp4 is FAILED \(VIDEOGEN_PROCESSING_FAILED: [^)]+\): would be retried/,
+        );
+        expect(dry.stdout).toContain('2 FAILED ingests in the local runtime; --dry-run: none retried');
+        const still = await cli(['status', '--status', 'FAILED', '--json'], {}, home).exit();
+        expect(JSON.parse(still.stdout)).toHaveLength(2);
+
+        const retried = await cli(['retry', '--status', 'FAILED'], {}, home).exit();
+        expect(retried.stdout).toContain('2 of 2 FAILED ingests retried in the local runtime');
+        await expect
+          .poll(() => (started.output().stdout.match(/outage-\d\.mp4: (READY|ANALYZED)/g) ?? []).length, {
+            timeout: 60_000,
+          })
+          .toBeGreaterThanOrEqual(2);
+        const failed = await cli(['status', '--status', 'FAILED', '--json'], {}, home).exit();
+        expect(JSON.parse(failed.stdout)).toEqual([]);
+      },
+    );
+  });
+});
+
 describe('videogen-ingest start, with a slow writer', () => {
   it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time; says it skipped a link to nothing', async () => {
     await withStart(

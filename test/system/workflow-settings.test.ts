@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import type { Readiness } from '#shared/config';
+import { READY_STATUSES } from '#shared/ingest/record';
 import { mp4, png } from '#local/media';
 import { captureLogs, leakedSecrets } from '../helpers/log-capture.ts';
 import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
@@ -164,6 +165,36 @@ describe('logs', () => {
     } finally {
       logs.stop();
       await runtime?.stop();
+    }
+  });
+});
+
+// A long queue on the poll path alone: 8 files through a cap of 2 with slow PUTs (about 15 s).
+describe('the max wait', () => {
+  it('counts from when VideoGen got the bytes, not from the drop: a queue longer than the max wait times nothing out', async () => {
+    const runtime = await startRuntime({
+      maxConcurrentTransfers: 2,
+      registerWebhooks: false, // the poll path alone decides
+      pollAfterSeconds: 1,
+      maxWaitSeconds: 4,
+      simulator: { processingMs: 2500, faults: [{ fault: 'slow', on: 'put', delayMs: 1500 }] },
+    });
+    try {
+      const files = Object.fromEntries(
+        Array.from({ length: 8 }, (_, index) => [`queued/${index}.png`, { body: png(index + 1, 2) }]),
+      );
+      const records = await ingestAll(runtime, files);
+      const notReady = Object.keys(files)
+        .filter((key) => !READY_STATUSES.includes(records[key]?.status ?? 'FAILED'))
+        .map((key) => `${key}: ${records[key]?.status} ${records[key]?.error?.message}`);
+      expect(notReady).toEqual([]);
+      // The last files did wait in the queue longer than the max wait.
+      const waits = Object.keys(files).map(
+        (key) => Date.parse(records[key]?.uploadedAt ?? '') - Date.parse(records[key]?.createdAt ?? ''),
+      );
+      expect(Math.max(...waits)).toBeGreaterThan(4000);
+    } finally {
+      await runtime.stop();
     }
   });
 });
