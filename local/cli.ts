@@ -32,7 +32,7 @@ async function usageOf(command: string | undefined): Promise<string> {
   switch (command) {
     case 'start':
     case 'run': {
-      const { RUN_USAGE, START_USAGE } = await import('./runtime/cli.ts');
+      const { RUN_USAGE, START_USAGE } = await import('./runtime/cli-options.ts');
       return command === 'start' ? START_USAGE : RUN_USAGE;
     }
     case 'sim':

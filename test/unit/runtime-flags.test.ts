@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '#local/cli-args';
-import { runtimeOptionsFromFlags } from '#local/runtime/cli';
+import { runtimeOptionsFromFlags } from '#local/runtime/cli-options';
 
 describe('start and run flags', () => {
   it('take the transfer cap and the simulator’s create rate', () => {
