@@ -101,21 +101,25 @@ export function streamReader(client: DynamoDBStreamsClient, streamArn: string): 
   };
 }
 
-/** Checkpoints of every mapping in one small JSON file of the state folder. */
-function checkpointFile(file: string | undefined, mappingLogicalId: string): CheckpointStore | undefined {
-  if (!file) return undefined;
-  const read = (): Record<string, string> => {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  };
-  return {
-    load: () => read()[mappingLogicalId],
-    save: (sequenceNumber) =>
-      writeFileSync(file, JSON.stringify({ ...read(), [mappingLogicalId]: sequenceNumber })),
-  };
+/**
+ * Checkpoints of every mapping in one small JSON file of the state folder: read once at
+ * start, then written whole at each save (never read back on the hot path).
+ */
+function checkpointsIn(file: string | undefined): (mappingLogicalId: string) => CheckpointStore | undefined {
+  if (!file) return () => undefined;
+  let saved: Record<string, string>;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch {
+    saved = {};
+  }
+  return (mappingLogicalId) => ({
+    load: () => saved[mappingLogicalId],
+    save: (sequenceNumber) => {
+      saved = { ...saved, [mappingLogicalId]: sequenceNumber };
+      writeFileSync(file, JSON.stringify(saved));
+    },
+  });
 }
 
 const STREAM_READ_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
@@ -157,6 +161,7 @@ export async function startStreamMappings(given: {
     { Properties: StreamMappingProperties }
   >;
   const subscribers: Subscriber[] = [];
+  const checkpointOf = checkpointsIn(given.checkpointsFile);
   for (const [mappingLogicalId, { Properties: properties }] of Object.entries(declared)) {
     const [tableLogicalId, attribute] = properties.EventSourceArn?.['Fn::GetAtt'] ?? [];
     if (attribute !== 'StreamArn' || !tableLogicalId || properties.Enabled === false) continue;
@@ -193,7 +198,7 @@ export async function startStreamMappings(given: {
       region: LOCAL_REGION,
       credentials: iam?.credentialsFor(subscriber.logicalId) ?? LOCAL_CREDENTIALS,
     });
-    const checkpoint = checkpointFile(given.checkpointsFile, mappingLogicalId);
+    const checkpoint = checkpointOf(mappingLogicalId);
     const mapping = new StreamEventSourceMapping({
       functionArn: subscriber.functionArn,
       streamArn,
