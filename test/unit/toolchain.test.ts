@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 describe('toolchain', () => {
@@ -27,5 +29,27 @@ describe('cdk.json', () => {
       ([flag, value]) => JSON.stringify(context[flag]) !== JSON.stringify(value),
     );
     expect(differing).toEqual([]);
+  });
+});
+
+describe('tsconfig.json', () => {
+  it("resolves the package's own name to the sources its `source` export names, for esbuild as for Node", () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      name: string;
+      exports: Record<string, string | { source?: string }>;
+    };
+    const { config } = ts.readConfigFile('tsconfig.json', (file) => ts.sys.readFile(file)) as {
+      config: { compilerOptions: { paths: Record<string, string[]> } };
+    };
+    const sourceExports = Object.fromEntries(
+      Object.entries(pkg.exports).flatMap(([subpath, target]) =>
+        typeof target === 'object' && target.source
+          ? [[path.posix.join(pkg.name, subpath), [target.source]]]
+          : [],
+      ),
+    );
+    // Without it, `run --app examples/media-app` in a fresh clone fails: esbuild bundles the
+    // subscribers against dist/, which only `npm pack` builds.
+    expect(config.compilerOptions.paths).toEqual(sourceExports);
   });
 });
