@@ -15,6 +15,8 @@ import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
 import { signingAccessKey } from '../iam/sigv4.ts';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
+import { HashedKeyStore, S3_MAX_KEY_BYTES } from './s3-store.ts';
+import { listObjectsV2 } from './s3-list.ts';
 import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
 import { xmlEscape } from './xml.ts';
 import { encodeEventKey } from '../../lambdas/shared/s3-event-key.ts';
@@ -86,6 +88,9 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     // The drop bucket, and where its replaced and deleted versions are kept (`s3-versions.ts`).
     configureBuckets: [{ name: options.bucket }, { name: versionsBucket }],
   });
+  // Objects under a hash of their key: any key S3 takes fits a file name (`s3-store.ts`).
+  const store = new HashedKeyStore(directory);
+  server.store = server.context.store = store;
   const versions = await VersionIndex.open(path.join(directory, 'versions.jsonl'));
   /** The version id a write in progress gets, by key (set before it is forwarded). */
   const writing = new Map<string, string>();
@@ -145,12 +150,31 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       }),
     );
   };
+  /** One request's error is that request's answer: nothing a client sends may end the emulator. */
+  const routeSafely = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    try {
+      route(request, response);
+    } catch (error) {
+      request.resume();
+      if (response.headersSent) return void response.destroy();
+      if (error instanceof URIError) {
+        return s3Error(
+          response,
+          request.method ?? 'GET',
+          400,
+          'InvalidURI',
+          "Couldn't parse the specified URI.",
+        );
+      }
+      s3Error(response, request.method ?? 'GET', 500, 'InternalError', String(error));
+    }
+  };
   const front = http.createServer((request, response) => {
     const accessKeyId = signingAccessKey(request.headers.authorization, request.url);
-    if (!options.judge) return route(request, response);
+    if (!options.judge) return routeSafely(request, response);
     request.pause();
     options.judge(request.method ?? 'GET', request.url ?? '/', accessKeyId).then(
-      () => route(request, response),
+      () => routeSafely(request, response),
       (error: unknown) => {
         request.resume();
         if (error instanceof Error && error.name === 'AccessDeniedException') {
@@ -167,12 +191,27 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     const [, bucket, ...rest] = url.pathname.split('/');
     const key = rest.map((part) => decodeURIComponent(part)).join('/');
     const method = request.method ?? 'GET';
+    if ((method === 'PUT' || method === 'POST') && Buffer.byteLength(key) > S3_MAX_KEY_BYTES) {
+      request.resume();
+      return s3Error(response, method, 400, 'KeyTooLongError', 'Your key is too long');
+    }
     if (bucket !== options.bucket) return void proxy(request, response);
     const fail = (error: unknown) => {
       if (!response.headersSent) s3Error(response, method, 500, 'InternalError', String(error));
       else response.destroy();
     };
     if (!key) {
+      if (method === 'GET' && url.searchParams.get('list-type') === '2') {
+        return void listObjectsV2(store, bucket, url.searchParams).then((answer) => {
+          if (answer.status !== 200)
+            return s3Error(response, method, answer.status, answer.code, answer.message);
+          response.writeHead(200, {
+            'content-type': 'application/xml',
+            'content-length': Buffer.byteLength(answer.body),
+          });
+          response.end(answer.body);
+        }, fail);
+      }
       if (method === 'GET' && url.searchParams.has('versions')) {
         const body = listVersionsXml(bucket, url.searchParams.get('prefix') ?? '', versions);
         response.writeHead(200, {

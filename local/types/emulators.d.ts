@@ -37,5 +37,61 @@ declare module 's3rver' {
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
     on(event: 'event', listener: (event: { Records: S3rverEventRecord[] }) => void): this;
+    /** The store its routes use (set on both in its constructor). */
+    store: unknown;
+    context: { store: unknown };
   }
+}
+
+// s3rver's store and object model, which `local/emulators/s3-store.ts` extends.
+declare module 's3rver/lib/models/object' {
+  import type { Readable } from 'node:stream';
+  class S3Object {
+    constructor(
+      bucket: string,
+      key: string,
+      content: Buffer | Readable | null,
+      metadata: Record<string, unknown>,
+    );
+    readonly bucket: string;
+    readonly key: string;
+    readonly content: Buffer | Readable;
+    readonly metadata: Record<string, string>;
+  }
+  export = S3Object;
+}
+
+declare module 's3rver/lib/stores/filesystem' {
+  import type { Readable } from 'node:stream';
+  import type S3Object from 's3rver/lib/models/object';
+  class FilesystemStore {
+    constructor(rootDirectory: string);
+    readonly rootDirectory: string;
+    getBucketPath(bucket: string): string;
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+    listObjects(
+      bucket: string,
+      options: { delimiter?: string; startAfter?: string; prefix?: string; maxKeys?: number },
+    ): Promise<{ objects: S3Object[]; commonPrefixes: string[]; isTruncated: boolean }>;
+    putObject(object: S3Object): Promise<{ size: number; md5: string }>;
+    putPart(
+      bucket: string,
+      uploadId: string,
+      partNumber: number,
+      content: Readable,
+    ): Promise<{ size: number; md5: string }>;
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata: Record<string, string> | undefined,
+    ): Promise<Record<string, unknown>>;
+    deleteObject(bucket: string, key: string): Promise<void>;
+    deleteBucket(bucket: string): Promise<void>;
+    reset(): void;
+  }
+  export = FilesystemStore;
 }

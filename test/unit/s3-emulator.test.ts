@@ -69,4 +69,11 @@ describe('the local S3 endpoint', () => {
     );
     expect(created).toContain('streamed.bin');
   });
+
+  it('answers a malformed request with an error of its own and goes on serving', async () => {
+    const answer = await fetch(`${s3.endpoint}/drop/bad%E0%A4%A.mp4`, { method: 'PUT', body: 'x' });
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('<Code>InvalidURI</Code>');
+    await client.send(new PutObjectCommand({ Bucket: 'drop', Key: 'after-bad-request.bin', Body: 'ok' }));
+  });
 });
