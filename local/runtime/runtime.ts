@@ -173,7 +173,11 @@ export class LocalRuntime {
       stop.push(() => dynamoStarting.then((dynamo) => dynamo.close()));
       const simulator = options.videoGenApiUrl
         ? undefined
-        : await VideoGenSimulator.start({ port: 0, ...options.simulator });
+        : await VideoGenSimulator.start({
+            ...options.simulator,
+            // With a state folder, VideoGen's files outlive a restart as the real API's do.
+            ...(options.state ? { stateFile: options.state.simulatorState } : {}),
+          });
       if (simulator) stop.push(() => simulator.close());
       const apiUrl = options.videoGenApiUrl ?? simulator?.url ?? '';
 

@@ -1,6 +1,6 @@
 /**
  * The local runtime's state folder (`start`'s `.videogen-ingest/` by default): the drop
- * bucket's objects, the table, the runtime's id (so names and ARNs stay the same across
+ * bucket's objects, the table, the embedded simulator's files, the runtime's id (so names and ARNs stay the same across
  * restarts) and the drop folder's ledger. One runtime at a time holds it (proper-lockfile:
  * a lock folder whose mtime the holder refreshes, so a crashed holder's lock goes stale).
  */
@@ -26,10 +26,14 @@ export interface StateDir {
   readonly streamCheckpoints: string;
   /** What each subscriber's mapping did with each record (JSON Lines), for `show KEY`. */
   readonly deliveriesLog: string;
+  /** The embedded VideoGen simulator's files, endpoints and port (`simulator/state-file.ts`). */
+  readonly simulatorState: string;
   /** Whether it held state from an earlier start. */
   readonly resumed: boolean;
   release(): Promise<void>;
 }
+
+const SIMULATOR_STATE = 'videogen-simulator.jsonl';
 
 /** What a fresh start removes; the lock and anything else a person put there stay. */
 const STATE_ENTRIES = [
@@ -40,6 +44,7 @@ const STATE_ENTRIES = [
   'local.json',
   'stream-checkpoints.json',
   DELIVERIES_LOG,
+  SIMULATOR_STATE,
 ] as const;
 
 export async function openStateDir(directory: string, options: { fresh?: boolean } = {}): Promise<StateDir> {
@@ -80,6 +85,7 @@ export async function openStateDir(directory: string, options: { fresh?: boolean
     dropLedger: path.join(directory, 'dropped.jsonl'),
     streamCheckpoints: path.join(directory, 'stream-checkpoints.json'),
     deliveriesLog: deliveriesLogIn(directory),
+    simulatorState: path.join(directory, SIMULATOR_STATE),
     resumed: saved !== undefined,
     release: async () => {
       await release().catch(() => undefined);

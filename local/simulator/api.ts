@@ -22,6 +22,8 @@ export interface ApiSettings {
   readonly apiKey: string | undefined;
   readonly uploadUrlTtlMs: number;
   readonly createRateLimit: CreateRateLimit | undefined;
+  /** Signs the upload URLs (kept across restarts with the files they name). */
+  readonly urlSecret: Buffer;
 }
 
 type Answer = { status: number; body?: unknown };
@@ -43,7 +45,7 @@ export class VideoGenApi {
   readonly #faults: FaultInjector;
   readonly #log: (line: string) => void;
   readonly #baseUrl: () => string;
-  readonly #urlSecret = randomBytes(32);
+  readonly #urlSecret: Buffer;
   readonly #createLimit: { limit: SlidingWindowLimit; retryAfterSeconds: number } | undefined;
 
   constructor(
@@ -56,6 +58,7 @@ export class VideoGenApi {
     this.#faults = faults;
     this.#log = log;
     this.#baseUrl = baseUrl;
+    this.#urlSecret = settings.urlSecret;
     this.#createLimit = settings.createRateLimit && {
       limit: new SlidingWindowLimit(settings.createRateLimit.perSecond),
       retryAfterSeconds: settings.createRateLimit.retryAfterSeconds ?? 1,

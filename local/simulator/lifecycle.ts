@@ -39,14 +39,30 @@ export class FileLifecycle {
     this.#emitEvent(state, 'file.upload.completed');
     const context = { fileId: file.fileId, ...(file.displayName ? { displayName: file.displayName } : {}) };
     const fileFaults = this.faults.fire('file', context);
-    const failProcessing = fileFaults.some((rule) => rule.fault === 'fail_processing');
-    const failAnalysis = fileFaults.some((rule) => rule.fault === 'fail_analysis');
-    const { processingMs, playbackMs, analysisMs } = this.settings;
+    this.#process(state, {
+      failProcessing: fileFaults.some((rule) => rule.fault === 'fail_processing'),
+      failAnalysis: fileFaults.some((rule) => rule.fault === 'fail_analysis'),
+    });
+  }
+
+  /**
+   * A file a restart caught part-way (the simulator's state folder): the steps it had not
+   * reached yet, each after its full delay. The faults its first start drew are not drawn again.
+   */
+  resume(state: FileState): void {
+    const noFaults = { failProcessing: false, failAnalysis: false };
+    if (state.processing) this.#process(state, noFaults);
+    else if (state.file.status === 'READY' && this.#analysisDue(state)) this.#analyse(state, false);
+  }
+
+  #process(state: FileState, faults: { failProcessing: boolean; failAnalysis: boolean }): void {
+    const { file } = state;
+    const { processingMs, playbackMs } = this.settings;
     state.processing = true;
     const end = this.work.begin();
     void this.#inferType(state).then((type) => {
       end();
-      if (failProcessing || type === undefined) {
+      if (faults.failProcessing || type === undefined) {
         // The seed names no failure event: a failed file is seen by polling GET /v1/files/{id}.
         this.work.schedule(processingMs, () => {
           file.status = 'FAILED';
@@ -57,7 +73,7 @@ export class FileLifecycle {
         return;
       }
       file.type = type;
-      if (type !== 'IMAGE') {
+      if (type !== 'IMAGE' && !state.events.includes('file.playback_ready')) {
         this.work.schedule(playbackMs, () => {
           file.sources = { ...file.sources, hlsSource: `${this.baseUrl()}/hls/${file.fileId}/master.m3u8` };
           file.updatedAt = now();
@@ -70,19 +86,27 @@ export class FileLifecycle {
         file.updatedAt = now();
         state.processing = false;
         this.#emitEvent(state, 'file.download_ready');
-        if (file.isTemporary) return;
-        this.work.schedule(analysisMs, () => {
-          file.analysis = failAnalysis
-            ? { status: 'FAILED', description: null, transcript: null }
-            : {
-                status: 'COMPLETED',
-                description: `Simulated description of ${file.displayName ?? file.fileId}`,
-                transcript: type === 'IMAGE' ? null : 'Simulated transcript.',
-              };
-          file.updatedAt = now();
-          this.#emitEvent(state, failAnalysis ? 'file.analysis_failed' : 'file.analysis_completed');
-        });
+        if (this.#analysisDue(state)) this.#analyse(state, faults.failAnalysis);
       });
+    });
+  }
+
+  #analysisDue(state: FileState): boolean {
+    return !state.file.isTemporary && state.file.analysis?.status === 'PENDING';
+  }
+
+  #analyse(state: FileState, fail: boolean): void {
+    const { file } = state;
+    this.work.schedule(this.settings.analysisMs, () => {
+      file.analysis = fail
+        ? { status: 'FAILED', description: null, transcript: null }
+        : {
+            status: 'COMPLETED',
+            description: `Simulated description of ${file.displayName ?? file.fileId}`,
+            transcript: file.type === 'IMAGE' ? null : 'Simulated transcript.',
+          };
+      file.updatedAt = now();
+      this.#emitEvent(state, fail ? 'file.analysis_failed' : 'file.analysis_completed');
     });
   }
 

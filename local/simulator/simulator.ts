@@ -10,6 +10,7 @@
  * (processing and events), `deliveries.ts` (webhooks and their retries), `admin.ts`
  * (`/_sim/`), `faults.ts`, `work.ts` (timers and work under way).
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +30,7 @@ import {
   type SimulatedFile,
   type UploadRecord,
 } from './records.ts';
+import { readSimulatorState, SimulatorStateFile, type SavedSimulator } from './state-file.ts';
 import { UploadReceiver } from './uploads.ts';
 import { BackgroundWork } from './work.ts';
 
@@ -68,33 +70,42 @@ export interface SimulatorOptions {
   readonly seed?: number;
   /** Receives one line per API call and delivery; silent by default. */
   readonly log?: (line: string) => void;
+  /**
+   * Where the simulator keeps its files, endpoints and port across restarts (`state-file.ts`):
+   * a file it was processing when it closed goes on after the next start, on the same port
+   * when that is free. @default none: each start is empty
+   */
+  readonly stateFile?: string;
 }
 
 export class VideoGenSimulator extends EventEmitter {
   readonly faults: FaultInjector;
   readonly #host: string;
-  readonly #port: number;
   readonly #log: (line: string) => void;
   readonly #server: http.Server;
   readonly #work = new BackgroundWork();
   readonly #api: VideoGenApi;
   readonly #uploads: UploadReceiver;
   readonly #sender: WebhookSender;
+  readonly #lifecycle: FileLifecycle;
+  readonly #urlSecret: Buffer;
+  #stateFile: SimulatorStateFile | undefined;
   #url = '';
 
-  private constructor(options: SimulatorOptions) {
+  private constructor(options: SimulatorOptions, saved: SavedSimulator | undefined) {
     super();
     const processingMs = options.processingMs ?? 1500;
     const baseUrl = () => this.#url;
     this.#host = options.host ?? '127.0.0.1';
-    this.#port = options.port ?? 0;
     this.#log = options.log ?? (() => undefined);
     this.faults = new FaultInjector(options.faults ?? [], options.seed);
+    this.#urlSecret = saved?.urlSecret ?? randomBytes(32);
     this.#api = new VideoGenApi(
       {
         apiKey: options.apiKey,
         uploadUrlTtlMs: options.uploadUrlTtlMs ?? 15 * 60_000,
         createRateLimit: options.createRateLimit,
+        urlSecret: this.#urlSecret,
       },
       this.faults,
       this.#log,
@@ -109,6 +120,8 @@ export class VideoGenSimulator extends EventEmitter {
       this,
       this.#log,
     );
+    for (const state of saved?.files ?? []) this.#api.files.set(state.file.fileId, state);
+    for (const endpoint of saved?.endpoints ?? []) this.#api.endpoints.set(endpoint.id, endpoint);
     const lifecycle = new FileLifecycle(
       {
         processingMs,
@@ -131,27 +144,56 @@ export class VideoGenSimulator extends EventEmitter {
       this.#log,
       (state) => lifecycle.start(state),
     );
+    this.#lifecycle = lifecycle;
     this.#server = http.createServer((request, response) => {
-      this.#handle(request, response).catch((error: unknown) => {
-        this.#log(`internal error: ${error instanceof Error ? error.message : String(error)}`);
-        if (!response.headersSent)
-          sendJson(response, 500, { error: { code: 'internal', message: 'simulator error' } });
-      });
+      this.#handle(request, response)
+        .catch((error: unknown) => {
+          this.#log(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+          if (!response.headersSent)
+            sendJson(response, 500, { error: { code: 'internal', message: 'simulator error' } });
+        })
+        // A call may have created a file or an endpoint, or stored bytes.
+        .finally(() => this.#stateFile?.changed());
     });
+    this.on('file', () => this.#stateFile?.changed());
     this.#server.keepAliveTimeout = 5000;
   }
 
   /** Starts a simulator on loopback; `sim.url` is its base URL. */
   static async start(options: SimulatorOptions = {}): Promise<VideoGenSimulator> {
-    const simulator = new VideoGenSimulator(options);
-    await new Promise<void>((resolve, reject) => {
-      simulator.#server.once('error', reject);
-      simulator.#server.listen(simulator.#port, simulator.#host, () => resolve());
+    const saved = options.stateFile ? await readSimulatorState(options.stateFile) : undefined;
+    const simulator = new VideoGenSimulator(options, saved);
+    // The port of before, when free: the upload URLs it handed out name it.
+    const port = options.port || saved?.port || 0;
+    await simulator.#listen(port).catch(async (error: unknown) => {
+      if (!(saved && !options.port && (error as NodeJS.ErrnoException).code === 'EADDRINUSE')) throw error;
+      simulator.#log(`port ${port} of the last start is taken: upload URLs handed out before fail`);
+      await simulator.#listen(0);
     });
     const address = simulator.#server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     simulator.#url = `http://${host}:${address.port}`;
+    if (options.stateFile) {
+      simulator.#stateFile = await SimulatorStateFile.create(
+        options.stateFile,
+        { port: address.port, urlSecret: simulator.#urlSecret },
+        simulator.#api.files,
+        simulator.#api.endpoints,
+      );
+      for (const state of simulator.#api.files.values()) simulator.#lifecycle.resume(state);
+    }
     return simulator;
+  }
+
+  #listen(port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const failed = (error: Error) => reject(error);
+      this.#server.once('error', failed);
+      this.#server.listen(port, this.#host, () => {
+        this.#server.off('error', failed);
+        resolve();
+      });
+    });
   }
 
   get url(): string {
@@ -236,6 +278,8 @@ export class VideoGenSimulator extends EventEmitter {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
+    // After the server: no call changes anything now. A file still processing resumes on the next start.
+    await this.#stateFile?.close();
   }
 
   async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
