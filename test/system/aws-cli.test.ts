@@ -3,45 +3,23 @@
  * it), as a user drives them: `aws s3 sync` of a whole library, then DynamoDB, Step
  * Functions and SQS (which this CLI speaks in SQS's query protocol, XML).
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, type LocalRuntime } from '#local/runtime/runtime';
+import type { LocalRuntime } from '#local/runtime/runtime';
 import { png } from '#local/media';
 import { startRuntime } from '../helpers/runtime.ts';
+import { awsCli } from '../helpers/aws-cli.ts';
 
-const run = promisify(execFile);
-// Debian's CLI by its path: a pyenv shim may shadow `aws` on PATH.
-const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
 const FILES = 200;
 
 let runtime: LocalRuntime;
 let library: string;
 
-/** `aws …` against one local endpoint, with the runtime's credentials; answers parsed JSON (or text). */
-async function aws(endpoint: string, ...args: string[]): Promise<unknown> {
-  const { stdout } = await run(AWS, [...args, '--endpoint-url', endpoint, '--output', 'json'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: library,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_DEFAULT_REGION: runtime.ops.region,
-      AWS_PAGER: '',
-    },
-    maxBuffer: 64 * 1024 * 1024,
-  }).catch((error: unknown) => {
-    const failure = error as { code?: string; stderr?: string };
-    if (failure.code === 'ENOENT') {
-      throw new Error('the AWS CLI is not installed: apt-get install -y awscli (what .ci/run does)');
-    }
-    throw new Error(`aws ${args.slice(0, 2).join(' ')} failed: ${failure.stderr ?? String(error)}`);
-  });
-  return stdout.trim().startsWith('{') ? (JSON.parse(stdout) as unknown) : stdout;
+/** `aws …` against one of the runtime's endpoints. */
+function aws(endpoint: string, ...args: string[]): Promise<unknown> {
+  return awsCli({ endpoint, region: runtime.ops.region, home: library }, ...args);
 }
 
 beforeAll(async () => {
@@ -60,13 +38,16 @@ afterAll(async () => {
 });
 
 describe('the local endpoints with the real AWS CLI', () => {
-  it('aws s3 sync of a whole library: every file ingested once; s3 ls lists them', async () => {
+  it('aws s3 sync of a whole library: every file ingested once; s3 ls lists them, page by page', async () => {
     await aws(runtime.s3Endpoint, 's3', 'sync', library, `s3://${runtime.bucket}/library/`, '--no-progress');
     await runtime.idle(180_000);
     const records = await runtime.records();
     expect(records).toHaveLength(FILES);
     expect(records.every((record) => /READY|ANALYZED/.test(record.status))).toBe(true);
-    const listed = String(await aws(runtime.s3Endpoint, 's3', 'ls', `s3://${runtime.bucket}/library/`));
+    // In pages of 7: the CLI follows 29 continuation tokens (and decodes `encoding-type=url` keys).
+    const listed = String(
+      await aws(runtime.s3Endpoint, 's3', 'ls', `s3://${runtime.bucket}/library/`, '--page-size', '7'),
+    );
     expect(listed.trim().split('\n')).toHaveLength(FILES);
     // A second sync sends nothing: S3 has every file already.
     expect(
