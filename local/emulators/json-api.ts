@@ -18,6 +18,16 @@ export class AwsApiError extends Error {
   }
 }
 
+/** The request's JSON; a body that is not JSON is the caller's error, as AWS answers it. */
+function parseBody(text: string): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new AwsApiError('SerializationException', 'the request body is not valid JSON');
+  }
+}
+
 export type Operations = Record<string, (body: Record<string, unknown>) => unknown>;
 
 /**
@@ -84,7 +94,7 @@ export async function startJsonApi(
         return send(400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
       void (async () => {
         try {
-          const body = queryRequest?.body ?? (text ? (JSON.parse(text) as Record<string, unknown>) : {});
+          const body = queryRequest?.body ?? parseBody(text);
           await judge?.(operation, body, signingAccessKey(request.headers.authorization));
           send(200, (await handler(body)) ?? {});
         } catch (error) {

@@ -179,6 +179,8 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         request.resume();
         if (error instanceof Error && error.name === 'AccessDeniedException') {
           s3Error(response, request.method ?? 'GET', 403, 'AccessDenied', error.message);
+        } else if (error instanceof URIError) {
+          s3Error(response, request.method ?? 'GET', 400, 'InvalidURI', "Couldn't parse the specified URI.");
         } else {
           response.writeHead(500).end();
         }

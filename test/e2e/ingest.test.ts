@@ -101,8 +101,10 @@ describe('the local runtime, end to end (default readiness: download)', () => {
       'a b+c%41é.mp4',
       '100%.png',
       '日本/音.mp3',
+      // 994 bytes, a segment longer than a file name may be: S3 takes up to 1,024.
+      `long/${'é'.repeat(300)}/${'k'.repeat(383)}.mp4`,
     ];
-    const bodies = [mp4(), png(), wav(), mp4(10), mp4(20), png(3, 3), wav(0.02)];
+    const bodies = [mp4(), png(), wav(), mp4(10), mp4(20), png(3, 3), wav(0.02), mp4(30)];
     const records = await ingestAll(
       runtime,
       Object.fromEntries(keys.map((key, index) => [key, { body: bodies[index] ?? Buffer.alloc(0) }])),
@@ -113,10 +115,41 @@ describe('the local runtime, end to end (default readiness: download)', () => {
         key.split('/').pop(),
       );
     }
-    // The events did carry encoded keys: the last one named the last key so.
+    // The events did carry encoded keys.
     expect(JSON.parse(runtime.lastS3Event() ?? '{}')).toMatchObject({
-      detail: { object: { key: '%E6%97%A5%E6%9C%AC/%E9%9F%B3.mp3' } },
+      detail: { object: { key: expect.stringMatching(/^long\/(%C3%A9)+\/k+\.mp4$/) as unknown } },
     });
+  });
+
+  it("answers a malformed request to any endpoint with that request's error, and goes on ingesting", async () => {
+    const { endpoints } = runtime.ops;
+    const signed = {
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=0',
+    };
+    const json = (target: string) => ({
+      ...signed,
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': target,
+    });
+    const answers = await Promise.all(
+      [
+        [`${endpoints.s3}/${runtime.bucket}/bad%E0%A4%A.mp4`, { method: 'PUT', body: 'x', headers: signed }],
+        [endpoints.dynamodb, { method: 'POST', body: '{no', headers: json('DynamoDB_20120810.GetItem') }],
+        [
+          endpoints.sfn,
+          { method: 'POST', body: '{"a": 5', headers: json('AWSStepFunctions.StartExecution') },
+        ],
+        [endpoints.sqs, { method: 'POST', body: '{bad', headers: json('AmazonSQS.SendMessage') }],
+        [
+          runtime.webhookUrl,
+          { method: 'POST', body: '{bad', headers: { 'content-type': 'application/json' } },
+        ],
+      ].map(async ([url, init]) => (await fetch(url as string, init as RequestInit)).status),
+    );
+    expect(answers).toEqual([400, 400, 400, 400, 401]);
+    const records = await ingestAll(runtime, { 'after-bad-requests.png': { body: png(4, 4) } });
+    expect(records['after-bad-requests.png']?.status).toMatch(/READY|ANALYZED/);
   });
 
   it('makes a duplicated S3 event a no-op: one execution, one VideoGen file', async () => {
