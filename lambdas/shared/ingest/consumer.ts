@@ -1,7 +1,9 @@
 /**
  * What downstream consumers import (`videogen-ingest/record`): the ingest record's schema
- * and type, its statuses, and the stream reader. Changes here follow the README's
+ * and type, its statuses, and the stream reader. Changes here follow docs/stream-contract.md's
  * versioning rule: new optional fields keep `schemaVersion`; anything else bumps it.
+ *
+ * @module videogen-ingest/record
  */
 export {
   FAILURE_STATUSES,

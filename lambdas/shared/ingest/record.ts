@@ -1,6 +1,6 @@
 /**
  * The ingest record: one DynamoDB item per source object version, and the contract that
- * downstream stream consumers read (README, "Ingest record"). `schemaVersion` changes only
+ * downstream stream consumers read (docs/stream-contract.md, "Ingest record"). `schemaVersion` changes only
  * for a breaking change; new optional fields may appear at any time.
  */
 import * as z from 'zod/mini';
@@ -58,8 +58,11 @@ export const STATUS_RANK: Readonly<Record<IngestStatus, number>> = {
 };
 
 /** Why a source was rejected or a file failed; `code` is stable, `message` is for people. */
+export interface IngestError {
+  readonly code: string;
+  readonly message: string;
+}
 export const ingestErrorSchema = z.object({ code: z.string(), message: z.string() });
-export type IngestError = z.infer<typeof ingestErrorSchema>;
 
 /**
  * The latest VideoGen file object, with large free-text fields (transcript, long
