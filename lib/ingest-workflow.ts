@@ -63,7 +63,7 @@ export function checkHistoryBudget(maxWait: Duration, pollAfter: Duration): void
   }
 }
 
-/** State names: the infrastructure tests find states by them, and the README names them. */
+/** State names: the infrastructure tests find states by them, and docs/architecture.md names them. */
 export const STATE = {
   prepare: 'Prepare',
   prepared: 'Prepared?',

@@ -50,7 +50,7 @@ ended, and prints the ingest records. Exit 0 when no file ended FAILED or TIMED_
 (a REJECTED bad input is an expected outcome), 1 otherwise, 2 on a usage error.
 
 Options:
-  --json                 print the records as a JSON array (the README's record contract) on stdout
+  --json                 print the records as a JSON array (their contract: docs/stream-contract.md) on stdout
   --deliveries           with --json: each record also lists what each stream subscriber
                          got of it (\`deliveries\`: subscriber, status, outcome)
   --temporary            send the files as temporary (kept 24 h, never analyzed)

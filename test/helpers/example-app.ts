@@ -1,6 +1,6 @@
 /**
- * CDK apps of their own (their folder, their cdk.json) for the `--app` tests: the README's
- * example app, as written there, or a variant of it. The folder is inside this checkout
+ * CDK apps of their own (their folder, their cdk.json) for the `--app` tests: the example app
+ * of `docs/local-runtime.md`, as written there, or a variant of it. The folder is inside this checkout
  * (`.local/test-apps/`, ignored by git) so that `videogen-ingest` resolves to this package,
  * and the app runs with the `source` condition, so to its TypeScript sources: a user's app
  * gets the same construct from its installed package.
@@ -11,9 +11,9 @@ import path from 'node:path';
 const PROJECT = path.resolve(import.meta.dirname, '../..');
 const APPS = path.join(PROJECT, '.local', 'test-apps');
 
-/** The README's example app: each block after a `<!-- example-app: PATH -->` marker, by its path. */
-export async function readmeExampleApp(): Promise<Record<string, string>> {
-  const readme = await readFile(path.join(PROJECT, 'README.md'), 'utf8');
+/** The documented example app: each block after a `<!-- example-app: PATH -->` marker, by its path. */
+export async function documentedExampleApp(): Promise<Record<string, string>> {
+  const readme = await readFile(path.join(PROJECT, 'docs', 'local-runtime.md'), 'utf8');
   const files: Record<string, string> = {};
   for (const match of readme.matchAll(/<!-- example-app: (\S+) -->\s*```ts\n([\s\S]*?)```/g)) {
     const [, file = '', body = ''] = match;

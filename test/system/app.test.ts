@@ -1,5 +1,5 @@
 /**
- * A user's own CDK app, run locally (`--app`): the README's example app with two
+ * A user's own CDK app, run locally (`--app`): the documented example app with two
  * `NodejsFunction` subscribers run through the CLI over 20 files; a subscriber that throws
  * on one record (bisected, retried, its pointer in the on-failure queue, every other record
  * delivered once and in order); a subscriber whose role lacks the queue send.
@@ -20,7 +20,7 @@ import { loadApp } from '#local/runtime/cloud-assembly';
 import { LocalRuntime, LOCAL_CREDENTIALS } from '#local/runtime/runtime';
 import type { OnFailureRecord } from '#local/runtime/stream-event-source-mapping';
 import { cli, collected, withStart } from '../helpers/cli.ts';
-import { readmeExampleApp, writeApp, type ExampleApp } from '../helpers/example-app.ts';
+import { documentedExampleApp, writeApp, type ExampleApp } from '../helpers/example-app.ts';
 
 const MEDIA_APP = path.resolve(import.meta.dirname, '../../examples/media-app');
 const LIFECYCLE = ['RECEIVED', 'CREATED', 'UPLOADING', 'UPLOADED', 'READY', 'ANALYZED'];
@@ -45,9 +45,9 @@ function linesOf(stderr: string, label: string): string[] {
     .map((line) => line.slice(label.length + 3));
 }
 
-describe('the README example app, run with run --app', () => {
+describe('the documented example app, run with run --app', () => {
   it('delivers one record per file entering READY to one subscriber, every status change to the other', async () => {
-    const readme = await readmeExampleApp();
+    const readme = await documentedExampleApp();
     expect(Object.keys(readme).sort()).toEqual([
       'bin/app.ts',
       'subscribers/announce.ts',
@@ -113,13 +113,13 @@ describe('the README example app, run with run --app', () => {
   });
 });
 
-/** The example app with one subscriber of its own in place of the README's two. */
+/** The example app with one subscriber of its own in place of the documented two. */
 async function appWith(subscriber: {
   construct: string;
   handler: string;
   imports?: string;
 }): Promise<ExampleApp> {
-  const readme = await readmeExampleApp();
+  const readme = await documentedExampleApp();
   const bin = (readme['bin/app.ts'] ?? '').replace(/\/\/ Told once per file[\s\S]*$/, subscriber.construct);
   const app = await writeApp({
     'bin/app.ts': `${subscriber.imports ?? ''}${bin}`,

@@ -2,7 +2,7 @@
  * Every assumption this project makes about the VideoGen API lives in this folder
  * (`lambdas/shared/videogen/`), and every *shape* lives in this file. The seed page
  * (`docs/videogen-file-uploads.txt`) documents the calls and the webhook event
- * names; what it leaves open is assumed here, as the README's "VideoGen API contract"
+ * names; what it leaves open is assumed here, as docs/architecture.md's "VideoGen API contract"
  * lists. When the real guide says otherwise, this is the file that changes.
  *
  * Schemas are loose on purpose: unknown fields are kept (so a record can carry what a
