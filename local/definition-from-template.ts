@@ -39,10 +39,16 @@ export interface AslDefinition {
 export function definitionFromTemplate(
   template: Template,
   resolve: (token: CfnToken) => string,
+  logicalId?: string,
 ): AslDefinition {
-  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+  const all = template.findResources('AWS::StepFunctions::StateMachine');
+  const machines = logicalId === undefined ? Object.values(all) : [all[logicalId]].filter(Boolean);
   if (machines.length !== 1)
-    throw new Error(`expected one state machine in the template, found ${machines.length}`);
+    throw new Error(
+      logicalId === undefined
+        ? `expected one state machine in the template, found ${machines.length}`
+        : `no state machine ${logicalId} in the template`,
+    );
   const definition = (machines[0] as { Properties: { DefinitionString: unknown } }).Properties
     .DefinitionString;
   const render = (value: unknown): string => {

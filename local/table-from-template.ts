@@ -20,14 +20,20 @@ export interface TableSpec {
   readonly streamViewType: string | undefined;
 }
 
-/** The ingest table exactly as the synthesized template defines it: keys, indexes, TTL, stream. */
-export function tableSpecFromTemplate(template: Template, tableName: string): TableSpec {
-  const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
-  if (tables.length !== 1)
+/**
+ * A table exactly as the synthesized template defines it: keys, indexes, TTL, stream. The
+ * table `logicalId` names, or the template's only one.
+ */
+export function tableSpecFromTemplate(template: Template, tableName: string, logicalId?: string): TableSpec {
+  const tables = template.findResources('AWS::DynamoDB::GlobalTable');
+  const found = logicalId === undefined ? Object.values(tables) : [tables[logicalId]].filter(Boolean);
+  if (found.length !== 1)
     throw new Error(
-      `expected the one table of a VideoGenIngest in the stack, found ${tables.length} (the local runtime runs one VideoGenIngest per stack)`,
+      logicalId === undefined
+        ? `expected the one table of a VideoGenIngest in the stack, found ${found.length}`
+        : `no table ${logicalId} in the stack`,
     );
-  const properties = (tables[0] as { Properties: GlobalTableProperties }).Properties;
+  const properties = (found[0] as { Properties: GlobalTableProperties }).Properties;
   return {
     create: {
       TableName: tableName,

@@ -32,6 +32,8 @@ export interface LocalS3 {
 
 export interface LocalS3Options {
   readonly bucket: string;
+  /** More drop buckets, versioned and announced as `bucket` is: the stack's other ingests'. */
+  readonly otherBuckets?: readonly string[];
   readonly port?: number;
   /** Where objects live; a temporary folder, removed on close, by default. */
   readonly directory?: string;
@@ -77,7 +79,7 @@ function putLength(request: http.IncomingMessage): number {
 
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
   const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), 'videogen-s3-')));
-  const versionsBucket = `${options.bucket}.versions`;
+  const dropBuckets = [options.bucket, ...(options.otherBuckets ?? [])];
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -85,21 +87,33 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     directory,
     allowMismatchedSignatures: true,
     vhostBuckets: false,
-    // The drop bucket, and where its replaced and deleted versions are kept (`s3-versions.ts`).
-    configureBuckets: [{ name: options.bucket }, { name: versionsBucket }],
+    // Each drop bucket, and where its replaced and deleted versions are kept (`s3-versions.ts`).
+    configureBuckets: dropBuckets.flatMap((name) => [{ name }, { name: `${name}.versions` }]),
   });
   // Objects under a hash of their key: any key S3 takes fits a file name (`s3-store.ts`).
   const store = new HashedKeyStore(directory);
   server.store = server.context.store = store;
-  const versions = await VersionIndex.open(path.join(directory, 'versions.jsonl'));
-  /** The version id a write in progress gets, by key (set before it is forwarded). */
-  const writing = new Map<string, string>();
+  /** Each drop bucket's versions, and the version id a write in progress gets, by key (set before it is forwarded). */
+  const drops = new Map<
+    string,
+    { versions: VersionIndex; versionsBucket: string; writing: Map<string, string> }
+  >();
+  for (const [index, name] of dropBuckets.entries()) {
+    // The first bucket's index keeps the name a state folder has always had.
+    const log = path.join(directory, index === 0 ? 'versions.jsonl' : `versions-${name}.jsonl`);
+    drops.set(name, {
+      versions: await VersionIndex.open(log),
+      versionsBucket: `${name}.versions`,
+      writing: new Map(),
+    });
+  }
   // s3rver's sequencer is the clock in ms; S3's grows with every write to a key. A counter keeps two writes apart.
   let sequence = 0;
   server.on('event', ({ Records }) => {
     for (const record of Records) {
-      if (!record.eventName.startsWith('ObjectCreated:') || record.s3.bucket.name !== options.bucket)
-        continue;
+      const drop = drops.get(record.s3.bucket.name);
+      if (!record.eventName.startsWith('ObjectCreated:') || !drop) continue;
+      const { versions, writing } = drop;
       sequence += 1;
       const key = record.s3.object.key;
       const versionId = writing.get(key);
@@ -139,14 +153,15 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
   /** Keeps the current version of `key` (before it is replaced or deleted) in the versions bucket. */
-  const keepCurrent = async (key: string): Promise<void> => {
-    const current = versions.current(key);
+  const keepCurrent = async (bucket: string, key: string): Promise<void> => {
+    const { versions, versionsBucket } = drops.get(bucket) ?? {};
+    const current = versions?.current(key);
     if (!current) return;
     await direct.send(
       new CopyObjectCommand({
         Bucket: versionsBucket,
         Key: `${key}/${current.versionId}`,
-        CopySource: `${options.bucket}/${encodeKey(key)}`,
+        CopySource: `${bucket}/${encodeKey(key)}`,
       }),
     );
   };
@@ -187,7 +202,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       },
     );
   });
-  /** Versioning on the drop bucket's objects (`s3-versions.ts`); everything else goes straight through. */
+  /** Versioning on the drop buckets' objects (`s3-versions.ts`); everything else goes straight through. */
   const route = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const url = new URL(request.url ?? '/', 'http://local');
     const [, bucket, ...rest] = url.pathname.split('/');
@@ -197,7 +212,9 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       request.resume();
       return s3Error(response, method, 400, 'KeyTooLongError', 'Your key is too long');
     }
-    if (bucket !== options.bucket) return void proxy(request, response);
+    const drop = bucket === undefined ? undefined : drops.get(bucket);
+    if (!bucket || !drop) return void proxy(request, response);
+    const { versions, versionsBucket, writing } = drop;
     const fail = (error: unknown) => {
       if (!response.headersSent) s3Error(response, method, 500, 'InternalError', String(error));
       else response.destroy();
@@ -242,7 +259,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
             return proxy(request, response, { path: `/${versionsBucket}/${encodeKey(`${key}/${asked}`)}` });
           }
           const prior = versions.current(key);
-          await keepCurrent(key);
+          await keepCurrent(bucket, key);
           // From here reads of the prior version go to its copy: s3rver is about to replace or
           // remove the key's file, and a reader must never see that half-way.
           if (prior) await versions.deleted(key);

@@ -17,7 +17,8 @@ import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from '.
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Invokes a Lambda function by ARN; throws the function's error (its `name` is the error type). */
-export type Invoke = (functionArn: string, payload: unknown) => Promise<unknown>;
+/** A Lambda call a state machine's task makes (`stateMachineArn`: whose role makes it). */
+export type Invoke = (functionArn: string, payload: unknown, stateMachineArn: string) => Promise<unknown>;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -38,14 +39,19 @@ export interface LocalExecution {
   abort?: () => void;
 }
 
-export interface LocalStepFunctionsOptions {
+export interface LocalStateMachine {
   readonly definition: AslDefinition;
   readonly stateMachineArn: string;
   /** The state machine's role, as `DescribeStateMachine` names it. */
   readonly roleArn?: string;
+}
+
+export interface LocalStepFunctionsOptions {
+  /** The stack's state machines (one per `VideoGenIngest`, and any of the app's own). */
+  readonly machines: readonly LocalStateMachine[];
   readonly invoke: Invoke;
   /** `sqs:sendMessage` as the state machine's role makes it (a queue URL, the body as text). */
-  readonly sendMessage?: (queueUrl: string, body: string) => Promise<void>;
+  readonly sendMessage?: (queueUrl: string, body: string, stateMachineArn: string) => Promise<void>;
   /** Pause before every retry, instead of the definition's backoff (the local runtime's speed knob). */
   readonly retryPauseMs?: number;
   /** Told when an execution ends. */
@@ -55,8 +61,10 @@ export interface LocalStepFunctionsOptions {
 }
 
 export interface LocalStepFunctions extends JsonApiServer {
-  readonly stateMachineArn: string;
+  /** Every machine's executions. */
   executions(): LocalExecution[];
+  /** The state machine a task token is of (what IAM judges `SendTask*` on). */
+  stateMachineOfToken(token: string): string | undefined;
   /** Resolves when no execution is running. */
   idle(timeoutMs?: number): Promise<void>;
 }
@@ -89,18 +97,36 @@ export function serviceError(name: string, cause: unknown): Error {
   return namedError(name, cause instanceof Error ? cause.message : String(cause));
 }
 
+/** `arn:…:execution:MACHINE:NAME` → `arn:…:stateMachine:MACHINE`. */
+function stateMachineOfExecution(executionArn: string): string {
+  return executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]*$/, '');
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
   return error;
 }
 
-export async function startStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
-  const { definition, stateMachineArn } = options;
-  const machineName = stateMachineArn.split(':').pop() ?? '';
-  const createdAt = Date.now();
+/** One state machine: its definition run by aws-local-stepfunctions, its executions by name. */
+interface MachineRunner {
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly definition: AslDefinition;
+  readonly roleArn: string | undefined;
+  readonly executions: Map<string, LocalExecution>;
+  start(name: string, input: string): LocalExecution;
+}
+
+/** The account's task tokens: any machine's, answered through the one API. */
+type Tokens = Map<string, PendingToken>;
+
+function machineRunner(
+  { definition, stateMachineArn, roleArn }: LocalStateMachine,
+  tokens: Tokens,
+  options: LocalStepFunctionsOptions,
+): MachineRunner {
   const executions = new Map<string, LocalExecution>();
-  const tokens = new Map<string, PendingToken>();
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const executionPrefix = stateMachineArn.replace(':stateMachine:', ':execution:');
 
@@ -130,7 +156,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
         };
       if (WAIT_FOR_TOKEN.test(resource)) {
         overrides[name] = waitForToken((parameters) =>
-          options.invoke(String(parameters.FunctionName), parameters.Payload),
+          options.invoke(String(parameters.FunctionName), parameters.Payload, stateMachineArn),
         );
       } else if (SQS_WAIT_FOR_TOKEN.test(resource) && options.sendMessage) {
         const send = options.sendMessage;
@@ -140,6 +166,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
             typeof parameters.MessageBody === 'string'
               ? parameters.MessageBody
               : JSON.stringify(parameters.MessageBody),
+            stateMachineArn,
           ),
         );
       } else if (LAMBDA_INVOKE.test(resource)) {
@@ -147,11 +174,15 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
           const parameters = input as { FunctionName: string; Payload: unknown };
           return {
             StatusCode: 200,
-            Payload: (await options.invoke(parameters.FunctionName, parameters.Payload)) as Json,
+            Payload: (await options.invoke(
+              parameters.FunctionName,
+              parameters.Payload,
+              stateMachineArn,
+            )) as Json,
           };
         };
       } else if (FUNCTION_ARN.test(resource)) {
-        overrides[name] = async (input) => (await options.invoke(resource, input)) as Json;
+        overrides[name] = async (input) => (await options.invoke(resource, input, stateMachineArn)) as Json;
       } else {
         overrides[name] = () =>
           Promise.reject(namedError('States.Runtime', `the local runtime does not emulate ${resource}`));
@@ -250,6 +281,34 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     return execution;
   }
 
+  return {
+    stateMachineArn,
+    name: stateMachineArn.split(':').pop() ?? '',
+    definition,
+    roleArn,
+    executions,
+    start,
+  };
+}
+
+export async function startStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
+  const createdAt = Date.now();
+  const tokens: Tokens = new Map();
+  const machines = new Map(
+    options.machines.map((machine) => [machine.stateMachineArn, machineRunner(machine, tokens, options)]),
+  );
+  const allExecutions = () => [...machines.values()].flatMap((machine) => [...machine.executions.values()]);
+
+  function machineOf(stateMachineArn: unknown): MachineRunner {
+    const machine = machines.get(String(stateMachineArn));
+    if (!machine)
+      throw new AwsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${String(stateMachineArn)}'`,
+      );
+    return machine;
+  }
+
   function answer(token: string): PendingToken {
     const pending = tokens.get(token);
     if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
@@ -263,7 +322,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
 
   const describe = (execution: LocalExecution): Record<string, unknown> => ({
     executionArn: execution.executionArn,
-    stateMachineArn,
+    stateMachineArn: stateMachineOfExecution(execution.executionArn),
     name: execution.name,
     status: execution.status,
     startDate: execution.startDate.getTime() / 1000,
@@ -274,7 +333,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
   });
 
   function executionByArn(executionArn: unknown): LocalExecution {
-    const execution = [...executions.values()].find((known) => known.executionArn === executionArn);
+    const execution = allExecutions().find((known) => known.executionArn === executionArn);
     if (!execution)
       throw new AwsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(executionArn)}'`);
     return execution;
@@ -283,11 +342,8 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
   const server = await startJsonApi(
     {
       StartExecution: (body) => {
-        if (body.stateMachineArn !== stateMachineArn)
-          throw new AwsApiError(
-            'StateMachineDoesNotExist',
-            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
-          );
+        const machine = machineOf(body.stateMachineArn);
+        const { executions } = machine;
         const name = typeof body.name === 'string' && body.name ? body.name : randomBytes(16).toString('hex');
         if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
           throw new AwsApiError('InvalidName', `Invalid Name: '${name}'`);
@@ -303,30 +359,27 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
             `Execution Already Exists: '${existing.executionArn}'`,
           );
         }
-        const execution = start(name, input);
+        const execution = machine.start(name, input);
         return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
       },
-      // The account's one state machine, as the AWS CLI finds it before its executions.
+      // The account's state machines, as the AWS CLI finds them before their executions.
       ListStateMachines: () => ({
-        stateMachines: [
-          { stateMachineArn, name: machineName, type: 'STANDARD', creationDate: createdAt / 1000 },
-        ],
+        stateMachines: [...machines.values()].map(({ stateMachineArn, name }) => ({
+          stateMachineArn,
+          name,
+          type: 'STANDARD',
+          creationDate: createdAt / 1000,
+        })),
       }),
       DescribeStateMachine: (body) => {
-        if (body.stateMachineArn !== stateMachineArn) {
-          throw new AwsApiError(
-            'StateMachineDoesNotExist',
-            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
-          );
-        }
+        const { stateMachineArn, name, definition, roleArn } = machineOf(body.stateMachineArn);
         return {
           stateMachineArn,
-          name: machineName,
+          name,
           status: 'ACTIVE',
           type: 'STANDARD',
           definition: JSON.stringify(definition),
-          roleArn:
-            options.roleArn ?? `arn:aws:iam::${stateMachineArn.split(':')[4] ?? ''}:role/${machineName}-role`,
+          roleArn: roleArn ?? `arn:aws:iam::${stateMachineArn.split(':')[4] ?? ''}:role/${name}-role`,
           creationDate: createdAt / 1000,
         };
       },
@@ -335,7 +388,7 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
         return describe(execution);
       },
       ListExecutions: (body) => ({
-        executions: [...executions.values()]
+        executions: [...machineOf(body.stateMachineArn).executions.values()]
           .filter((execution) => !body.statusFilter || execution.status === body.statusFilter)
           .map(describe),
       }),
@@ -373,17 +426,20 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
 
   return {
     ...server,
-    stateMachineArn,
-    executions: () => [...executions.values()],
+    executions: allExecutions,
+    stateMachineOfToken: (token) => {
+      const pending = tokens.get(token);
+      return pending && stateMachineOfExecution(pending.executionArn);
+    },
     idle: async (timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
-      while ([...executions.values()].some((execution) => execution.status === 'RUNNING')) {
+      while (allExecutions().some((execution) => execution.status === 'RUNNING')) {
         if (Date.now() > deadline) throw new Error(`executions still running after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
     close: async () => {
-      for (const execution of executions.values()) if (execution.status === 'RUNNING') execution.abort?.();
+      for (const execution of allExecutions()) if (execution.status === 'RUNNING') execution.abort?.();
       await server.close();
     },
   };

@@ -100,7 +100,7 @@ export class LocalIam {
 }
 
 /** The judges the emulators' fronts call, one per service, each mapping a call to its action. */
-export function serviceJudges(iam: LocalIam, stateMachineArn: string) {
+export function serviceJudges(iam: LocalIam, stateMachineOfToken: (token: string) => string | undefined) {
   const each = (accessKeyId: string | undefined, calls: readonly ActionOnResource[]) =>
     Promise.all(calls.map((call) => iam.check({ accessKeyId, ...call }))).then(() => undefined);
   return {
@@ -114,7 +114,7 @@ export function serviceJudges(iam: LocalIam, stateMachineArn: string) {
     dynamodb: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
       each(accessKeyId, dynamoDbActions(operation, body)),
     stepFunctions: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
-      each(accessKeyId, [stepFunctionsAction(operation, body, () => stateMachineArn)]),
+      each(accessKeyId, [stepFunctionsAction(operation, body, stateMachineOfToken)]),
     secretsManager: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>
       each(accessKeyId, [secretsManagerAction(operation, body)]),
     sqs: (operation: string, body: Record<string, unknown>, accessKeyId: string | undefined) =>

@@ -35,6 +35,18 @@ async function appOf(values: Flags): Promise<AppStack | undefined> {
   });
 }
 
+/** The banner's lines for the stack's other ingests: what to drop into, where records land. */
+function otherIngestsLines(runtime: LocalRuntime): string {
+  return runtime.ingests
+    .slice(1)
+    .map(
+      (ingest) =>
+        `\n  Also ${ingest.id}:   bucket ${ingest.bucket} (aws s3 cp FILE s3://${ingest.bucket}/ --endpoint-url ${runtime.s3Endpoint})` +
+        `\n                 table ${ingest.tableName}   workflow ${ingest.stateMachineArn}`,
+    )
+    .join('');
+}
+
 /** The ops commands as they reach this runtime: in this folder as they are, elsewhere with its state folder. */
 function operationsLine(stateDir: string): string {
   const commands = 'status | show KEY | retry KEY | replay-dlq | reconcile';
@@ -137,7 +149,7 @@ async function serve(
   VideoGen API:  ${runtime.apiUrl}${runtime.simulator ? ' (simulator)' : ''}
   Webhook URL:   ${runtime.webhookUrl}${runtime.webhooksRegistered ? ' (registered)' : ' (not reachable by the API: polling)'}
   Table:         ${runtime.tableName}
-  Workflow:      ${runtime.ops.stateMachineArn}
+  Workflow:      ${runtime.ops.stateMachineArn}${otherIngestsLines(runtime)}
   Endpoints:     dynamodb ${runtime.ops.endpoints.dynamodb}  stepfunctions ${runtime.ops.endpoints.sfn}  sqs ${runtime.ops.endpoints.sqs}
                  (aws … --endpoint-url URL, with the keys above)
   Operations:    ${operationsLine(state.directory)}
@@ -150,7 +162,13 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
 
   // Restarted: the executions of before are gone; their records continue, and objects that
   // never got a record (the last run stopped before their event was handled) are ingested.
-  const report = await runtime.reconcile({ resumeUnfinished: true });
+  const reports = [];
+  for (const ingest of runtime.ingests)
+    reports.push(await runtime.reconcile({ resumeUnfinished: true }, ingest));
+  const report = {
+    resumed: reports.flatMap((each) => each.resumed),
+    unrecorded: reports.flatMap((each) => each.unrecorded),
+  };
   if (report.resumed.length > 0 || report.unrecorded.length > 0) {
     say(
       `[runtime] continuing the last run: ${report.resumed.length} unfinished file${report.resumed.length === 1 ? '' : 's'} resumed, ${report.unrecorded.length} object${report.unrecorded.length === 1 ? '' : 's'} without a record ingested`,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../lib/handlers.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
+import { ingestOf, type IngestInStack } from './ingests.ts';
 import {
   FunctionEnvironments,
   LambdaInvocationError,
@@ -20,6 +21,8 @@ export interface LocalFunction {
   readonly logicalId: string;
   /** The package's handler it runs; undefined for the app's own functions (a subscriber). */
   readonly handlerName: HandlerName | undefined;
+  /** Which of the stack's ingests a handler serves (`ingests.ts`: 0 for the primary one). */
+  readonly ingest: number | undefined;
   /** How logs and figures name it: its handler's name, or its construct's id. */
   readonly label: string;
   readonly functionName: string;
@@ -57,10 +60,17 @@ interface FunctionResource {
   };
 }
 
-/** A function's construct id (`Stack/Subscriber/Resource` → `Subscriber`), or its logical id. */
-function labelOf(logicalId: string, resource: FunctionResource): string {
+/**
+ * How a function is named in logs and figures: a handler by its name (an ingest's other
+ * than the primary one's prefixed with its construct id: `Archive/transfer`), an app's own
+ * function by its construct id (`Stack/Subscriber/Resource` → `Subscriber`), or its logical id.
+ */
+function labelOf(logicalId: string, resource: FunctionResource, ingests: readonly IngestInStack[]): string {
   const handler = resource.Metadata?.[HANDLER_METADATA_KEY];
-  if (typeof handler === 'string') return handler;
+  if (typeof handler === 'string') {
+    const ingest = ingestOf(ingests, resource);
+    return ingest?.suffix ? `${ingest.id}/${handler}` : handler;
+  }
   const cdkPath = resource.Metadata?.['aws:cdk:path'];
   if (typeof cdkPath !== 'string') return logicalId;
   const parts = cdkPath.split('/');
@@ -72,13 +82,14 @@ export function localFunctionNameOf(
   logicalId: string,
   resource: FunctionResource,
   runtimeId: string,
+  ingests: readonly IngestInStack[],
 ): string {
   const handler = resource.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
-  if (handler) return localFunctionName(handler, runtimeId);
+  if (handler) return localFunctionName(handler, `${runtimeId}${ingestOf(ingests, resource)?.suffix ?? ''}`);
   const named = resource.Properties.FunctionName;
   return typeof named === 'string'
     ? named
-    : localFunctionName(labelOf(logicalId, resource), runtimeId).slice(0, 64);
+    : localFunctionName(labelOf(logicalId, resource, ingests), runtimeId).slice(0, 64);
 }
 
 /** The bundle and export a function's asset and `Handler` name (`index.handler` → `index.mjs`/`.js`/`.cjs`, `handler`). */
@@ -107,6 +118,7 @@ export function functionsFromTemplate(
   template: Template,
   resolve: (value: unknown) => string,
   runtimeId: string,
+  ingests: readonly IngestInStack[],
   assemblyDir?: string,
 ): { functions: LocalFunction[]; notRun: FunctionNotRun[] } {
   const mapped = new Set(
@@ -121,7 +133,7 @@ export function functionsFromTemplate(
     const resource = raw as FunctionResource;
     const { Properties: properties } = resource;
     const handlerName = resource.Metadata?.[HANDLER_METADATA_KEY] as HandlerName | undefined;
-    const label = labelOf(logicalId, resource);
+    const label = labelOf(logicalId, resource, ingests);
     if (handlerName === undefined && !mapped.has(logicalId)) {
       notRun.push({
         label,
@@ -139,10 +151,11 @@ export function functionsFromTemplate(
       continue;
     }
     const variables = properties.Environment?.Variables ?? {};
-    const functionName = localFunctionNameOf(logicalId, resource, runtimeId);
+    const functionName = localFunctionNameOf(logicalId, resource, runtimeId, ingests);
     functions.push({
       logicalId,
       handlerName,
+      ingest: handlerName === undefined ? undefined : ingestOf(ingests, resource)?.index,
       label,
       functionName,
       functionArn: localFunctionArn(functionName),
@@ -234,8 +247,11 @@ export class LocalLambdas {
     return this.#functions;
   }
 
-  byHandler(name: HandlerName): LocalFunction {
-    const fn = this.#functions.find((candidate) => candidate.handlerName === name);
+  /** The function running a handler of the package, for one of the stack's ingests (the primary by default). */
+  byHandler(name: HandlerName, ingest = 0): LocalFunction {
+    const fn = this.#functions.find(
+      (candidate) => candidate.handlerName === name && (candidate.ingest ?? 0) === ingest,
+    );
     if (!fn) throw new Error(`no ${name} function in the template`);
     return fn;
   }

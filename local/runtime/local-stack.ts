@@ -17,6 +17,7 @@ import {
   type LocalFunction,
 } from './lambdas.ts';
 import type { LocalRuntimeOptions } from './options.ts';
+import { ingestOf, ingestsInTemplate, type IngestInStack } from './ingests.ts';
 
 const TEMPLATES = path.join(BUILD_CACHE, 'templates');
 /** Besides `lib/` and `lambdas/`: the feature flags, how the stack is synthesized, and the CDK installed. */
@@ -28,12 +29,22 @@ const SYNTH_INPUTS = [
 
 type TemplateJson = Parameters<NonNullable<LocalRuntimeOptions['editTemplate']>>[0];
 
+/** One `VideoGenIngest` of the stack, as this runtime names its resources. */
+export interface LocalIngestStack extends IngestInStack {
+  readonly stateMachineArn: string;
+  readonly bucket: string;
+  readonly tableName: string;
+}
+
 export interface LocalStack {
   readonly template: Template;
   readonly arns: TemplateArns;
   readonly functions: LocalFunction[];
   /** Functions of the template it does not run, and why. */
   readonly notRun: FunctionNotRun[];
+  /** Every ingest of the stack, the primary one first (`ingests.ts`). */
+  readonly ingests: readonly LocalIngestStack[];
+  /** The primary ingest's workflow, bucket and table. */
   readonly stateMachineLogicalId: string;
   readonly stateMachineArn: string;
   readonly bucket: string;
@@ -114,9 +125,32 @@ export async function stackTemplate(settings: StackSettings): Promise<TemplateJs
   return template;
 }
 
-/** The ingest table's name in a runtime. */
+/** The primary ingest table's name in a runtime. */
 export function tableNameOf(runtimeId: string): string {
   return `videogen-ingest-${runtimeId}`;
+}
+
+type Resources = Record<string, Parameters<typeof localFunctionNameOf>[1] & { Type: string }>;
+
+/**
+ * The local name of each table of the template, by logical id: an ingest's is the runtime's
+ * (with the ingest's suffix), an app's own table gets its logical id. Known before the stack
+ * is read: the tables are created first, for their stream ARNs.
+ */
+export function localTableNames(json: TemplateJson, runtimeId: string): Map<string, string> {
+  const resources = json.Resources as Resources;
+  const ingests = ingestsInTemplate(resources);
+  return new Map(
+    Object.entries(resources)
+      .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::GlobalTable')
+      .map(([logicalId, resource]) => {
+        const ingest = ingestOf(ingests, resource);
+        return [
+          logicalId,
+          ingest ? `${tableNameOf(runtimeId)}${ingest.suffix}` : `${tableNameOf(runtimeId)}-${logicalId}`,
+        ];
+      }),
+  );
 }
 
 /** The template a runtime runs: the app's stack (`--app`), or this repository's, synthesized with the run's settings; edited when a test asks. */
@@ -136,44 +170,53 @@ export function localStackOf(
   json: TemplateJson,
   runtimeId: string,
   options: LocalRuntimeOptions,
-  tableStreamArn: string | undefined,
+  tableStreamArns: ReadonlyMap<string, string | undefined>,
 ): LocalStack {
   const template = Template.fromJSON(json);
-  const bucket = options.bucketName ?? `videogen-drop-${runtimeId}`;
-  const tableName = tableNameOf(runtimeId);
-  const resources = json.Resources as Record<
-    string,
-    Parameters<typeof localFunctionNameOf>[1] & { Type: string }
-  >;
+  const resources = json.Resources as Resources;
+  const ingests = ingestsInTemplate(resources);
+  const tableNames = localTableNames(json, runtimeId);
+  const dropBucketOf = (ingest: IngestInStack) =>
+    ingest.index === 0 && options.bucketName
+      ? options.bucketName
+      : `videogen-drop-${runtimeId}${ingest.suffix}`;
   const arns = templateArns(
     template,
     (logicalId, type) => {
-      if (type === 'AWS::DynamoDB::GlobalTable') return tableName;
-      if (type === 'AWS::StepFunctions::StateMachine') return `videogen-ingest-${runtimeId}`;
-      if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket')) return bucket;
+      const resource = resources[logicalId];
+      const ingest = ingestOf(ingests, resource);
+      if (type === 'AWS::DynamoDB::GlobalTable') return tableNames.get(logicalId);
+      if (type === 'AWS::StepFunctions::StateMachine')
+        return ingest && ingest.stateMachineLogicalId === logicalId
+          ? `videogen-ingest-${runtimeId}${ingest.suffix}`
+          : `videogen-ingest-${runtimeId}-${logicalId}`;
+      if (type === 'AWS::S3::Bucket' && logicalId.includes('DropBucket') && ingest)
+        return dropBucketOf(ingest);
       if (type === 'AWS::SecretsManager::Secret') return `local/${runtimeId}/${logicalId}`;
       // Queues are found by what consumes them, so any name of this runtime's will do.
       if (type === 'AWS::SQS::Queue') return `videogen-${runtimeId}-${logicalId}`.slice(0, 80);
-      const resource = resources[logicalId];
       return type === 'AWS::Lambda::Function' && resource
-        ? localFunctionNameOf(logicalId, resource, runtimeId)
+        ? localFunctionNameOf(logicalId, resource, runtimeId, ingests)
         : undefined;
     },
-    (logicalId) => (resources[logicalId]?.Type === 'AWS::DynamoDB::GlobalTable' ? tableStreamArn : undefined),
+    (logicalId) => tableStreamArns.get(logicalId),
   );
-  const machines = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
-  // An app may have state machines of its own: the ingest's is the one its construct made.
-  const stateMachineLogicalId =
-    machines.find((logicalId) => {
-      const cdkPath = resources[logicalId]?.Metadata?.['aws:cdk:path'];
-      return typeof cdkPath === 'string' && cdkPath.endsWith('/Workflow/StateMachine/Resource');
-    }) ??
-    machines[0] ??
-    '';
+  const localIngests = ingests.map((ingest) => {
+    const table = [...tableNames].find(([logicalId]) => ingestOf(ingests, resources[logicalId]) === ingest);
+    return {
+      ...ingest,
+      stateMachineArn: arns.arnOf(ingest.stateMachineLogicalId),
+      bucket: dropBucketOf(ingest),
+      tableName: table?.[1] ?? tableNameOf(runtimeId),
+    };
+  });
+  const primary = localIngests[0];
+  if (!primary) throw new Error('no VideoGenIngest in the stack: no workflow of one is in its template');
   const { functions, notRun } = functionsFromTemplate(
     template,
     arns.resolve,
     runtimeId,
+    ingests,
     options.app?.assemblyDir,
   );
   return {
@@ -181,9 +224,10 @@ export function localStackOf(
     arns,
     functions,
     notRun,
-    stateMachineLogicalId,
-    stateMachineArn: arns.arnOf(stateMachineLogicalId),
-    bucket,
-    tableName,
+    ingests: localIngests,
+    stateMachineLogicalId: primary.stateMachineLogicalId,
+    stateMachineArn: primary.stateMachineArn,
+    bucket: primary.bucket,
+    tableName: primary.tableName,
   };
 }

@@ -128,6 +128,8 @@ export interface LocalQueues {
 }
 
 export interface DropOptions {
+  /** One of the stack's drop buckets (`LocalRuntime.ingests`). @default the primary ingest's */
+  readonly bucket?: string;
   readonly metadata?: Record<string, string>;
   readonly contentType?: string;
 }

@@ -37,7 +37,7 @@ import { queuesFromTemplate, startMappings } from './queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
 import { localFunctionVariables } from './function-variables.ts';
 import type { SubscriberFigures } from './progress.ts';
-import { localStackOf, localTemplate, tableNameOf } from './local-stack.ts';
+import { localStackOf, localTableNames, localTemplate } from './local-stack.ts';
 import { outsideTheModel } from './cloud-assembly.ts';
 import { LocalSubscribers, type Subscriber, type SubscriberDelivery } from './stream-mappings.ts';
 import {
@@ -49,7 +49,7 @@ import {
 } from './options.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../ops/reconcile.ts';
 import { fromEndpoints } from '../ops/target.ts';
-import { createTable, startTable } from './table.ts';
+import { createTables, startTable } from './table.ts';
 import {
   registeredEventsOf,
   startWebhookEndpoint,
@@ -63,8 +63,27 @@ export type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions }
 /** The AWS CLI's multipart threshold and part size (`multipart_chunksize`). */
 const DROP_PART_BYTES = 8 * 1024 * 1024;
 
+/** One `VideoGenIngest` of the stack, as this runtime runs it. */
+export interface LocalIngest {
+  /** Its construct path and id (empty for this repository's stack synthesized bare). */
+  readonly path: string;
+  readonly id: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly queues: LocalQueues;
+  readonly webhookUrl: string;
+  /** What the ops commands and `reconcile` need to reach it. */
+  readonly ops: LocalOpsEndpoints;
+}
+
 export class LocalRuntime {
   readonly id: string;
+  /**
+   * Every `VideoGenIngest` of the stack, the primary one first: its bucket, table, queues and
+   * webhook URL are also the fields below (`bucket`, `tableName`, `queues`, `webhookUrl`).
+   */
+  readonly ingests: readonly LocalIngest[];
   readonly bucket: string;
   readonly tableName: string;
   readonly apiUrl: string;
@@ -98,7 +117,7 @@ export class LocalRuntime {
   readonly webhookFailures: { readonly injected: number };
   /** Webhook requests the HTTP API stage's throttle answered 429 so far (none reached the function). */
   get webhooksThrottled(): number {
-    return this.#webhooks.throttled();
+    return this.#webhooks.reduce((sum, endpoint) => sum + endpoint.throttled(), 0);
   }
   /** What the ops CLI needs to reach this runtime. */
   readonly ops: LocalOpsEndpoints;
@@ -106,11 +125,12 @@ export class LocalRuntime {
   readonly #documents: DynamoDBDocumentClient;
   readonly #s3: S3Client;
   readonly #stop: (() => Promise<void>)[];
-  readonly #webhooks: WebhookEndpoint;
+  readonly #webhooks: readonly WebhookEndpoint[];
   readonly #lastS3Event: () => string | undefined;
 
   private constructor(parts: {
     id: string;
+    ingests: readonly LocalIngest[];
     bucket: string;
     tableName: string;
     apiUrl: string;
@@ -131,10 +151,11 @@ export class LocalRuntime {
     documents: DynamoDBDocumentClient;
     s3: S3Client;
     stop: (() => Promise<void>)[];
-    webhooks: WebhookEndpoint;
+    webhooks: readonly WebhookEndpoint[];
     lastS3Event: () => string | undefined;
   }) {
     this.id = parts.id;
+    this.ingests = parts.ingests;
     this.bucket = parts.bucket;
     this.tableName = parts.tableName;
     this.apiUrl = parts.apiUrl;
@@ -184,19 +205,25 @@ export class LocalRuntime {
       // The very stack `cdk deploy` deploys (this repository's, or the app's with `--app`).
       const json = await localTemplate(options);
       const dynamo: LocalDynamoDB = await dynamoStarting;
-      // Created first: the table's stream ARN (labelled by its creation) is in the template's policies.
-      const tableStreamArn = await createTable(
+      // Created first: the tables' stream ARNs (labelled by their creation) are in the template's policies.
+      const tableStreamArns = await createTables(
         dynamo,
         Template.fromJSON(json),
-        tableNameOf(id),
+        localTableNames(json, id),
         options.state !== undefined,
       );
-      const stack = localStackOf(json, id, options, tableStreamArn);
-      const { template, arns, functions, bucket, tableName, stateMachineArn } = stack;
+      const stack = localStackOf(json, id, options, tableStreamArns);
+      const { template, arns, functions, bucket, tableName } = stack;
       if (options.app) for (const line of outsideTheModel(json, stack.notRun)) log(line);
-      const machineId = stack.stateMachineLogicalId;
+      if (stack.ingests.length > 1) {
+        log(
+          `${stack.ingests.length} VideoGenIngests in the stack (${stack.ingests.map((ingest) => ingest.id).join(', ')}): ` +
+            `each runs with its own bucket, table, workflow and webhook; the drop folder, run and the ops commands use ${stack.ingests[0]?.id ?? ''}'s`,
+        );
+      }
       const iam = options.iam === false ? undefined : new LocalIam(template, arns);
-      const judges = iam && serviceJudges(iam, stateMachineArn);
+      let stateMachineOfToken: (token: string) => string | undefined = () => undefined;
+      const judges = iam && serviceJudges(iam, (token) => stateMachineOfToken(token));
       const lambdas = new LocalLambdas(functions, options.accountConcurrency);
       const queues = queuesFromTemplate(template, arns, {
         ...(options.retryPauseMs === undefined ? {} : { maxVisibilityChangeMs: options.retryPauseMs }),
@@ -213,12 +240,24 @@ export class LocalRuntime {
       stop.push(() => secrets.close());
 
       let onExecutionEnd: (execution: LocalExecution) => void = () => undefined;
-      const machineRole = iam?.policies.roleOf(machineId);
+      // Each ingest's workflow, with its own role.
+      const machineRoles = new Map(
+        stack.ingests.map((ingest) => [
+          ingest.stateMachineArn,
+          iam?.policies.roleOf(ingest.stateMachineLogicalId),
+        ]),
+      );
       const stepFunctions = await startStepFunctions({
-        definition: definitionFromTemplate(template, arns.resolve),
-        stateMachineArn,
-        ...(machineRole ? { roleArn: machineRole } : {}),
-        invoke: async (functionArn, payload) => {
+        machines: stack.ingests.map((ingest) => {
+          const roleArn = machineRoles.get(ingest.stateMachineArn);
+          return {
+            definition: definitionFromTemplate(template, arns.resolve, ingest.stateMachineLogicalId),
+            stateMachineArn: ingest.stateMachineArn,
+            ...(roleArn ? { roleArn } : {}),
+          };
+        }),
+        invoke: async (functionArn, payload, machineArn) => {
+          const machineRole = machineRoles.get(machineArn);
           const invokeFunction = { action: 'lambda:InvokeFunction', resource: functionArn };
           await iam?.check({ principal: machineRole, ...invokeFunction }).catch((error: unknown) => {
             // How Step Functions reports a Lambda call its role may not make.
@@ -231,10 +270,14 @@ export class LocalRuntime {
               : error;
           });
         },
-        sendMessage: async (queueUrl, body) => {
+        sendMessage: async (queueUrl, body, machineArn) => {
           const queue = queues.byUrl(queueUrl);
           await iam
-            ?.check({ principal: machineRole, action: 'sqs:SendMessage', resource: queue.arn })
+            ?.check({
+              principal: machineRoles.get(machineArn),
+              action: 'sqs:SendMessage',
+              resource: queue.arn,
+            })
             .catch((error: unknown) => {
               throw serviceError('SQS.AmazonSQSException', error);
             });
@@ -245,32 +288,45 @@ export class LocalRuntime {
         onExecutionEnd: (execution) => onExecutionEnd(execution),
       });
       stop.push(() => stepFunctions.close());
+      stateMachineOfToken = (token) => stepFunctions.stateMachineOfToken(token);
 
       // The event source mappings, as deployed (each checked as CreateEventSourceMapping checks it).
       const mappings = await startMappings(queues, functions, lambdas, iam);
       stop.push(() => Promise.resolve(mappings.forEach((mapping) => mapping.close())));
-      const ingestQueue = queues.consumedBy(functions, 'starter');
-      const transferQueue = queues.consumedBy(functions, 'transfer');
-      const localQueues: LocalQueues = {
-        ingest: ingestQueue,
-        deadLetters: queues.deadLettersOf(ingestQueue),
-        transfer: transferQueue,
-        transferDeadLetters: queues.deadLettersOf(transferQueue),
-      };
+      // Each ingest's queues: what its starter and its transfer worker consume.
+      const ingestQueues = stack.ingests.map((ingest): LocalQueues => {
+        const own = functions.filter((fn) => fn.ingest === ingest.index);
+        const ingestQueue = queues.consumedBy(own, 'starter');
+        const transferQueue = queues.consumedBy(own, 'transfer');
+        return {
+          ingest: ingestQueue,
+          deadLetters: queues.deadLettersOf(ingestQueue),
+          transfer: transferQueue,
+          transferDeadLetters: queues.deadLettersOf(transferQueue),
+        };
+      });
+      const [localQueues] = ingestQueues;
+      if (!localQueues) throw new Error('no VideoGenIngest in the stack');
+      const queuesOfBucket = new Map(
+        stack.ingests.map((ingest, index) => [ingest.bucket, ingestQueues[index]]),
+      );
       const sqs = await startSqs(queues.all, {
-        consumed: new Set([localQueues.ingest, localQueues.transfer]),
+        consumed: new Set(ingestQueues.flatMap((own) => [own.ingest, own.transfer])),
         ...(judges ? { judge: judges.sqs } : {}),
       });
       stop.push(() => sqs.close());
       let lastS3Event: string | undefined;
       const s3: LocalS3 = await startS3({
         bucket,
+        otherBuckets: stack.ingests.slice(1).map((ingest) => ingest.bucket),
         ...(options.s3Port === undefined ? {} : { port: options.s3Port }),
         ...(options.state ? { directory: options.state.s3Directory } : {}),
         ...(judges ? { judge: judges.s3 } : {}),
         onObjectCreated: (event) => {
-          lastS3Event = JSON.stringify(event);
-          localQueues.ingest.send(lastS3Event);
+          const body = JSON.stringify(event);
+          const own = queuesOfBucket.get(event.detail.bucket.name);
+          if (own === localQueues) lastS3Event = body;
+          own?.ingest.send(body);
         },
       });
       stop.push(() => s3.close());
@@ -300,7 +356,7 @@ export class LocalRuntime {
         lambdas,
         iam,
         queues,
-        streamArnOf: () => tableStreamArn,
+        streamArnOf: (logicalId) => tableStreamArns.get(logicalId),
         endpoint: table.functionEndpoint,
         ...(options.state
           ? { checkpointsFile: options.state.streamCheckpoints, deliveriesLog: options.state.deliveriesLog }
@@ -308,31 +364,68 @@ export class LocalRuntime {
         log,
       });
       stop.push(() => Promise.resolve(subscribers.close()));
-      const apiKeySecretId = lambdas.byHandler('transfer').environment.VIDEOGEN_API_KEY_SECRET ?? '';
-      secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
+      // Each ingest's API key secret, and its webhook endpoint registered with VideoGen.
+      const ingestWebhooks: WebhookEndpoint[] = [];
+      for (const ingest of stack.ingests) {
+        const apiKeySecretId =
+          lambdas.byHandler('transfer', ingest.index).environment.VIDEOGEN_API_KEY_SECRET ?? '';
+        secrets.set(apiKeySecretId, JSON.stringify({ apiKey: options.videoGenApiKey ?? 'local-dev-key' }));
+        const endpoint = await startWebhookEndpoint({
+          lambdas,
+          ingest: ingest.index,
+          iam,
+          secrets,
+          apiUrl,
+          runtimeId: `${id}${ingest.suffix}`,
+          events: registeredEventsOf(template, ingest),
+          front: webhookFrontOf(
+            template.toJSON().Resources as Parameters<typeof webhookFrontOf>[0],
+            lambdas.byHandler('webhook', ingest.index).logicalId,
+            arns.nameOf,
+          ),
+          ...(options.registerWebhooks === undefined ? {} : { register: options.registerWebhooks }),
+          failureRate: options.webhookFailureRate ?? 0,
+          seed: (options.seed ?? 1) + ingest.index,
+          pollAfterSeconds: options.pollAfterSeconds ?? 5,
+          log,
+        });
+        stop.push(() => endpoint.close());
+        ingestWebhooks.push(endpoint);
+      }
+      const [webhooks] = ingestWebhooks;
+      if (!webhooks) throw new Error('no VideoGenIngest in the stack');
 
-      const webhooks = await startWebhookEndpoint({
-        lambdas,
-        iam,
-        secrets,
-        apiUrl,
-        runtimeId: id,
-        events: registeredEventsOf(template),
-        front: webhookFrontOf(
-          template.toJSON().Resources as Parameters<typeof webhookFrontOf>[0],
-          lambdas.byHandler('webhook').logicalId,
-          arns.nameOf,
-        ),
-        ...(options.registerWebhooks === undefined ? {} : { register: options.registerWebhooks }),
-        failureRate: options.webhookFailureRate ?? 0,
-        seed: options.seed ?? 1,
-        pollAfterSeconds: options.pollAfterSeconds ?? 5,
-        log,
+      const ingests = stack.ingests.map((ingest, index): LocalIngest => {
+        const own = ingestQueues[index] ?? localQueues;
+        return {
+          path: ingest.path,
+          id: ingest.id,
+          bucket: ingest.bucket,
+          tableName: ingest.tableName,
+          stateMachineArn: ingest.stateMachineArn,
+          queues: own,
+          webhookUrl: ingestWebhooks[index]?.url ?? '',
+          ops: {
+            region: LOCAL_REGION,
+            bucket: ingest.bucket,
+            tableName: ingest.tableName,
+            stateMachineArn: ingest.stateMachineArn,
+            ingestQueueUrl: sqs.urlOf(own.ingest),
+            deadLetterQueueUrl: sqs.urlOf(own.deadLetters),
+            endpoints: {
+              dynamodb: dynamo.endpoint,
+              sfn: stepFunctions.endpoint,
+              sqs: sqs.endpoint,
+              s3: s3.endpoint,
+            },
+          },
+        };
       });
-      stop.push(() => webhooks.close());
-
+      const [primary] = ingests;
+      if (!primary) throw new Error('no VideoGenIngest in the stack');
       const runtime = new LocalRuntime({
         id,
+        ingests,
         bucket,
         tableName,
         apiUrl,
@@ -349,20 +442,7 @@ export class LocalRuntime {
         stepFunctions,
         iam,
         webhookFailures: webhooks.failures,
-        ops: {
-          region: LOCAL_REGION,
-          bucket,
-          tableName,
-          stateMachineArn,
-          ingestQueueUrl: sqs.urlOf(localQueues.ingest),
-          deadLetterQueueUrl: sqs.urlOf(localQueues.deadLetters),
-          endpoints: {
-            dynamodb: dynamo.endpoint,
-            sfn: stepFunctions.endpoint,
-            sqs: sqs.endpoint,
-            s3: s3.endpoint,
-          },
-        },
+        ops: primary.ops,
         documents: table.documents,
         s3: new S3Client({
           endpoint: s3.endpoint,
@@ -371,7 +451,7 @@ export class LocalRuntime {
           credentials: LOCAL_CREDENTIALS,
         }),
         stop,
-        webhooks,
+        webhooks: ingestWebhooks,
         lastS3Event: () => lastS3Event,
       });
       // The records say how each file ended; an execution that itself failed is a broken workflow, worth a line.
@@ -391,7 +471,7 @@ export class LocalRuntime {
   async drop(key: string, body: Buffer | Uint8Array | string, options: DropOptions = {}): Promise<void> {
     await this.#s3.send(
       new PutObjectCommand({
-        Bucket: this.bucket,
+        Bucket: options.bucket ?? this.bucket,
         Key: key,
         Body: body,
         ...(options.metadata ? { Metadata: options.metadata } : {}),
@@ -411,7 +491,7 @@ export class LocalRuntime {
       partSize: DROP_PART_BYTES,
       queueSize: 4,
       params: {
-        Bucket: this.bucket,
+        Bucket: options.bucket ?? this.bucket,
         Key: key,
         Body: createReadStream(file, { highWaterMark: 1024 * 1024 }),
         ...(options.metadata ? { Metadata: options.metadata } : {}),
@@ -425,8 +505,11 @@ export class LocalRuntime {
    * with `resumeUnfinished`, records whose workflow never ended are continued. `start`
    * does this after a restart, where the executions of before are known to be gone.
    */
-  async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
-    const target = fromEndpoints(this.ops, 'the local runtime');
+  async reconcile(
+    options: ReconcileOptions = {},
+    ingest: LocalIngest | undefined = this.ingests[0],
+  ): Promise<ReconcileReport> {
+    const target = fromEndpoints(ingest?.ops ?? this.ops, 'the local runtime');
     try {
       return await reconcile(target, options);
     } finally {
@@ -450,9 +533,9 @@ export class LocalRuntime {
     return this.#subscribers.figures();
   }
 
-  /** Every ingest record, oldest first. */
-  async records(): Promise<IngestRecord[]> {
-    const records = await scanRecords({ client: this.#documents, tableName: this.tableName });
+  /** Every ingest record of an ingest's table (the primary one's by default), oldest first. */
+  async records(tableName = this.tableName): Promise<IngestRecord[]> {
+    const records = await scanRecords({ client: this.#documents, tableName });
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
   }
 
@@ -465,7 +548,7 @@ export class LocalRuntime {
   async idle(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // Dead-letter queues hold what no consumer takes: they do not keep the runtime busy.
-    const working = [this.queues.ingest, this.queues.transfer];
+    const working = this.ingests.flatMap(({ queues }) => [queues.ingest, queues.transfer]);
     const queued = () => working.reduce((sum, queue) => sum + queue.depth, 0);
     for (;;) {
       while (queued() > 0) {
@@ -482,7 +565,7 @@ export class LocalRuntime {
 
   async stop(): Promise<void> {
     // The registration goes first, as a stack deletion's custom resource does.
-    await this.#webhooks.close().catch(() => undefined);
+    for (const endpoint of this.#webhooks) await endpoint.close().catch(() => undefined);
     // VideoGen first, then what runs: no handler may outlive the emulators it calls.
     await this.simulator?.close();
     for (const mapping of this.mappings.values()) mapping.close();

@@ -1,6 +1,6 @@
 /**
- * The ingest table as deployed: created from the template in the DynamoDB emulator (a
- * state folder's table from an earlier start is kept, records and all), with its stream;
+ * The stack's tables as deployed: created from the template in the DynamoDB emulator (a
+ * state folder's tables from an earlier start are kept, records and all), with their streams;
  * read by the runtime directly, reached by the functions through an IAM gate.
  */
 import {
@@ -28,35 +28,40 @@ export interface LocalTable {
 }
 
 /**
- * Creates the template's table (or keeps the state folder's, turning its stream on if an
- * older start made it without one), as CloudFormation would; answers its stream's ARN.
+ * Creates the template's tables (`names`: each table's local name, by logical id), or keeps
+ * the state folder's, turning a stream on where an older start made its table without one,
+ * as CloudFormation would; answers each table's stream ARN, by logical id.
  */
-export async function createTable(
+export async function createTables(
   dynamo: LocalDynamoDB,
   template: Template,
-  tableName: string,
+  names: ReadonlyMap<string, string>,
   keepExisting: boolean,
-): Promise<string | undefined> {
+): Promise<Map<string, string | undefined>> {
   const raw = new DynamoDBClient({
     endpoint: dynamo.endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
   try {
-    const spec = tableSpecFromTemplate(template, tableName);
-    await raw.send(new CreateTableCommand(spec.create)).catch((error: unknown) => {
-      if (!(error instanceof ResourceInUseException && keepExisting)) throw error;
-    });
-    let { Table: table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
-    if (spec.create.StreamSpecification && !table?.LatestStreamArn) {
-      ({ TableDescription: table } = await raw.send(
-        new UpdateTableCommand({
-          TableName: tableName,
-          StreamSpecification: spec.create.StreamSpecification,
-        }),
-      ));
+    const streams = new Map<string, string | undefined>();
+    for (const [logicalId, tableName] of names) {
+      const spec = tableSpecFromTemplate(template, tableName, logicalId);
+      await raw.send(new CreateTableCommand(spec.create)).catch((error: unknown) => {
+        if (!(error instanceof ResourceInUseException && keepExisting)) throw error;
+      });
+      let { Table: table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
+      if (spec.create.StreamSpecification && !table?.LatestStreamArn) {
+        ({ TableDescription: table } = await raw.send(
+          new UpdateTableCommand({
+            TableName: tableName,
+            StreamSpecification: spec.create.StreamSpecification,
+          }),
+        ));
+      }
+      streams.set(logicalId, table?.LatestStreamArn);
     }
-    return table?.LatestStreamArn;
+    return streams;
   } finally {
     raw.destroy();
   }

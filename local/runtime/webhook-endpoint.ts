@@ -12,6 +12,7 @@ import { seededRandom } from '../simulator/faults.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
 import { startFunctionUrl } from './function-url.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { ingestOf, type IngestInStack } from './ingests.ts';
 import type { LocalLambdas } from './lambdas.ts';
 
 /**
@@ -24,8 +25,9 @@ async function registerWebhookUrl(
   secretId: string,
   events: readonly string[] | undefined,
   runtimeId: string,
+  ingest: number,
 ): Promise<{ endpointId: string; unregister: () => Promise<void> }> {
-  const register = lambdas.byHandler('register-webhook');
+  const register = lambdas.byHandler('register-webhook', ingest);
   const event = {
     ServiceToken: register.functionArn,
     ResponseURL: 'http://localhost/',
@@ -148,6 +150,8 @@ export interface WebhookEndpoint {
 
 export interface WebhookEndpointOptions {
   readonly lambdas: LocalLambdas;
+  /** Which of the stack's ingests it serves (`ingests.ts`). @default 0, the primary */
+  readonly ingest?: number;
   readonly iam: LocalIam | undefined;
   readonly secrets: LocalSecrets;
   readonly apiUrl: string;
@@ -167,7 +171,8 @@ export interface WebhookEndpointOptions {
 
 export async function startWebhookEndpoint(options: WebhookEndpointOptions): Promise<WebhookEndpoint> {
   const { lambdas, iam, secrets, apiUrl, log, front } = options;
-  const webhook = lambdas.byHandler('webhook');
+  const ingest = options.ingest ?? 0;
+  const webhook = lambdas.byHandler('webhook', ingest);
   const failures = { injected: 0 };
   const dice = seededRandom(options.seed);
   const throttle = front.kind === 'http-api' && front.throttle ? new TokenBucket(front.throttle) : undefined;
@@ -203,6 +208,7 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
         secretId,
         options.events,
         options.runtimeId,
+        ingest,
       );
       unregister = registered.unregister;
       log(`registered ${functionUrl.url} with ${apiUrl} as ${registered.endpointId}`);
@@ -232,11 +238,17 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
   }
 }
 
-/** The event types the template's webhook registration subscribes to, as its custom resource says. */
-export function registeredEventsOf(template: {
-  findResources(type: string): Record<string, { Properties?: { Events?: unknown } }>;
-}): string[] | undefined {
-  const [registration] = Object.values(template.findResources('Custom::VideoGenWebhookEndpoint'));
+/** The event types an ingest's webhook registration subscribes to, as its custom resource says. */
+export function registeredEventsOf(
+  template: {
+    findResources(
+      type: string,
+    ): Record<string, { Properties?: { Events?: unknown }; Metadata?: Record<string, unknown> }>;
+  },
+  ingest: IngestInStack,
+): string[] | undefined {
+  const registrations = Object.values(template.findResources('Custom::VideoGenWebhookEndpoint'));
+  const [registration] = registrations.filter((resource) => ingestOf([ingest], resource) === ingest);
   const events = registration?.Properties?.Events;
   return Array.isArray(events) ? events.map(String) : undefined;
 }

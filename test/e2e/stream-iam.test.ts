@@ -48,7 +48,7 @@ beforeAll(async () => {
     logicalId === tableId ? streamArn : undefined,
   );
   iam = new LocalIam(template, arns);
-  gate = await startJsonGate(dynamo.endpoint, serviceJudges(iam, '').dynamodb);
+  gate = await startJsonGate(dynamo.endpoint, serviceJudges(iam, () => undefined).dynamodb);
   const functionId = (test: (id: string, resource: (typeof resources)[string]) => boolean) =>
     Object.entries(resources).find(
       ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && test(id, resource),

@@ -1,0 +1,96 @@
+import {
+  DescribeExecutionCommand,
+  ListStateMachinesCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startStepFunctions, type LocalStepFunctions } from '#local/emulators/step-functions';
+import { LOCAL_CREDENTIALS } from '#local/runtime/options';
+
+const ARN = (name: string) => `arn:aws:states:us-east-1:000000000000:stateMachine:${name}`;
+
+let stepFunctions: LocalStepFunctions | undefined;
+afterEach(async () => {
+  await stepFunctions?.close();
+});
+
+describe('the local Step Functions, with two state machines', () => {
+  it('runs each its own definition, lists both, and knows whose a task token is', async () => {
+    const calls: { functionArn: string; machine: string; token: string }[] = [];
+    stepFunctions = await startStepFunctions({
+      machines: [
+        {
+          stateMachineArn: ARN('library'),
+          definition: { StartAt: 'Done', States: { Done: { Type: 'Pass', Result: 'library', End: true } } },
+        },
+        {
+          stateMachineArn: ARN('archive'),
+          definition: {
+            StartAt: 'Wait',
+            States: {
+              Wait: {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+                Parameters: { FunctionName: 'archive-fn', Payload: { 'token.$': '$$.Task.Token' } },
+                End: true,
+              },
+            },
+          },
+        },
+      ],
+      invoke: (functionArn, payload, machine) => {
+        calls.push({ functionArn, machine, token: (payload as { token?: string }).token ?? '' });
+        return Promise.resolve(null);
+      },
+    });
+    const client = new SFNClient({
+      endpoint: stepFunctions.endpoint,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const listed = await client.send(new ListStateMachinesCommand({}));
+      expect(listed.stateMachines?.map((machine) => machine.name)).toEqual(['library', 'archive']);
+
+      const library = await client.send(
+        new StartExecutionCommand({ stateMachineArn: ARN('library'), name: 'one', input: '{}' }),
+      );
+      // The same name on another machine is another execution.
+      const archive = await client.send(
+        new StartExecutionCommand({ stateMachineArn: ARN('archive'), name: 'one', input: '{}' }),
+      );
+      await expect.poll(() => calls.length).toBe(1);
+      expect(calls[0]).toMatchObject({ functionArn: 'archive-fn', machine: ARN('archive') });
+      const describe = (executionArn: string | undefined) =>
+        client.send(new DescribeExecutionCommand({ executionArn }));
+      await expect.poll(async () => (await describe(library.executionArn)).status).toBe('SUCCEEDED');
+      const described = await describe(library.executionArn);
+      expect(described).toMatchObject({
+        status: 'SUCCEEDED',
+        stateMachineArn: ARN('library'),
+        output: '"library"',
+      });
+
+      // IAM judges SendTaskSuccess on the machine the token is of.
+      const token = calls[0]?.token ?? '';
+      expect(stepFunctions.stateMachineOfToken(token)).toBe(ARN('archive'));
+      await client.send(new SendTaskSuccessCommand({ taskToken: token, output: '"archived"' }));
+      await stepFunctions.idle(5000);
+      const answered = await client.send(
+        new DescribeExecutionCommand({ executionArn: archive.executionArn }),
+      );
+      expect(answered).toMatchObject({
+        status: 'SUCCEEDED',
+        stateMachineArn: ARN('archive'),
+        output: '"archived"',
+      });
+      await expect(
+        client.send(new StartExecutionCommand({ stateMachineArn: ARN('nowhere'), input: '{}' })),
+      ).rejects.toThrow(/State Machine Does Not Exist/);
+    } finally {
+      client.destroy();
+    }
+  });
+});
