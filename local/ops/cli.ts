@@ -1,11 +1,12 @@
 /**
- * `videogen-ingest status | show | retry | replay-dlq | reconcile`: the ops commands from the command
- * line, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
+ * The operations of `videogen-ingest` (`../commands.ts` lists them): their usage and what each
+ * does, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
  */
 import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
 import { parseCommandArgs, UsageError, wholeNumber } from '../cli-args.ts';
 import { parseDuration, replayDeadLetters, retry, retryInStatus, show, status, statusTable } from './ops.ts';
 import { reconcile } from './reconcile.ts';
+import type { OpsCommandName } from '../commands.ts';
 import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
 const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS credentials     [default: the local runtime]
@@ -13,7 +14,7 @@ const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS
   --state-dir DIR        the local runtime's state folder (start --state-dir) [default: ./.videogen-ingest]
   --json                 machine-readable output`;
 
-export const OPS_USAGES: Record<string, string> = {
+export const OPS_USAGES: Record<OpsCommandName, string> = {
   status: `Usage: videogen-ingest status [--status S] [--since DURATION] [--limit N] [options]
 
 Lists ingests, newest change first.
@@ -74,7 +75,7 @@ async function targetFrom(values: {
 
 /** Runs one ops command; answers the exit code. `print` is stdout. */
 export async function runOps(
-  command: string,
+  command: OpsCommandName,
   args: readonly string[],
   print: (text: string) => void = (text) => console.log(text),
   connect: typeof targetFrom = targetFrom,
@@ -97,7 +98,7 @@ export async function runOps(
     },
   });
   if (values.help) {
-    print(OPS_USAGES[command] ?? '');
+    print(OPS_USAGES[command]);
     return 0;
   }
   const bulkRetry = command === 'retry' && values.status !== undefined;
@@ -240,8 +241,11 @@ export async function runOps(
         );
         return 0;
       }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
+      default: {
+        // Every operation of the table has its case: a new one fails to compile here until it does.
+        const unhandled: never = command;
+        throw new UsageError(`unknown command "${String(unhandled)}"`);
+      }
     }
   } finally {
     target.close();

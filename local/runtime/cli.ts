@@ -6,6 +6,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { isUnfinished, RETRYABLE_STATUSES, type IngestRecord } from '#shared/ingest/record';
+import { operationBanners } from '../commands.ts';
 import { UsageError, wholeNumber } from '../cli-args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
 import { publicRecord } from '../ops/ops.ts';
@@ -49,10 +50,11 @@ function otherIngestsLines(runtime: LocalRuntime): string {
 
 /** The ops commands as they reach this runtime: in this folder as they are, elsewhere with its state folder. */
 function operationsLine(stateDir: string): string {
-  const commands = 'status | show KEY | retry KEY | replay-dlq | reconcile';
-  if (stateDir === path.resolve(LOCAL_STATE_DIR)) return `npx videogen-ingest ${commands}   (in this folder)`;
+  const [first = '', ...others] = operationBanners();
+  if (stateDir === path.resolve(LOCAL_STATE_DIR))
+    return `npx videogen-ingest ${[first, ...others].join(' | ')}   (in this folder)`;
   const flag = `--state-dir ${/\s/.test(stateDir) ? JSON.stringify(stateDir) : stateDir}`;
-  return `npx videogen-ingest status ${flag}   (and show KEY, retry KEY, replay-dlq, reconcile, each with ${flag})`;
+  return `npx videogen-ingest ${first} ${flag}   (and ${others.join(', ')}, each with ${flag})`;
 }
 
 /** Fails at once, before anything starts, when the S3 port is taken (another `start`, most likely). */

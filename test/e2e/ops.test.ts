@@ -18,10 +18,11 @@ import {
 } from '#local/ops/target';
 import { mp4, png } from '#local/media';
 import { ingestAll, startRuntime } from '../helpers/runtime.ts';
+import type { OpsCommandName } from '#local/commands';
 
 let runtime: LocalRuntime;
 /** Runs a command the way the bin does, against this runtime; answers its stdout. */
-async function ops(command: string, ...args: string[]): Promise<string> {
+async function ops(command: OpsCommandName, ...args: string[]): Promise<string> {
   const printed: string[] = [];
   const code = await runOps(
     command,
