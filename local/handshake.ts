@@ -5,7 +5,22 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LocalOpsEndpoints } from './runtime/options.ts';
+
+/** Where the ops CLI finds a local runtime's table, workflow and queues (`.videogen-ingest/local.json`). */
+export interface LocalOpsEndpoints {
+  readonly region: string;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly ingestQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly endpoints: {
+    readonly dynamodb: string;
+    readonly sfn: string;
+    readonly sqs: string;
+    readonly s3: string;
+  };
+}
 
 /** `start`'s state folder by default, relative to its working directory. */
 export const LOCAL_STATE_DIR = '.videogen-ingest';

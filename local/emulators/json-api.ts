@@ -5,7 +5,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JudgeCall } from '../iam/judge.ts';
 import { signingAccessKey } from '../iam/sigv4.ts';
+
+export type { JudgeCall } from '../iam/judge.ts';
 
 /** Thrown by an operation: answered as the AWS error the SDK maps to its exception class. */
 export class AwsApiError extends Error {
@@ -29,16 +32,6 @@ function parseBody(text: string): Record<string, unknown> {
 }
 
 export type Operations = Record<string, (body: Record<string, unknown>) => unknown>;
-
-/**
- * Decides whether the caller (the access key its SigV4 signature names) may make the call;
- * throws an error named `AccessDeniedException` to refuse it, as AWS answers.
- */
-export type JudgeCall = (
-  operation: string,
-  body: Record<string, unknown>,
-  accessKeyId: string | undefined,
-) => Promise<void>;
 
 /**
  * An older wire protocol of the same API (SQS's query protocol: form-encoded in, XML out),

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { JudgeCall } from '../emulators/json-api.ts';
+import type { JudgeCall } from './judge.ts';
 import { signingAccessKey } from './sigv4.ts';
 
 export interface JsonGate {

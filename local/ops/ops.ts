@@ -16,7 +16,7 @@ import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../../la
 import { countInStatus, recordsInStatus } from '../../lambdas/shared/ingest/status-index.ts';
 import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';
-import type { SubscriberDelivery } from '../runtime/deliveries-log.ts';
+import type { SubscriberDelivery } from '../deliveries-log.ts';
 
 export class UnknownIngestError extends OpsError {
   override readonly name = 'UnknownIngestError';

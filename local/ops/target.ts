@@ -10,8 +10,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_STATE_DIR, readHandshake } from '../handshake.ts';
-import type { LocalOpsEndpoints } from '../runtime/options.ts';
-import { deliveriesFromLog, deliveriesLogIn, type SubscriberDelivery } from '../runtime/deliveries-log.ts';
+import type { LocalOpsEndpoints } from '../handshake.ts';
+import { deliveriesFromLog, deliveriesLogIn, type SubscriberDelivery } from '../deliveries-log.ts';
 
 /** Something the operator must fix first (a missing stack, credentials, a key): said plainly, exit 1. */
 export class OpsError extends Error {

@@ -103,22 +103,6 @@ export interface LocalRuntimeOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Where the ops CLI finds a local runtime's table, workflow and queues (`.videogen-ingest/local.json`). */
-export interface LocalOpsEndpoints {
-  readonly region: string;
-  readonly bucket: string;
-  readonly tableName: string;
-  readonly stateMachineArn: string;
-  readonly ingestQueueUrl: string;
-  readonly deadLetterQueueUrl: string;
-  readonly endpoints: {
-    readonly dynamodb: string;
-    readonly sfn: string;
-    readonly sqs: string;
-    readonly s3: string;
-  };
-}
-
 /** The runtime's queues, by their part in the pipeline. */
 export interface LocalQueues {
   readonly ingest: SqsQueue;
@@ -133,3 +117,5 @@ export interface DropOptions {
   readonly metadata?: Record<string, string>;
   readonly contentType?: string;
 }
+
+export type { LocalOpsEndpoints } from '../handshake.ts';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { DELIVERIES_LOG, deliveriesLogIn } from './deliveries-log.ts';
+import { DELIVERIES_LOG, deliveriesLogIn } from '../deliveries-log.ts';
 
 export class StateDirInUseError extends Error {
   override readonly name = 'StateDirInUseError';
