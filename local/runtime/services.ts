@@ -67,23 +67,20 @@ export interface LocalIngest {
 export interface LocalServices {
   readonly id: string;
   readonly ingests: readonly LocalIngest[];
-  readonly bucket: string;
-  readonly tableName: string;
+  /** The first of `ingests`: the one the drop folder, `run` and the ops commands use. */
+  readonly primary: LocalIngest;
   readonly apiUrl: string;
-  readonly webhookUrl: string;
   readonly s3Endpoint: string;
   readonly dynamoEndpoint: string;
   readonly dynamoPid: number | undefined;
   readonly simulator: VideoGenSimulator | undefined;
   readonly webhooksRegistered: boolean;
   readonly lambdas: LocalLambdas;
-  readonly queues: LocalQueues;
   readonly mappings: ReadonlyMap<string, SqsEventSourceMapping>;
   readonly subscribers: LocalSubscribers;
   readonly stepFunctions: LocalStepFunctions;
   readonly iam: LocalIam | undefined;
   readonly webhookFailures: { readonly injected: number };
-  readonly ops: LocalOpsEndpoints;
   /** The runtime's own clients (not judged, as an administrator's calls would pass). */
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
@@ -122,7 +119,7 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
       options.state !== undefined,
     );
     const stack = localStackOf(json, id, options, tableStreamArns);
-    const { template, arns, functions, bucket, tableName } = stack;
+    const { template, arns, functions, bucket } = stack;
     if (options.app) for (const line of outsideTheModel(json, stack.notRun)) log(line);
     if (stack.ingests.length > 1) {
       log(
@@ -345,23 +342,19 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
     const services: LocalServices = {
       id,
       ingests,
-      bucket,
-      tableName,
+      primary,
       apiUrl,
-      webhookUrl: webhooks.url,
       s3Endpoint: s3.endpoint,
       dynamoEndpoint: dynamo.endpoint,
       dynamoPid: dynamo.pid,
       simulator,
       webhooksRegistered: webhooks.registered,
       lambdas,
-      queues: localQueues,
       mappings,
       subscribers,
       stepFunctions,
       iam,
       webhookFailures: webhooks.failures,
-      ops: primary.ops,
       documents: table.documents,
       s3: client,
       shutdown,
