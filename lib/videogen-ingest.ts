@@ -13,8 +13,12 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { dropKeyPattern } from '../lambdas/shared/drop-filter.ts';
-import { INGEST_STATUSES, READY_STATUSES, STATUS_RANK } from '../lambdas/shared/ingest/record.ts';
-import { STATUS_INDEX } from '../lambdas/shared/ingest/status-index.ts';
+import {
+  INGEST_STATUSES,
+  READY_STATUSES,
+  STATUS_INDEX,
+  STATUS_RANK,
+} from '../lambdas/shared/ingest/record.ts';
 import { createDropBucket } from './drop-bucket.ts';
 import { IngestFunction } from './ingest-function.ts';
 import { grantIngestPermissions } from './ingest-grants.ts';

@@ -13,7 +13,7 @@ import {
   UnexpectedIngestStateError,
   UploadAttemptsExhaustedError,
 } from './ingest/errors.ts';
-import { InvalidTaskInputError } from './task-handler.ts';
+import { InvalidTaskInputError } from './task-input-error.ts';
 import {
   UploadUrlExpiredError,
   VideoGenAuthError,

@@ -6,11 +6,9 @@
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod/mini';
 import { countVideoGenError, logger, publishMetrics } from './powertools.ts';
+import { InvalidTaskInputError } from './task-input-error.ts';
 
-/** The workflow passed input this task cannot use: a bug, never retried. */
-export class InvalidTaskInputError extends Error {
-  override readonly name = 'InvalidTaskInputError';
-}
+export { InvalidTaskInputError } from './task-input-error.ts';
 
 export function stepFunctionsTask<S extends z.ZodMiniType, R>(
   schema: S,

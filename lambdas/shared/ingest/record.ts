@@ -9,6 +9,12 @@ import { READINESS_LEVELS } from '../config.ts';
 
 export const INGEST_SCHEMA_VERSION = 1;
 
+/**
+ * The table's index by status (partition `status`, sort `updatedAt`): the construct declares
+ * it, `videogen-ingest status` reads through it (`status-index.ts`).
+ */
+export const STATUS_INDEX = 'byStatus';
+
 export const INGEST_STATUSES = [
   'RECEIVED',
   'CREATED',

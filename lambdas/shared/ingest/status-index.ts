@@ -1,13 +1,18 @@
 /**
- * The table's `byStatus` index (partition `status`, sort `updatedAt`): its name, which the
- * construct declares, and the reads through it, which `videogen-ingest status` makes. One
- * place for both, so the name is typed once.
+ * The reads through the table's `byStatus` index (`STATUS_INDEX`, declared by the
+ * construct), which `videogen-ingest status` makes.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { INGEST_STATUSES, ingestRecordSchema, type IngestRecord, type IngestStatus } from './record.ts';
+import {
+  INGEST_STATUSES,
+  ingestRecordSchema,
+  STATUS_INDEX,
+  type IngestRecord,
+  type IngestStatus,
+} from './record.ts';
 import type { IngestStore } from './store.ts';
 
-export const STATUS_INDEX = 'byStatus';
+export { STATUS_INDEX } from './record.ts';
 
 function byStatus(store: IngestStore, status: IngestStatus, since: string | undefined) {
   return {
