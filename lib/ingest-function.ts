@@ -1,32 +1,18 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  type CfnFunction,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names.ts';
-import {
-  HANDLER_METADATA_KEY,
-  handlerEntry,
-  PROJECT_ROOT,
-  type EnvironmentOf,
-  type HandlerName,
-} from './handlers.ts';
-
-/**
- * What NodejsFunction takes as the lock file: it only tells npm from yarn or pnpm here (no
- * `nodeModules` are installed). npm never packs package-lock.json, so an installed package
- * names its package.json instead.
- */
-const DEPS_LOCK_FILE = [
-  path.join(PROJECT_ROOT, 'package-lock.json'),
-  path.join(PROJECT_ROOT, 'package.json'),
-].find((file) => existsSync(file));
-
-/** The Lambda-only credential chain bundled instead of the SDK's default chain (see the file). */
-const LAMBDA_CREDENTIALS = path.join(PROJECT_ROOT, 'lambdas/shared/lambda-credentials.ts');
+import { handlerCode } from './handler-code.ts';
+import { HANDLER_METADATA_KEY, type EnvironmentOf, type HandlerName } from './handlers.ts';
 
 export interface IngestFunctionProps<H extends HandlerName> {
   readonly handler: H;
@@ -44,12 +30,10 @@ export interface IngestFunctionProps<H extends HandlerName> {
 }
 
 /**
- * Every handler the same way: Node 22 on arm64, an ESM bundle by esbuild with the AWS SDK
- * clients bundled in (smaller cold starts than the runtime's copy, and pinned versions) and
- * the Lambda-only credential chain in place of the SDK's default one,
+ * Every handler the same way: Node 22 on arm64, its ESM bundle (`handler-code.ts`),
  * source maps, X-Ray, JSON logs into a log group with a retention.
  */
-export class IngestFunction<H extends HandlerName = HandlerName> extends NodejsFunction {
+export class IngestFunction<H extends HandlerName = HandlerName> extends LambdaFunction {
   constructor(scope: Construct, id: string, props: IngestFunctionProps<H>) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention,
@@ -61,8 +45,8 @@ export class IngestFunction<H extends HandlerName = HandlerName> extends NodejsF
     logGroup.grantWrite(role);
     super(scope, id, {
       role,
-      entry: handlerEntry(props.handler),
-      handler: 'handler',
+      code: handlerCode(props.handler),
+      handler: 'index.handler',
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -73,27 +57,11 @@ export class IngestFunction<H extends HandlerName = HandlerName> extends NodejsF
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
-      projectRoot: PROJECT_ROOT,
-      ...(DEPS_LOCK_FILE ? { depsLockFilePath: DEPS_LOCK_FILE } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         ...props.environment,
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: [],
-        mainFields: ['module', 'main'],
-        // Some dependencies still call `require`; ESM bundles need it defined.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        metafile: true,
-        esbuildArgs: { '--alias': `@aws-sdk/credential-provider-node=${LAMBDA_CREDENTIALS}` },
       },
     });
     (this.node.defaultChild as CfnFunction).addMetadata(HANDLER_METADATA_KEY, props.handler);

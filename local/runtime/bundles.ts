@@ -18,7 +18,9 @@ const CACHE = path.join(BUILD_CACHE, 'bundles');
 
 /** What a bundle is made of: the handlers' code and how they are bundled (and the locked dependencies). */
 async function bundleInputsHash(): Promise<string> {
-  const bundling = ['ingest-function.ts', 'handlers.ts'].map((file) => path.join(PROJECT_ROOT, 'lib', file));
+  const bundling = ['ingest-function.ts', 'handler-code.ts', 'handlers.ts'].map((file) =>
+    path.join(PROJECT_ROOT, 'lib', file),
+  );
   return inputsHash([...(await sourcesUnder('lambdas')), ...bundling]);
 }
 
