@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'bench/results/', '.local/', 'dist/'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'bench/results/', '.local/', '**/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

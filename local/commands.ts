@@ -1,48 +1,23 @@
 /**
- * The `videogen-ingest` commands, one entry each: the overview `--help` prints, the dispatch
- * in `cli.ts` and the operations `start`'s banner lists all come from this table, so a new
- * command is one entry here (and, for an operation, its usage and handler in `ops/cli.ts`,
- * which the compiler asks for). Each command's module loads only when it runs or shows its
- * usage: the local runtime's takes a second to load, which `status` or `--help` never need.
+ * The `videogen-ingest-local` command line, one entry a command: the local runtime's
+ * commands, then the operations of `videogen-ingest` (`ops/commands.ts`), reachable from
+ * here too. `--help`, the dispatch and `start`'s banner all come from this table.
  */
 import path from 'node:path';
+import { UsageError } from '../cli/args.ts';
+import type { Command, CommandLine } from '../cli/commands.ts';
+import { OPERATIONS_GROUP, OPERATIONS_HEADING, OPS_COMMANDS } from '../ops/commands.ts';
+import { IN_REPOSITORY } from './repository.ts';
 
-/** The operations: each has its usage and its handler in `ops/cli.ts`. */
-export type OpsCommandName = 'status' | 'show' | 'retry' | 'replay-dlq' | 'reconcile';
-
-export interface Command {
-  readonly name: string;
-  /** Its line in the overview (a second line, when it has one, is indented under it). */
-  readonly summary: string;
-  /** `local` runs the workflow or the simulator here; `operations` work on a local runtime or a deployed stack. */
-  readonly group: 'local' | 'operations';
-  /** How `start`'s banner names an operation (`show KEY`). */
-  readonly banner?: string;
-  usage(): Promise<string>;
-  /** Runs it; answers the exit code. */
-  run(args: readonly string[]): Promise<number>;
-}
-
+const LOCAL_GROUP = 'local';
 const runtimeCli = () => import('./runtime/cli.ts');
 const runtimeUsage = () => import('./runtime/cli-options.ts');
-const opsCli = () => import('./ops/cli.ts');
 
-function operation(name: OpsCommandName, summary: string, banner: string): Command {
-  return {
-    name,
-    summary,
-    group: 'operations',
-    banner,
-    usage: async () => (await opsCli()).OPS_USAGES[name],
-    run: async (args) => (await opsCli()).runOps(name, args),
-  };
-}
-
-export const COMMANDS: readonly Command[] = [
+const LOCAL_COMMANDS: readonly Command[] = [
   {
     name: 'start',
     summary: 'run the ingest locally: drop files into ./drop, watch them become VideoGen files',
-    group: 'local',
+    group: LOCAL_GROUP,
     usage: async () => (await runtimeUsage()).START_USAGE,
     run: async (args) => {
       await (await runtimeCli()).runStart(args);
@@ -56,14 +31,14 @@ export const COMMANDS: readonly Command[] = [
     name: 'run',
     summary:
       "ingest the given files on a throwaway local stack and print their records\n(both take --app DIR: your own CDK app's stack, its stream subscribers included)",
-    group: 'local',
+    group: LOCAL_GROUP,
     usage: async () => (await runtimeUsage()).RUN_USAGE,
     run: async (args) => (await runtimeCli()).runOnce(args),
   },
   {
     name: 'sim',
     summary: 'serve the VideoGen API simulator alone',
-    group: 'local',
+    group: LOCAL_GROUP,
     usage: async () => (await import('./simulator/cli.ts')).SIM_USAGE,
     run: async (args) => {
       await (await import('./simulator/cli.ts')).runSimulator(args);
@@ -73,10 +48,14 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'bundle',
     summary:
-      'bundle the functions as cdk deploy does and synthesize the default stack, into the cache start and run use\n(npm ci does it once; start does it again after a change to lambdas/)',
-    group: 'local',
-    usage: () => Promise.resolve('Usage: videogen-ingest bundle'),
+      'bundle the functions as cdk deploy does and synthesize the default stack, into the cache start and run use\n(start and run do it themselves after a change to lambdas/; in this repository only)',
+    group: LOCAL_GROUP,
+    usage: () => Promise.resolve('Usage: videogen-ingest-local bundle'),
     run: async () => {
+      if (!IN_REPOSITORY)
+        throw new UsageError(
+          "bundle prepares this repository's own stack; your app's functions are bundled by its synth, which start and run do",
+        );
       const started = performance.now();
       const [{ deployedBundles }, { stackSettings, stackTemplate }] = await Promise.all([
         import('./runtime/bundles.ts'),
@@ -91,41 +70,16 @@ export const COMMANDS: readonly Command[] = [
       return 0;
     },
   },
-  operation('status', 'list ingests by status', 'status'),
-  operation('show', "one ingest's record and event history", 'show KEY'),
-  operation('retry', 'restart a FAILED or TIMED_OUT ingest (--status S: every one in S)', 'retry KEY'),
-  operation('replay-dlq', 'move dead-lettered S3 events back to the ingest queue', 'replay-dlq'),
-  operation('reconcile', 'ingest again the objects that have no record; list unfinished ones', 'reconcile'),
 ];
 
-export function commandNamed(name: string | undefined): Command | undefined {
-  return COMMANDS.find((command) => command.name === name);
-}
-
-/** The operations as `start`'s banner names them: `status`, `show KEY`, … */
-export function operationBanners(): string[] {
-  return COMMANDS.flatMap((command) => (command.banner ? [command.banner] : []));
-}
-
-/** `videogen-ingest --help`: every command of the table, by group. */
-export function overview(): string {
-  const lines = (group: Command['group'], width: number) =>
-    COMMANDS.filter((command) => command.group === group).flatMap((command) => {
-      const [first = '', ...rest] = command.summary.split('\n');
-      return [
-        `  ${command.name.padEnd(width)} ${first}`,
-        ...rest.map((line) => `  ${''.padEnd(width)} ${line}`),
-      ];
-    });
-  return [
-    'Usage: videogen-ingest <command> [options]',
-    '',
-    'Commands:',
-    ...lines('local', 8),
-    '',
-    'Operations (on the local runtime, one started with --state-dir DIR, or a deployed stack with --stack NAME):',
-    ...lines('operations', 11),
-    '',
-    'Run "videogen-ingest <command> --help" for a command\'s options.',
-  ].join('\n');
-}
+export const LOCAL_COMMAND_LINE: CommandLine = {
+  program: 'videogen-ingest-local',
+  commands: [...LOCAL_COMMANDS, ...OPS_COMMANDS],
+  groups: [
+    { group: LOCAL_GROUP, heading: 'Commands:' },
+    {
+      group: OPERATIONS_GROUP,
+      heading: `${OPERATIONS_HEADING}\n(the same as \`videogen-ingest <command>\`, the construct package's command)`,
+    },
+  ],
+};

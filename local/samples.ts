@@ -1,6 +1,6 @@
 /**
  * `npm run samples`: writes a few small, real media files (and one that is not media) to
- * ./samples, to try `npx videogen-ingest run --json samples/*` or to copy into ./drop.
+ * ./samples, to try `npx videogen-ingest-local run --json samples/*` or to copy into ./drop.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';

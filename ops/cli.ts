@@ -1,12 +1,12 @@
 /**
- * The operations of `videogen-ingest` (`../commands.ts` lists them): their usage and what each
+ * The operations of `videogen-ingest` (`commands.ts` lists them): their usage and what each
  * does, against a deployed stack (`--stack NAME`) or the local runtime `start` runs here.
  */
-import { INGEST_STATUSES, type IngestStatus } from '../../lambdas/shared/ingest/record.ts';
-import { parseCommandArgs, UsageError, wholeNumber } from '../cli-args.ts';
+import { INGEST_STATUSES, type IngestStatus } from '../lambdas/shared/ingest/record.ts';
+import { parseCommandArgs, UsageError, wholeNumber } from '../cli/args.ts';
 import { parseDuration, replayDeadLetters, retry, retryInStatus, show, status, statusTable } from './ops.ts';
 import { reconcile } from './reconcile.ts';
-import type { OpsCommandName } from '../commands.ts';
+import type { OpsCommandName } from './commands.ts';
 import { localTarget, stackTarget, type OpsTarget } from './target.ts';
 
 const TARGET_OPTIONS = `  --stack NAME           a deployed stack, with your AWS credentials     [default: the local runtime]

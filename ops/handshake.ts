@@ -1,5 +1,5 @@
 /**
- * How the ops commands find a running `videogen-ingest start`: a file in its state folder
+ * How the ops commands find a running `videogen-ingest-local start`: a file in its state folder
  * (`local.json`) naming the runtime's endpoints and its pid, written once the runtime is
  * ready and removed when it stops. A file whose pid is gone is a runtime that crashed.
  */

@@ -11,12 +11,12 @@ import {
   RETRYABLE_STATUSES,
   type IngestRecord,
   type IngestStatus,
-} from '../../lambdas/shared/ingest/record.ts';
-import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../../lambdas/shared/ingest/store.ts';
-import { countInStatus, recordsInStatus } from '../../lambdas/shared/ingest/status-index.ts';
-import type { WorkflowInput } from '../../lambdas/starter/starter.ts';
+} from '../lambdas/shared/ingest/record.ts';
+import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../lambdas/shared/ingest/store.ts';
+import { countInStatus, recordsInStatus } from '../lambdas/shared/ingest/status-index.ts';
+import type { WorkflowInput } from '../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';
-import type { SubscriberDelivery } from '../deliveries-log.ts';
+import type { SubscriberDelivery } from './deliveries-log.ts';
 
 export class UnknownIngestError extends OpsError {
   override readonly name = 'UnknownIngestError';

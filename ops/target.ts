@@ -1,6 +1,6 @@
 /**
  * Where the ops commands act: a deployed stack (found by name through its outputs, with
- * the caller's AWS credentials) or the local runtime `videogen-ingest start` is running
+ * the caller's AWS credentials) or the local runtime `videogen-ingest-local start` is running
  * (found through the file it writes). Either way the same clients and names.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -9,12 +9,13 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_STATE_DIR, readHandshake } from '../handshake.ts';
-import type { LocalOpsEndpoints } from '../handshake.ts';
-import { deliveriesFromLog, deliveriesLogIn, type SubscriberDelivery } from '../deliveries-log.ts';
+import { OperatorError } from '../cli/commands.ts';
+import { LOCAL_STATE_DIR, readHandshake } from './handshake.ts';
+import type { LocalOpsEndpoints } from './handshake.ts';
+import { deliveriesFromLog, deliveriesLogIn, type SubscriberDelivery } from './deliveries-log.ts';
 
 /** Something the operator must fix first (a missing stack, credentials, a key): said plainly, exit 1. */
-export class OpsError extends Error {
+export class OpsError extends OperatorError {
   override readonly name: string = 'OpsError';
 }
 export class StackNotFoundError extends OpsError {
@@ -90,7 +91,7 @@ export async function localTarget(stateDir: string = LOCAL_STATE_DIR): Promise<O
   const found = await readHandshake(stateDir);
   if ('missing' in found) {
     throw new LocalRuntimeNotRunningError(
-      `no local runtime here (${found.missing} not found): start one with "npm start" in this folder, pass --state-dir DIR for one started with it, or --stack NAME for a deployed stack`,
+      `no local runtime here (${found.missing} not found): start one in this folder with "npx videogen-ingest-local start" ("npm start" in a checkout of videogen-ingest), pass --state-dir DIR for one started with it, or --stack NAME for a deployed stack`,
     );
   }
   if ('gone' in found) {

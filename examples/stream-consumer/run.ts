@@ -1,6 +1,6 @@
 /**
  * Runs the example consumer locally, end to end: a catalog service on loopback (it prints
- * each announcement it gets), then the example app (`app.ts`) through `videogen-ingest run
+ * each announcement it gets), then the example app (`app.ts`) through `videogen-ingest-local run
  * --app`, over the files given or a few generated ones. Each READY file is announced once.
  *
  *   npm run example:stream-consumer [-- FILE...]

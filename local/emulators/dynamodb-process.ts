@@ -8,12 +8,21 @@ import { fileURLToPath } from 'node:url';
 import { startDynamoDB, type LocalDynamoDB } from './dynamodb.ts';
 
 const CHILD_FLAG = '--videogen-dynamodb-child';
+/**
+ * This module's own file, run as the child: the TypeScript source through tsx in this
+ * repository, or the bundle's `dynamodb-process.mjs` entry beside the chunk that holds this
+ * code in the packed `videogen-ingest-local` (`local/build.ts`).
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const CHILD_ENTRY = fileURLToPath(
+  FROM_SOURCE ? import.meta.url : new URL('./dynamodb-process.mjs', import.meta.url),
+);
 
 /** `directory`: keep the tables there (they outlive the process); in memory when absent. */
 export async function startDynamoDBProcess(directory?: string): Promise<LocalDynamoDB> {
-  const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, ...(directory ? [directory] : [])], {
+  const child = fork(CHILD_ENTRY, [CHILD_FLAG, ...(directory ? [directory] : [])], {
     // tsx resolved from here, not from the working directory: `start` runs in any folder.
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : [],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const endpoint = await new Promise<string>((resolve, reject) => {

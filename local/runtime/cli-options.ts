@@ -3,14 +3,17 @@
  * options, each refused before anything starts with its name and what it takes.
  */
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { READINESS_LEVELS, type Readiness } from '#shared/config';
-import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../cli-args.ts';
+import { READINESS_LEVELS, type Readiness } from '../../lambdas/shared/config.ts';
+import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../../cli/args.ts';
+import { IN_REPOSITORY } from '../repository.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { DEFAULT_SETTLE_MS } from './drop-folder.ts';
 import type { LocalRuntimeOptions } from './options.ts';
 
 const SHARED_OPTIONS = `  --app DIR              run your own CDK app's stack: DIR is its folder (with cdk.json) or a
                          cloud assembly (cdk.out); its settings replace the four below
+                         [default: the app in this folder; in a checkout of videogen-ingest,
+                         the repository's own stack]
   --stack NAME           the stack of --app to run, when several hold a VideoGenIngest
   --ready-on LEVEL       upload | playback | download | analysis       [default: download]
   --poll-after SECONDS   wait for a webhook this long before polling    [default: 5]
@@ -21,13 +24,13 @@ const SHARED_OPTIONS = `  --app DIR              run your own CDK app's stack: D
   --retry-ms MS          pause before every workflow retry              [default: as deployed]
   --processing-ms MS     simulator: bytes received -> READY             [default: 1500]
   --analysis-ms MS       simulator: READY -> analysis done              [default: 1000]
-  --fault SPEC           simulator: inject a fault (repeatable; see \`videogen-ingest sim --help\`)
+  --fault SPEC           simulator: inject a fault (repeatable; see \`videogen-ingest-local sim --help\`)
   --verbose              the handlers' logs (Powertools, INFO) on stderr
 
 Environment:
   VIDEOGEN_API_URL, VIDEOGEN_API_KEY   use this VideoGen-compatible API instead of the simulator`;
 
-export const START_USAGE = `Usage: videogen-ingest start [options]
+export const START_USAGE = `Usage: videogen-ingest-local start [options]
 
 Runs the ingest locally, as \`cdk deploy\` would deploy it, and shows every file's status.
 Drop files into the drop folder, or copy them into the S3 endpoint it prints (aws s3 cp
@@ -43,7 +46,7 @@ Options:
                          (longer than a slow writer's pauses; decimals allowed) [default: 5]
 ${SHARED_OPTIONS}`;
 
-export const RUN_USAGE = `Usage: videogen-ingest run [options] FILE...
+export const RUN_USAGE = `Usage: videogen-ingest-local run [options] FILE...
 
 Starts a throwaway local stack, drops the files, waits until every file's workflow has
 ended, and prints the ingest records. Exit 0 when no file ended FAILED or TIMED_OUT
@@ -84,7 +87,10 @@ export function parse(
     options: { ...sharedOptions, ...extra },
     allowPositionals: positionals,
   });
-  return { values: parsed.values as Flags, positionals: parsed.positionals };
+  const values = parsed.values as Flags;
+  // Outside this repository there is no stack of its own to run: the app here is the one.
+  if (values.app === undefined && !IN_REPOSITORY) values.app = '.';
+  return { values, positionals: parsed.positionals };
 }
 
 /** `VIDEOGEN_API_URL`, refused before anything starts unless it is an http(s) URL (empty: the simulator). */

@@ -1,16 +1,16 @@
 /**
- * `videogen-ingest start` and `videogen-ingest run`: the local runtime from the command line
+ * `videogen-ingest-local start` and `videogen-ingest-local run`: the local runtime from the command line
  * (their flags and usage: `cli-options.ts`).
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { isUnfinished, RETRYABLE_STATUSES, type IngestRecord } from '#shared/ingest/record';
-import { operationBanners } from '../commands.ts';
-import { UsageError, wholeNumber } from '../cli-args.ts';
+import { isUnfinished, RETRYABLE_STATUSES, type IngestRecord } from '../../lambdas/shared/ingest/record.ts';
+import { operationBanners } from '../../ops/commands.ts';
+import { UsageError, wholeNumber } from '../../cli/args.ts';
 import { LOCAL_CREDENTIALS, LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
-import { publicRecord } from '../ops/ops.ts';
-import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../handshake.ts';
+import { publicRecord } from '../../ops/ops.ts';
+import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../../ops/handshake.ts';
 import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
@@ -68,7 +68,7 @@ async function assertPortFree(port: number): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new UsageError(
-        `port ${port} is taken: another "videogen-ingest start" may be running (stop it), or pass --s3-port N`,
+        `port ${port} is taken: another "videogen-ingest-local start" may be running (stop it), or pass --s3-port N`,
       );
     }
     throw error;
@@ -225,7 +225,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
   console.error('stopped');
 }
 
-/** `videogen-ingest run`: answers the exit code. */
+/** `videogen-ingest-local run`: answers the exit code. */
 export async function runOnce(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(
     args,

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HANDLER_METADATA_KEY } from '../../lib/handlers.ts';
-import { UsageError } from '../cli-args.ts';
+import { UsageError } from '../../cli/args.ts';
 import type { FunctionNotRun } from './lambdas.ts';
 
 type TemplateJson = {

@@ -1,5 +1,5 @@
 /** What the local runtime takes, and what it tells the ops CLI. */
-import type { Readiness } from '#shared/config';
+import type { Readiness } from '../../lambdas/shared/config.ts';
 import type { SqsQueue } from '../emulators/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';
 import type { SimulatorOptions } from '../simulator/simulator.ts';
@@ -118,4 +118,4 @@ export interface DropOptions {
   readonly contentType?: string;
 }
 
-export type { LocalOpsEndpoints } from '../handshake.ts';
+export type { LocalOpsEndpoints } from '../../ops/handshake.ts';

@@ -2,7 +2,7 @@
  * What `start` and `run` show while files move: a live view redrawn in place on a terminal,
  * plain lines elsewhere (a pipe, a log file).
  */
-import { isUnfinished, type IngestRecord } from '#shared/ingest/record';
+import { isUnfinished, type IngestRecord } from '../../lambdas/shared/ingest/record.ts';
 import type { LocalRuntime } from './runtime.ts';
 
 /** What a person reads about one record. */

@@ -4,7 +4,7 @@
  * what changed, not the whole table. Looks overlap by a few seconds: a write stamped just
  * before a look may become visible just after it.
  */
-import type { IngestRecord } from '#shared/ingest/record';
+import type { IngestRecord } from '../../lambdas/shared/ingest/record.ts';
 
 export interface RecordSource {
   all(): Promise<IngestRecord[]>;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { DELIVERIES_LOG, deliveriesLogIn } from '../deliveries-log.ts';
+import { DELIVERIES_LOG, deliveriesLogIn } from '../../ops/deliveries-log.ts';
 
 export class StateDirInUseError extends Error {
   override readonly name = 'StateDirInUseError';
@@ -61,7 +61,7 @@ export async function openStateDir(directory: string, options: { fresh?: boolean
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
       throw new StateDirInUseError(
-        `${directory} is in use by another "videogen-ingest start": stop it, or pass --state-dir DIR`,
+        `${directory} is in use by another "videogen-ingest-local start": stop it, or pass --state-dir DIR`,
       );
     }
     throw error;

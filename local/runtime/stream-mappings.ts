@@ -25,10 +25,10 @@ import {
   type DeliveryEvent,
   type StreamReader,
 } from './stream-event-source-mapping.ts';
-import { recordDeliveries, type SubscriberDelivery } from '../deliveries-log.ts';
+import { recordDeliveries, type SubscriberDelivery } from '../../ops/deliveries-log.ts';
 import type { SubscriberFigures } from './progress.ts';
 
-export type { SubscriberDelivery } from '../deliveries-log.ts';
+export type { SubscriberDelivery } from '../../ops/deliveries-log.ts';
 
 interface StreamMappingProperties {
   EventSourceArn?: { 'Fn::GetAtt'?: [string, string] };

@@ -10,7 +10,7 @@ import {
   createFileRequestSchema,
   createWebhookEndpointRequestSchema,
   type VideoGenFile,
-} from '#shared/videogen/contract';
+} from '../../lambdas/shared/videogen/contract.ts';
 import type { ApiOperation, FaultInjector, FaultKind } from './faults.ts';
 import { HttpError, readJson, sendError, sendJson } from './http.ts';
 import type { CreateRateLimit } from './rate-limit.ts';

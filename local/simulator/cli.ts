@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../cli-args.ts';
+import { UsageError, asUsage, parseCommandArgs, wholeNumber } from '../../cli/args.ts';
 import { faultRuleSchema, parseFaultSpec, type FaultRule } from './faults.ts';
 import { VideoGenSimulator, type SimulatorOptions } from './simulator.ts';
 import { untilStopped } from '../signals.ts';
 
-export const SIM_USAGE = `Usage: videogen-ingest sim [options]
+export const SIM_USAGE = `Usage: videogen-ingest-local sim [options]
 
 Serves the VideoGen API simulator until stopped (Ctrl-C).
 
@@ -90,7 +90,7 @@ export async function simulatorOptionsFromArgs(
   return { options, help: values.help ?? false };
 }
 
-/** `videogen-ingest sim`: serves until SIGINT/SIGTERM. */
+/** `videogen-ingest-local sim`: serves until SIGINT/SIGTERM. */
 export async function runSimulator(args: readonly string[]): Promise<void> {
   const { options, help } = await simulatorOptionsFromArgs(args);
   if (help) {

@@ -4,7 +4,7 @@
  * of the retry delays and then given up. Every attempt is recorded.
  */
 import type { EventEmitter } from 'node:events';
-import { signWebhook } from '#shared/videogen/webhooks';
+import { signWebhook } from '../../lambdas/shared/videogen/webhooks.ts';
 import type { DeliveryRecord, EndpointState } from './records.ts';
 import type { BackgroundWork } from './work.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WEBHOOK_EVENT_TYPES } from '#shared/videogen/contract';
+import { WEBHOOK_EVENT_TYPES } from '../../lambdas/shared/videogen/contract.ts';
 
 /** The calls the simulator answers, by name, for fault rules' `on`. */
 export const API_OPERATIONS = ['create', 'get', 'put', 'register', 'unregister'] as const;

@@ -6,7 +6,11 @@
  */
 import type { EventEmitter } from 'node:events';
 import { fileTypeOfMime, sniffMime } from '../../lambdas/shared/media-type.ts';
-import { ANALYSIS_EVENT_TYPES, type FileType, type WebhookEventType } from '#shared/videogen/contract';
+import {
+  ANALYSIS_EVENT_TYPES,
+  type FileType,
+  type WebhookEventType,
+} from '../../lambdas/shared/videogen/contract.ts';
 import type { WebhookSender } from './deliveries.ts';
 import type { FaultInjector } from './faults.ts';
 import { newId, now, snapshotOf, type EndpointState, type FileState } from './records.ts';

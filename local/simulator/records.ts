@@ -3,7 +3,7 @@
  * records of every API call, upload and delivery that tests and the CLI inspect.
  */
 import { randomUUID } from 'node:crypto';
-import type { VideoGenFile } from '#shared/videogen/contract';
+import type { VideoGenFile } from '../../lambdas/shared/videogen/contract.ts';
 import type { ApiOperation, FaultKind } from './faults.ts';
 
 /** Every PUT that reached the simulator, complete or not. */

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_SINGLE_PUT_BYTES } from '#shared/videogen/contract';
+import { MAX_SINGLE_PUT_BYTES } from '../../lambdas/shared/videogen/contract.ts';
 import { handleAdmin } from './admin.ts';
 import { newEndpointSecret, VideoGenApi } from './api.ts';
 import { WebhookSender } from './deliveries.ts';

@@ -6,8 +6,8 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
-import { runOps } from '#local/ops/cli';
-import { NotRetryableError, UnknownIngestError } from '#local/ops/ops';
+import { runOps } from '#ops/cli';
+import { NotRetryableError, UnknownIngestError } from '#ops/ops';
 import {
   fromEndpoints,
   LocalRuntimeNotRunningError,
@@ -15,10 +15,10 @@ import {
   MissingCredentialsError,
   StackNotFoundError,
   stackTarget,
-} from '#local/ops/target';
+} from '#ops/target';
 import { mp4, png } from '#local/media';
 import { ingestAll, startRuntime } from '../helpers/runtime.ts';
-import type { OpsCommandName } from '#local/commands';
+import type { OpsCommandName } from '#ops/commands';
 
 let runtime: LocalRuntime;
 /** Runs a command the way the bin does, against this runtime; answers its stdout. */

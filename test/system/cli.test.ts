@@ -25,7 +25,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('videogen-ingest run', () => {
+describe('videogen-ingest-local run', () => {
   it('--json prints the records on stdout and exits 0 when nothing failed (a rejection is expected)', async () => {
     const { code, stdout, stderr } = await cli([
       'run',
@@ -131,7 +131,7 @@ describe('videogen-ingest run', () => {
   });
 });
 
-describe('videogen-ingest start', () => {
+describe('videogen-ingest-local start', () => {
   it('refuses a taken S3 port at once, exit 2, and starts nothing', async () => {
     const taken = http.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -174,7 +174,7 @@ describe('videogen-ingest start', () => {
       const refused = await cli(['retry', 'dropped.png'], {}, dir).exit();
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(
-        /videogen-ingest: s3:\/\/videogen-drop\/dropped\.png is (READY|ANALYZED); only FAILED or TIMED_OUT/,
+        /videogen-ingest-local: s3:\/\/videogen-drop\/dropped\.png is (READY|ANALYZED); only FAILED or TIMED_OUT/,
       );
     } finally {
       started.child.kill('SIGINT');
@@ -251,7 +251,7 @@ describe('videogen-ingest retry --status', () => {
   });
 });
 
-describe('videogen-ingest start, with a slow writer', () => {
+describe('videogen-ingest-local start, with a slow writer', () => {
   it('takes a file written in pieces with 2.5 s pauses once, whole, at the default settle time; says it skipped a link to nothing', async () => {
     await withStart(
       () => FAST_FLAGS,
@@ -279,7 +279,7 @@ describe('videogen-ingest start, with a slow writer', () => {
   });
 });
 
-describe('videogen-ingest start, stopped with Ctrl-C at a terminal', () => {
+describe('videogen-ingest-local start, stopped with Ctrl-C at a terminal', () => {
   it('counts the files still at VideoGen before anything stops', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'videogen-ctrl-c-'));
     const started = cli(
@@ -309,7 +309,7 @@ describe('videogen-ingest start, stopped with Ctrl-C at a terminal', () => {
   });
 });
 
-describe('videogen-ingest start, stopped with files in flight and started again', () => {
+describe('videogen-ingest-local start, stopped with files in flight and started again', () => {
   it('continues every file where it stopped: each uploaded to VideoGen exactly once, all ready, a second start refused meanwhile', async () => {
     // VideoGen outlives the runtime, as the real API does: a simulator of its own.
     const videoGen = await VideoGenSimulator.start({ port: 0, processingMs: 4000, analysisMs: 50 });
@@ -328,7 +328,7 @@ describe('videogen-ingest start, stopped with files in flight and started again'
         home,
       ).exit();
       expect(second.code).toBe(2);
-      expect(second.stderr).toContain('is in use by another "videogen-ingest start"');
+      expect(second.stderr).toContain('is in use by another "videogen-ingest-local start"');
 
       for (const [index, name] of names.entries()) await writeFile(path.join(drop, name), mp4(2048 + index));
       // Stop while the first files wait for VideoGen's processing and the others are behind them.

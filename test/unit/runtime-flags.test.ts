@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { UsageError } from '#local/cli-args';
+import { UsageError } from '#cli/args';
 import { runtimeOptionsFromFlags } from '#local/runtime/cli-options';
 
 describe('start and run flags', () => {

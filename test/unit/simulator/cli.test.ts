@@ -20,7 +20,7 @@ function launch(args: string[]) {
   return { child, output: () => ({ stdout, stderr }) };
 }
 
-describe('videogen-ingest sim', () => {
+describe('videogen-ingest-local sim', () => {
   it('prints its URL and serves the contract to an outside client until SIGTERM', async () => {
     const { child, output } = launch([
       'sim',
@@ -76,7 +76,7 @@ describe('videogen-ingest sim', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(2);
     expect(output().stderr).toContain('fault "explode"');
-    expect(output().stderr).toContain('Usage: videogen-ingest sim');
+    expect(output().stderr).toContain('Usage: videogen-ingest-local sim');
   });
 });
 
