@@ -7,5 +7,8 @@ const app = new App();
 const props = stackPropsFromContext((key) => app.node.tryGetContext(key));
 new VideoGenIngestStack(app, props.stackName, {
   ...props,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  env: {
+    ...(process.env.CDK_DEFAULT_ACCOUNT ? { account: process.env.CDK_DEFAULT_ACCOUNT } : {}),
+    ...(process.env.CDK_DEFAULT_REGION ? { region: process.env.CDK_DEFAULT_REGION } : {}),
+  },
 });

@@ -1,6 +1,7 @@
 import { Duration, FeatureFlags, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { bucketInterface } from './cdk-interfaces.ts';
 
 /**
  * The drop bucket made for you: private, SSE-S3, TLS only, versioned, access-logged to a
@@ -28,7 +29,7 @@ export function createDropBucket(scope: Construct, removalPolicy: RemovalPolicy)
     ...secure,
     versioned: true,
     eventBridgeEnabled: true,
-    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsBucket: bucketInterface(accessLogs),
     serverAccessLogsPrefix: 'drop-bucket/',
     lifecycleRules: [
       { abortIncompleteMultipartUploadAfter: Duration.days(1) },

@@ -19,6 +19,7 @@ import {
   STATUS_INDEX,
   STATUS_RANK,
 } from '../lambdas/shared/ingest/record.ts';
+import { bucketInterface, secretInterface, tableInterface } from './cdk-interfaces.ts';
 import { createDropBucket } from './drop-bucket.ts';
 import { IngestFunction } from './ingest-function.ts';
 import { grantIngestPermissions } from './ingest-grants.ts';
@@ -88,7 +89,7 @@ export class VideoGenIngest extends Construct {
     const config = resolveProps(props);
     const { removalPolicy, logRetention } = config;
 
-    this.bucket = props.bucket ?? createDropBucket(this, removalPolicy);
+    this.bucket = props.bucket ?? bucketInterface(createDropBucket(this, removalPolicy));
     // Idempotent for a bucket made here; for yours, a custom resource adds EventBridge
     // delivery to its notification configuration and keeps what is there.
     if (props.bucket) this.bucket.enableEventBridgeNotification();
@@ -270,7 +271,7 @@ export class VideoGenIngest extends Construct {
         logRetention,
         removalPolicy,
       });
-      this.webhookSecret = registration.secret;
+      this.webhookSecret = secretInterface(registration.secret);
     }
 
     this.functions = { starter, prepare, transfer, awaitFile, poll, recordFailure, webhook };
@@ -378,7 +379,7 @@ export class VideoGenIngest extends Construct {
       );
     }
     fn.addEventSource(
-      new DynamoEventSource(this.table, {
+      new DynamoEventSource(tableInterface(this.table), {
         startingPosition: StartingPosition.LATEST,
         batchSize,
         bisectBatchOnError: true,

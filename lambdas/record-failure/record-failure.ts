@@ -16,9 +16,9 @@ export interface RecordFailureInput {
     readonly etag: string | null;
   };
   /** Absent when the workflow failed before Prepare could claim the source. */
-  readonly pk?: string | null;
+  readonly pk?: string | null | undefined;
   /** What the workflow's `Catch` put in `ResultPath`: `{ Error, Cause }`. */
-  readonly error: { readonly Error: string; readonly Cause?: string | null };
+  readonly error: { readonly Error: string; readonly Cause?: string | null | undefined };
   readonly executionArn: string;
 }
 

@@ -41,8 +41,8 @@ export interface Credentials {
 
 /** A call to judge: who signed it (an access key, or a principal already known) and what it does. */
 export interface CallToJudge extends Omit<IamRequest, 'principal'> {
-  readonly accessKeyId?: string;
-  readonly principal?: string;
+  readonly accessKeyId?: string | undefined;
+  readonly principal?: string | undefined;
 }
 
 const CACHE_LIMIT = 20_000;
