@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import { mp4, png, text, wav } from '#local/media';
-import { ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
+import { present } from '../helpers/present.ts';
+import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 describe('the local runtime, end to end (default readiness: download)', () => {
   let runtime: LocalRuntime;
@@ -46,6 +47,13 @@ describe('the local runtime, end to end (default readiness: download)', () => {
       expect(records[key]?.readyAt).toEqual(expect.any(String));
     }
     expect(runtime.simulator?.file(records['media/clip.bin']?.fileId ?? '')?.file.type).toBe('VIDEO');
+    // What the execution carries after Transfer (`$.upload`, the worker's answer) holds the
+    // file id, the bytes and when they were accepted: never the presigned URL.
+    const output = JSON.parse(present(executionOf(runtime, 'media/clip.bin')?.output, 'the output')) as {
+      upload: Record<string, unknown>;
+    };
+    expect(Object.keys(output.upload).sort()).toEqual(['bytes', 'fileId', 'sent', 'uploadedAt']);
+    expect(JSON.stringify(output)).not.toMatch(/uploadUrl|\/upload\/|X-Amz|signature/i);
   });
 
   it('sends a temporary file as temporary, and it is never analyzed', async () => {

@@ -19,6 +19,7 @@ import {
 import { mp4, png } from '#local/media';
 import { ingestAll, startRuntime } from '../helpers/runtime.ts';
 import type { OpsCommandName } from '#ops/commands';
+import { present } from '../helpers/present.ts';
 
 let runtime: LocalRuntime;
 /** Runs a command the way the bin does, against this runtime; answers its stdout. */
@@ -146,8 +147,7 @@ describe('videogen-ingest retry --status', () => {
 
 describe('videogen-ingest replay-dlq', () => {
   it('moves dead-lettered S3 events back to the ingest queue, where duplicates change nothing', async () => {
-    const body = runtime.lastS3Event();
-    if (!body) throw new Error('no S3 event seen');
+    const body = present(runtime.lastS3Event(), 'the last S3 event');
     runtime.queues.deadLetters.send(body);
     runtime.queues.deadLetters.send(body);
     const startsBefore = runtime.lambdas.invocations.starter ?? 0;
@@ -168,8 +168,10 @@ describe('videogen-ingest reconcile', () => {
   it('finds an object whose ingest never happened, reports it in a dry run, then ingests it through the queue', async () => {
     // An S3 event lost (dead-lettered past retention): its object is there, its record never was.
     const target = fromEndpoints(runtime.ops, 'the local runtime');
-    const [lost] = (await runtime.records()).filter((record) => record.key === 'fine.png');
-    if (!lost) throw new Error('fine.png was not ingested');
+    const lost = present(
+      (await runtime.records()).find((record) => record.key === 'fine.png'),
+      "fine.png's record",
+    );
     await target.documents.send(new DeleteCommand({ TableName: runtime.tableName, Key: { pk: lost.pk } }));
     target.close();
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime/runtime';
 import { mp4, png } from '#local/media';
 import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
+import { present } from '../helpers/present.ts';
 
 describe('a webhook that arrives before the workflow waits for it', () => {
   it('is never lost: the workflow resumes at once, without polling', async () => {
@@ -63,7 +64,9 @@ describe('webhooks lost; URLs expired; analysis and processing failed', () => {
       abandonedFileIds: [expect.any(String)],
     });
     expect(receivedBy(runtime, record)?.sha256).toBe(sha256(body));
-    expect(runtime.simulator?.file(record?.abandonedFileIds[0] ?? '')?.received).toBeUndefined();
+    expect(
+      present(runtime.simulator?.file(record?.abandonedFileIds[0] ?? ''), 'the abandoned file').received,
+    ).toBeUndefined();
   });
 
   it('records ANALYSIS_FAILED after READY when analysis fails, and the workflow succeeds', async () => {

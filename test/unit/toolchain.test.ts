@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,13 @@ describe('toolchain', () => {
 
     expect(pinnedMajor).toBe('22');
     expect(process.versions.node.split('.')[0]).toBe(pinnedMajor);
+  });
+});
+
+describe('the unit tier', () => {
+  it('opens no socket: a test that listens or connects fails, naming where it belongs', () => {
+    expect(() => net.createServer().listen(0)).toThrow('tests that open sockets belong in test/e2e/');
+    expect(() => net.connect(1, '127.0.0.1')).toThrow('tests that open sockets belong in test/e2e/');
   });
 });
 

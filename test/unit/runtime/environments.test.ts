@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/runtime/environments';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
@@ -47,18 +47,19 @@ function environments(overrides?: Partial<EnvironmentSpec>): FunctionEnvironment
   return created;
 }
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await Promise.all(open.map((created) => created.close()));
   open = [];
 });
 
 describe('function environments', () => {
   it('keep module scope between invocations of a warm environment, with the function’s own variables only', async () => {
-    process.env.OTHER = 'the runtime’s, not the function’s';
+    // Stubbed, and undone after each test however it ends (the files of a worker share a process).
+    vi.stubEnv('OTHER', 'the runtime’s, not the function’s');
     const fn = environments();
     expect(await fn.invoke({})).toEqual({ invocations: 1, secret: 'mine', other: null, name: 'fn' });
     expect(await fn.invoke({})).toMatchObject({ invocations: 2 });
     expect(fn.figures).toMatchObject({ coldStarts: 1, environments: 1 });
-    delete process.env.OTHER;
   });
 
   it('serve one invocation at a time: concurrent ones get environments of their own, up to the cap', async () => {

@@ -9,6 +9,7 @@ import { uploadToPresignedUrl } from '#shared/videogen/index';
 import { mp4 } from '#local/media';
 import { AT } from '../../fixtures/records.ts';
 import { useWorkflowSteps } from '../../helpers/workflow-steps.ts';
+import { present } from '../../helpers/present.ts';
 
 const steps = useWorkflowSteps();
 const { noWait, acceptedRecord, createDeps } = steps;
@@ -59,7 +60,7 @@ describe('Poll', () => {
     expect((await poll(pollDeps(), { pk: record.pk, fileId: created.fileId, uploadedAt: AT })).outcome).toBe(
       'READY',
     );
-    expect((await getRecord(steps.table.store, record.pk))?.taskToken).toBeUndefined();
+    expect(present(await getRecord(steps.table.store, record.pk), 'the record').taskToken).toBeUndefined();
   });
 
   it('keeps the token while it sends the workflow back to wait', async () => {

@@ -19,6 +19,7 @@ import { WAITING_STATUSES } from '#shared/ingest/record';
 import { createWebhookVerifier, signWebhook, type WebhookEvent } from '#shared/videogen/index';
 import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import { present } from '../../helpers/present.ts';
 
 const sfn = mockAwsClient(SFNClient);
 let table: TestTable;
@@ -72,7 +73,7 @@ describe('handleDelivery', () => {
       taskToken: 'token-1',
       output: JSON.stringify({ outcome: 'READY', status: 'READY' }),
     });
-    expect((await getRecord(table.store, pk))?.taskToken).toBeUndefined();
+    expect(present(await getRecord(table.store, pk), 'the record').taskToken).toBeUndefined();
   });
 
   it('tells the drop-to-READY time once, on the delivery that made the file ready', async () => {

@@ -27,6 +27,7 @@ import { mp4 } from '#local/media';
 import { receivedRecord } from '../../fixtures/records.ts';
 import type { TestTable } from '../../helpers/ingest-table.ts';
 import { startStepBackends, type StepBackends } from '../../helpers/step-backends.ts';
+import { present } from '../../helpers/present.ts';
 
 const s3 = mockAwsClient(S3Client);
 let table: TestTable;
@@ -213,7 +214,7 @@ describe('the transfer worker', () => {
     const later = await claimed();
     const deferred = await deliver(deps(recordingAnswers(), { now: () => at }), later.pk);
     expect(deferred).toEqual({ kind: 'retry', afterSeconds: 600, reason: 'VideoGen rate limit' });
-    expect((await getRecord(table.store, later.pk))?.transferAttempts).toBeUndefined();
+    expect(present(await getRecord(table.store, later.pk), 'the record').transferAttempts).toBeUndefined();
   });
 
   it('counts attempts on the record, not deliveries: a file fails only after maxAttempts real tries', async () => {

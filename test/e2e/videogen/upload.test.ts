@@ -15,6 +15,7 @@ import {
 } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
 import { png } from '#local/media';
+import { present } from '../../helpers/present.ts';
 
 /** A lazily generated stream of `total` pseudo-random bytes, and the SHA-256 they hash to. */
 function generated(
@@ -183,7 +184,7 @@ describe('uploadToPresignedUrl against the simulator', () => {
     expect(error).toBeInstanceOf(SourceStreamError);
     expect((error as Error).message).toContain('S3 read timed out');
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(sim.file(fileId)?.received).toBeUndefined();
+    expect(present(sim.file(fileId), 'the file').received).toBeUndefined();
     expect(
       sim
         .uploads()

@@ -13,6 +13,7 @@ import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
+import { present } from '../../helpers/present.ts';
 
 let table: TestTable;
 beforeAll(async () => {
@@ -52,8 +53,7 @@ describe('ingest store against the DynamoDB emulator', () => {
     expect(await advanceStatus(table.store, record.pk, ['CREATED'], 'FAILED', AT, { error: failure })).toBe(
       true,
     );
-    const failed = await getRecord(table.store, record.pk);
-    if (!failed) throw new Error('no record');
+    const failed = present(await getRecord(table.store, record.pk), 'the failed record');
     const retryArn = 'arn:aws:states:us-east-1:123456789012:execution:sm:retry-1';
     expect(await claimSource(table.store, { ...record, executionArn: retryArn })).toBe(false);
     expect(await requestRetry(table.store, failed, retryArn, AT)).toBe(true);
@@ -78,7 +78,7 @@ describe('ingest store against the DynamoDB emulator', () => {
   it('retries only FAILED and TIMED_OUT records', async () => {
     const record = await claimed();
     expect(await requestRetry(table.store, record, 'arn:x', AT)).toBe(false);
-    expect((await getRecord(table.store, record.pk))?.retryExecutionArn).toBeUndefined();
+    expect(present(await getRecord(table.store, record.pk), 'the record').retryExecutionArn).toBeUndefined();
   });
 
   it('records a created file and its pointer in one transaction', async () => {
@@ -122,8 +122,7 @@ describe('ingest store against the DynamoDB emulator', () => {
   it('records the previous file as abandoned when a new one replaces it', async () => {
     const record = await claimed();
     await recordCreatedFile(table.store, record, { fileId: 'vg_file_old', displayName: 'a.mp4', at: AT });
-    const afterFirst = await getRecord(table.store, record.pk);
-    if (!afterFirst) throw new Error('record missing');
+    const afterFirst = present(await getRecord(table.store, record.pk), 'the record');
 
     await recordCreatedFile(table.store, afterFirst, { fileId: 'vg_file_new', displayName: 'a.mp4', at: AT });
 
@@ -164,15 +163,14 @@ describe('ingest store against the DynamoDB emulator', () => {
     expect(await storeTaskToken(table.store, ready.pk, 'token-r', WAITING_STATUSES, AT)).toBe(false);
     expect(await storeTaskToken(table.store, waiting.pk, 'token-1', WAITING_STATUSES, AT)).toBe(true);
 
-    const withToken = await getRecord(table.store, waiting.pk);
-    expect(withToken?.taskToken).toBe('token-1');
-    if (!withToken) throw new Error('record missing');
+    const withToken = present(await getRecord(table.store, waiting.pk), 'the record');
+    expect(withToken.taskToken).toBe('token-1');
     await saveRecord(table.store, withToken, { ...withToken, status: 'READY', taskToken: undefined });
     expect((await getRecord(table.store, waiting.pk))?.taskToken).toBe('token-1');
 
     await clearTaskToken(table.store, waiting.pk, 'token-0');
     expect((await getRecord(table.store, waiting.pk))?.taskToken).toBe('token-1');
     await clearTaskToken(table.store, waiting.pk, 'token-1');
-    expect((await getRecord(table.store, waiting.pk))?.taskToken).toBeUndefined();
+    expect(present(await getRecord(table.store, waiting.pk), 'the record').taskToken).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import { storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
 import { useWorkflowSteps } from '../../helpers/workflow-steps.ts';
+import { present } from '../../helpers/present.ts';
 
 const steps = useWorkflowSteps();
 const { now, source, acceptedRecord, createDeps } = steps;
@@ -44,7 +45,7 @@ describe('RecordFailure', () => {
       status: 'FAILED',
       error: { code: 'States.Timeout' },
     });
-    expect((await getRecord(steps.table.store, record.pk))?.taskToken).toBeUndefined();
+    expect(present(await getRecord(steps.table.store, record.pk), 'the record').taskToken).toBeUndefined();
   });
 
   it('never overwrites a READY record', async () => {
