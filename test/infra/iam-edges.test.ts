@@ -151,15 +151,25 @@ describe('IAM edges of the template', () => {
           'Allowed',
         );
       }
-      const onFailure = (
+    }
+    const onFailure = mappings.flatMap(([mappingId, mapping]) => {
+      const destination = (
         mapping.Properties.DestinationConfig as { OnFailure?: { Destination: unknown } } | undefined
-      )?.OnFailure;
-      if (onFailure) {
-        const destination = arns.resolve(onFailure.Destination);
-        expect(await allowed({ principal: role, action: 'sqs:SendMessage', resource: destination })).toBe(
-          'Allowed',
-        );
-      }
+      )?.OnFailure?.Destination;
+      return destination === undefined
+        ? []
+        : [{ mappingId, mapping, destination: arns.resolve(destination) }];
+    });
+    // The stream subscriber's failures go to its on-failure queue; the queues' mappings have none.
+    expect(onFailure.map(({ mappingId }) => mappingId)).toEqual([
+      expect.stringMatching(/^ConsumerDynamoDBEventSource/),
+    ]);
+    for (const { mappingId, mapping, destination } of onFailure) {
+      const role = policies.roleOf(logicalIdOf(mapping.Properties.FunctionName));
+      expect(
+        await allowed({ principal: role, action: 'sqs:SendMessage', resource: destination }),
+        `${mappingId} sqs:SendMessage`,
+      ).toBe('Allowed');
     }
   });
 

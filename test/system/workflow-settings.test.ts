@@ -10,6 +10,7 @@ import type { Readiness } from '#shared/config';
 import { READY_STATUSES } from '#shared/ingest/record';
 import { mp4, png } from '#local/media';
 import { captureLogs, leakedSecrets } from '../helpers/log-capture.ts';
+import { present } from '../helpers/present.ts';
 import { executionOf, ingestAll, receivedBy, sha256, startRuntime } from '../helpers/runtime.ts';
 
 // One runtime per level: readiness is a deployment setting.
@@ -41,15 +42,18 @@ describe('readiness settings', () => {
     expect(executionOf(runtime, 'clip.mp4')?.status).toBe('SUCCEEDED');
 
     // Once every delivery landed (two may cross on their way: each has an environment of its
-    // own), the event was recorded, and READY came no later than any event after it: the
-    // workflow did not wait for them.
+    // own), every event was recorded; READY came with the level's own event, not before it,
+    // and no later than any event after it: the workflow did not wait for them.
     await runtime.simulator?.settled();
-    const settled = (await runtime.records()).find((candidate) => candidate.key === 'clip.mp4');
-    expect(Object.keys(settled?.events ?? {})).toContain(event);
-    const later = LIFECYCLE.slice(LIFECYCLE.indexOf(event) + 1).map((name) =>
-      Date.parse(settled?.events[name] ?? ''),
+    const settled = present(
+      (await runtime.records()).find((candidate) => candidate.key === 'clip.mp4'),
+      "clip.mp4's record",
     );
-    for (const seenAt of later) expect(Date.parse(settled?.readyAt ?? '')).toBeLessThanOrEqual(seenAt);
+    expect(Object.keys(settled.events).sort()).toEqual([...LIFECYCLE].sort());
+    const readyAt = Date.parse(present(settled.readyAt, 'readyAt'));
+    expect(readyAt).toBeGreaterThanOrEqual(Date.parse(present(settled.events[event], event)));
+    const later = LIFECYCLE.slice(LIFECYCLE.indexOf(event) + 1);
+    expect(later.filter((name) => !(readyAt <= Date.parse(present(settled.events[name], name))))).toEqual([]);
   });
 });
 
