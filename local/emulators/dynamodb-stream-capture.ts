@@ -12,7 +12,8 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type { Item, LocalStreams } from './dynamodb-streams.ts';
+import type { Item } from './dynamodb-items.ts';
+import type { LocalStreams } from './dynamodb-streams.ts';
 
 /** An operation's answer as the front sends it. */
 export interface FrontAnswer {

@@ -15,7 +15,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { StreamCapture } from './dynamodb-stream-capture.ts';
-import type { Item } from './dynamodb-streams.ts';
+import type { Item } from './dynamodb-items.ts';
 
 type Json = Record<string, unknown>;
 

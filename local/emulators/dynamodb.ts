@@ -13,7 +13,8 @@ import { DynamoDBClient, type KeySchemaElement, type TransactWriteItem } from '@
 import dynalite from 'dynalite';
 import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
-import { LocalStreams, StreamsApiError, type Item, type StreamViewType } from './dynamodb-streams.ts';
+import type { Item } from './dynamodb-items.ts';
+import { LocalStreams, StreamsApiError, type StreamViewType } from './dynamodb-streams.ts';
 
 /** The region and account the emulator's ARNs name (the local runtime's, `cfn.ts`). */
 const REGION = 'us-east-1';

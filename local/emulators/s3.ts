@@ -7,18 +7,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
 import { signingAccessKey } from '../iam/sigv4.ts';
-import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
+import { forwardToS3rver, s3Error, type ForwardChange } from './s3-forward.ts';
 import { HashedKeyStore, S3_MAX_KEY_BYTES } from './s3-store.ts';
 import { listObjectsV2 } from './s3-list.ts';
 import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
-import { xmlEscape } from './xml.ts';
 import { encodeEventKey } from '../../lambdas/shared/s3-event-key.ts';
 
 export interface LocalS3 {
@@ -45,36 +43,9 @@ export interface LocalS3Options {
   readonly judge?: (method: string, url: string, accessKeyId: string | undefined) => Promise<void>;
 }
 
-/** S3's ceiling for one PUT, an object's or a part's: larger objects need a multipart upload. */
-export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
-
-function s3Error(
-  response: http.ServerResponse,
-  method: string,
-  status: number,
-  code: string,
-  message: string,
-): void {
-  const body =
-    method === 'HEAD'
-      ? ''
-      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>local</RequestId></Error>`;
-  response
-    .writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
-    .end(body);
-}
-
 /** A key as a URL path: each segment encoded, the slashes kept. */
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
-}
-
-/** The bytes a PUT carries (an `aws-chunked` body declares its decoded length). */
-function putLength(request: http.IncomingMessage): number {
-  const declared = isAwsChunked(request.headers)
-    ? request.headers['x-amz-decoded-content-length']
-    : request.headers['content-length'];
-  return Number(declared ?? 0);
 }
 
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
@@ -314,75 +285,12 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     void proxy(request, response).catch(fail);
   };
 
-  /**
-   * Sends the request on to s3rver (at `path` when given), its answer back (with `headers`
-   * added); resolves with the answer's status once it is sent.
-   */
+  /** To s3rver (`s3-forward.ts`), at `path` when given, with `headers` added to its answer. */
   const proxy = (
     request: http.IncomingMessage,
     response: http.ServerResponse,
-    change: { path?: string; headers?: Record<string, string> } = {},
-  ): Promise<{ status: number }> => {
-    // s3rver takes a PUT of any size; S3 refuses one over 5 GiB before reading it.
-    if (request.method === 'PUT' && putLength(request) > S3_MAX_PUT_BYTES) {
-      request.resume();
-      s3Error(
-        response,
-        'PUT',
-        400,
-        'EntityTooLarge',
-        'Your proposed upload exceeds the maximum allowed size',
-      );
-      return Promise.resolve({ status: 400 });
-    }
-    const headers: http.OutgoingHttpHeaders = { ...request.headers };
-    // s3rver knows one key pair: a function's own key (judged above) is signed as it.
-    if (typeof headers.authorization === 'string') {
-      headers.authorization = headers.authorization.replace(/Credential=[^/,\s]+\//, 'Credential=S3RVER/');
-    }
-    const chunked = isAwsChunked(request.headers);
-    if (chunked) {
-      const encodings = (request.headers['content-encoding'] ?? '')
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part !== '' && part !== 'aws-chunked');
-      if (encodings.length > 0) headers['content-encoding'] = encodings.join(', ');
-      else delete headers['content-encoding'];
-      headers['content-length'] = String(request.headers['x-amz-decoded-content-length'] ?? '');
-      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-      delete headers['x-amz-decoded-content-length'];
-      delete headers['x-amz-trailer'];
-      delete headers['transfer-encoding'];
-    }
-    request.resume();
-    return new Promise((resolve) => {
-      const upstream = http.request(
-        {
-          host: '127.0.0.1',
-          port: backend.port,
-          method: request.method,
-          path: change.path ?? request.url,
-          headers,
-        },
-        (answer) => {
-          const status = answer.statusCode ?? 502;
-          response.writeHead(status, { ...answer.headers, ...(status < 300 ? change.headers : {}) });
-          void pipeline(answer, response)
-            .catch(() => undefined)
-            .finally(() => resolve({ status }));
-        },
-      );
-      upstream.on('error', () => {
-        if (!response.headersSent) response.writeHead(502);
-        response.end();
-        resolve({ status: 502 });
-      });
-      const body = chunked
-        ? pipeline(request, new AwsChunkedDecoder(), upstream)
-        : pipeline(request, upstream);
-      void body.catch(() => upstream.destroy());
-    });
-  };
+    change: ForwardChange = {},
+  ): Promise<{ status: number }> => forwardToS3rver(backend.port, request, response, change);
   try {
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);

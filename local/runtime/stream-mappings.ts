@@ -12,7 +12,8 @@ import {
   DescribeStreamCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Template } from 'aws-cdk-lib/assertions';
-import type { Item, StreamRecord } from '../emulators/dynamodb-streams.ts';
+import type { Item } from '../emulators/dynamodb-items.ts';
+import type { StreamRecord } from '../emulators/dynamodb-streams.ts';
 import type { SqsQueue } from '../emulators/sqs-queue.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import type { LocalIam } from '../iam/local-iam.ts';
