@@ -5,7 +5,7 @@
  * (create, PUT, GET every 2 s until ready) against the same simulator, side by side.
  */
 import { Readable } from 'node:stream';
-import { readOperationCounts } from '../local/emulators/dynamodb.ts';
+import { readOperationCounts } from '../local/services/dynamodb/dynamodb.ts';
 import { png } from '../local/media.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
 import { VideoGenSimulator } from '../local/simulator/simulator.ts';

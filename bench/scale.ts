@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { readOperationCounts } from '../local/emulators/dynamodb.ts';
+import { readOperationCounts } from '../local/services/dynamodb/dynamodb.ts';
 import { png } from '../local/media.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
 import { READY_STATUSES } from '../lambdas/shared/ingest/record.ts';

@@ -18,12 +18,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { startDynamoDBProcess } from '../local/emulators/dynamodb-process.ts';
+import { startDynamoDBProcess } from '../local/services/dynamodb/dynamodb-process.ts';
 import { png } from '../local/media.ts';
 import { loadApp } from '../local/runtime/cloud-assembly.ts';
 import { LocalRuntime, LOCAL_CREDENTIALS } from '../local/runtime/runtime.ts';
-import { StreamEventSourceMapping } from '../local/runtime/stream-event-source-mapping.ts';
-import { streamReader } from '../local/runtime/stream-mappings.ts';
+import { StreamEventSourceMapping } from '../local/services/dynamodb/stream-event-source-mapping.ts';
+import { streamReader } from '../local/services/dynamodb/stream-mappings.ts';
 import { percentile, round } from './stats.ts';
 
 const RESULTS_JSON = 'bench/results/stream.json';

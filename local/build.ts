@@ -18,8 +18,8 @@ export const LOCAL_DIST = path.join(LOCAL, 'dist');
 /** The entries: the CLI, and what the runtime starts by path. */
 const ENTRIES = {
   cli: 'cli.ts',
-  'lambda-worker': 'runtime/lambda-worker.mjs',
-  'dynamodb-process': 'emulators/dynamodb-process.ts',
+  'lambda-worker': 'services/lambda/lambda-worker.mjs',
+  'dynamodb-process': 'services/dynamodb/dynamodb-process.ts',
 };
 
 /** Builds `dist/`; answers the packages the bundle imports (each must be a dependency or a peer). */

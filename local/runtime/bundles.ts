@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HANDLER_METADATA_KEY, PROJECT_ROOT, type HandlerName } from '../../lib/handlers.ts';
 import { BUILD_CACHE, inputsHash, markUsed, pruneUnused, sourcesUnder } from '../build-cache.ts';
-import type { FunctionCode, LocalFunction } from './lambdas.ts';
+import type { FunctionCode, LocalFunction } from '../services/lambda/lambdas.ts';
 
 /** Each handler's `index.mjs`, by handler name. */
 export type Bundles = Readonly<Record<HandlerName, string>>;

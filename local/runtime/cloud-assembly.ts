@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HANDLER_METADATA_KEY } from '../../lib/handlers.ts';
 import { UsageError } from '../../cli/args.ts';
-import type { FunctionNotRun } from './lambdas.ts';
+import type { FunctionNotRun } from '../services/lambda/lambdas.ts';
 
 type TemplateJson = {
   Resources: Record<

@@ -15,7 +15,7 @@ import {
   localFunctionNameOf,
   type FunctionNotRun,
   type LocalFunction,
-} from './lambdas.ts';
+} from '../services/lambda/lambdas.ts';
 import type { LocalRuntimeOptions } from './options.ts';
 import { ingestOf, ingestsInTemplate, type IngestInStack } from './ingests.ts';
 

@@ -1,6 +1,6 @@
 /** What the local runtime takes, and what it tells the ops CLI. */
 import type { Readiness } from '../../lambdas/shared/config.ts';
-import type { SqsQueue } from '../emulators/sqs-queue.ts';
+import type { SqsQueue } from '../services/sqs/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';
 import type { SimulatorOptions } from '../simulator/simulator.ts';
 

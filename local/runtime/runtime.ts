@@ -15,19 +15,23 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { IngestRecord } from '../../lambdas/shared/ingest/record.ts';
 import { scanRecords } from '../../lambdas/shared/ingest/store.ts';
 import { recordsChangedSince } from '../../lambdas/shared/ingest/status-index.ts';
-import type { LocalStepFunctions } from '../emulators/step-functions.ts';
+import type { LocalStepFunctions } from '../services/step-functions/step-functions.ts';
 import type { VideoGenSimulator } from '../simulator/simulator.ts';
 import type { LocalIam } from '../iam/local-iam.ts';
-import type { LocalLambdas } from './lambdas.ts';
-import type { SqsEventSourceMapping } from './event-source-mapping.ts';
+import type { LocalLambdas } from '../services/lambda/lambdas.ts';
+import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
 import type { SubscriberFigures } from './progress.ts';
-import type { LocalSubscribers, Subscriber, SubscriberDelivery } from './stream-mappings.ts';
+import type {
+  LocalSubscribers,
+  Subscriber,
+  SubscriberDelivery,
+} from '../services/dynamodb/stream-mappings.ts';
 import type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions } from './options.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../../ops/reconcile.ts';
 import { fromEndpoints } from '../../ops/target.ts';
 import { startServices, type LocalIngest, type LocalServices } from './services.ts';
 import type { ShutdownList } from './shutdown.ts';
-import type { WebhookEndpoint } from './webhook-endpoint.ts';
+import type { WebhookEndpoint } from '../services/api-gateway/webhook-endpoint.ts';
 
 export { LOCAL_CREDENTIALS } from './options.ts';
 export type { DropOptions, LocalOpsEndpoints, LocalQueues, LocalRuntimeOptions } from './options.ts';

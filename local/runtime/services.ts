@@ -10,30 +10,30 @@ import { randomBytes } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { definitionFromTemplate } from '../definition-from-template.ts';
-import type { LocalDynamoDB } from '../emulators/dynamodb.ts';
-import { startDynamoDBProcess } from '../emulators/dynamodb-process.ts';
-import { startS3, type LocalS3 } from '../emulators/s3.ts';
-import { startSecretsManager, type LocalSecrets } from '../emulators/secrets.ts';
-import { startSqs } from '../emulators/sqs.ts';
+import { definitionFromTemplate } from '../services/step-functions/definition-from-template.ts';
+import type { LocalDynamoDB } from '../services/dynamodb/dynamodb.ts';
+import { startDynamoDBProcess } from '../services/dynamodb/dynamodb-process.ts';
+import { startS3, type LocalS3 } from '../services/s3/s3.ts';
+import { startSecretsManager, type LocalSecrets } from '../services/secrets-manager/secrets.ts';
+import { startSqs } from '../services/sqs/sqs.ts';
 import {
   serviceError,
   startStepFunctions,
   type LocalExecution,
   type LocalStepFunctions,
-} from '../emulators/step-functions.ts';
+} from '../services/step-functions/step-functions.ts';
 import { VideoGenSimulator } from '../simulator/simulator.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { functionCode } from './bundles.ts';
-import { LocalLambdas } from './lambdas.ts';
-import type { SqsEventSourceMapping } from './event-source-mapping.ts';
-import { queuesFromTemplate, startMappings } from './queues.ts';
+import { LocalLambdas } from '../services/lambda/lambdas.ts';
+import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
+import { queuesFromTemplate, startMappings } from '../services/sqs/queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
-import { localFunctionVariables } from './function-variables.ts';
+import { localFunctionVariables } from '../services/lambda/function-variables.ts';
 import { localStackOf, localTableNames, localTemplate } from './local-stack.ts';
 import { outsideTheModel } from './cloud-assembly.ts';
-import { LocalSubscribers } from './stream-mappings.ts';
+import { LocalSubscribers } from '../services/dynamodb/stream-mappings.ts';
 import {
   LOCAL_CREDENTIALS,
   type LocalOpsEndpoints,
@@ -41,13 +41,13 @@ import {
   type LocalRuntimeOptions,
 } from './options.ts';
 import { ShutdownList } from './shutdown.ts';
-import { createTables, startTable } from './table.ts';
+import { createTables, startTable } from '../services/dynamodb/table.ts';
 import {
   registeredEventsOf,
   startWebhookEndpoint,
   webhookFrontOf,
   type WebhookEndpoint,
-} from './webhook-endpoint.ts';
+} from '../services/api-gateway/webhook-endpoint.ts';
 
 /** One `VideoGenIngest` of the stack, as this runtime runs it. */
 export interface LocalIngest {

@@ -43,7 +43,7 @@ declare module 's3rver' {
   }
 }
 
-// s3rver's store and object model, which `local/emulators/s3-store.ts` extends.
+// s3rver's store and object model, which `local/services/s3/s3-store.ts` extends.
 declare module 's3rver/lib/models/object' {
   import type { Readable } from 'node:stream';
   class S3Object {

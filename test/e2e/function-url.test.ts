@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFunctionUrl, type LocalFunctionUrl } from '#local/runtime/function-url';
-import { TokenBucket } from '#local/runtime/token-bucket';
+import { startFunctionUrl, type LocalFunctionUrl } from '#local/services/lambda/function-url';
+import { TokenBucket } from '#local/services/api-gateway/token-bucket';
 
 describe('the local Function URL', () => {
   let server: LocalFunctionUrl | undefined;

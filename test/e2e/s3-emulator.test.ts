@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsChunkedDecoder } from '#local/emulators/aws-chunked';
-import { startS3, type LocalS3 } from '#local/emulators/s3';
+import { AwsChunkedDecoder } from '#local/services/s3/aws-chunked';
+import { startS3, type LocalS3 } from '#local/services/s3/s3';
 import { LOCAL_CREDENTIALS } from '#local/runtime/runtime';
 
 async function decode(parts: string[]): Promise<string> {

@@ -12,12 +12,12 @@ import {
   ListStreamsCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDB, type LocalDynamoDB } from '#local/emulators/dynamodb';
+import { startDynamoDB, type LocalDynamoDB } from '#local/services/dynamodb/dynamodb';
 import { templateArns } from '#local/iam/arns';
 import { startJsonGate, type JsonGate } from '#local/iam/json-gate';
 import { LocalIam, serviceJudges } from '#local/iam/local-iam';
 import { LOCAL_CREDENTIALS } from '#local/runtime/options';
-import { tableSpecFromTemplate } from '#local/table-from-template';
+import { tableSpecFromTemplate } from '#local/services/dynamodb/table-from-template';
 import { stackWithSubscriber } from '../helpers/cdk-app.ts';
 
 let dynamo: LocalDynamoDB;

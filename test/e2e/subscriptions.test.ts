@@ -7,7 +7,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubscriberOptions } from '../../lib/videogen-ingest.ts';
-import { filtersMatch } from '#local/runtime/event-filter';
+import { filtersMatch } from '#local/services/lambda/event-filter';
 import type { IngestRecord } from '#shared/ingest/record';
 import { advanceStatus, claimSource, getRecord, recordCreatedFile, saveRecord } from '#shared/ingest/store';
 import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';

@@ -6,7 +6,11 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY } from '../../lib/handlers.ts';
 import { synthesizeStack } from '#local/synth';
-import { definitionFromTemplate, placeholderFor, type AslDefinition } from '#local/definition-from-template';
+import {
+  definitionFromTemplate,
+  placeholderFor,
+  type AslDefinition,
+} from '#local/services/step-functions/definition-from-template';
 
 export const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 

@@ -1,8 +1,8 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startDynamoDB } from '#local/emulators/dynamodb';
+import { startDynamoDB } from '#local/services/dynamodb/dynamodb';
 import { synthesizeStack } from '#local/synth';
-import { tableSpecFromTemplate, type TableSpec } from '#local/table-from-template';
+import { tableSpecFromTemplate, type TableSpec } from '#local/services/dynamodb/table-from-template';
 import type { IngestStore } from '#shared/ingest/store';
 
 let spec: TableSpec | undefined;

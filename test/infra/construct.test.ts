@@ -10,7 +10,7 @@ import { WEBHOOK_EVENT_TYPES } from '../../lambdas/shared/videogen/contract.ts';
 import { LOCAL_STACK_PROPS, synthesizeStack } from '#local/synth';
 import { stackSettings, stackTemplate, synthesize } from '#local/runtime/local-stack';
 import { defaultStack, functionIdOf as functionIdIn } from '../helpers/default-stack.ts';
-import type { AslDefinition } from '#local/definition-from-template';
+import type { AslDefinition } from '#local/services/step-functions/definition-from-template';
 
 let template: Template;
 let definition: AslDefinition;

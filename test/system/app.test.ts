@@ -18,7 +18,7 @@ import { png } from '#local/media';
 import { ingestRecordSchema } from '#shared/ingest/record';
 import { loadApp } from '#local/runtime/cloud-assembly';
 import { LocalRuntime, LOCAL_CREDENTIALS } from '#local/runtime/runtime';
-import type { OnFailureRecord } from '#local/runtime/stream-event-source-mapping';
+import type { OnFailureRecord } from '#local/services/dynamodb/stream-event-source-mapping';
 import { cli, collected, withStart } from '../helpers/cli.ts';
 import { documentedExampleApp, writeApp, type ExampleApp } from '../helpers/example-app.ts';
 

@@ -20,8 +20,8 @@ import {
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDynamoDB, type LocalDynamoDB } from '#local/emulators/dynamodb';
-import { LocalStreams } from '#local/emulators/dynamodb-streams';
+import { startDynamoDB, type LocalDynamoDB } from '#local/services/dynamodb/dynamodb';
+import { LocalStreams } from '#local/services/dynamodb/dynamodb-streams';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 let dynamo: LocalDynamoDB | undefined;

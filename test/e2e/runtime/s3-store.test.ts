@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startS3, type LocalS3 } from '#local/emulators/s3';
+import { startS3, type LocalS3 } from '#local/services/s3/s3';
 import { LOCAL_CREDENTIALS } from '#local/runtime/runtime';
 
 const BUCKET = 'drop';

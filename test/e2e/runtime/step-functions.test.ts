@@ -6,7 +6,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startStepFunctions, type LocalStepFunctions } from '#local/emulators/step-functions';
+import { startStepFunctions, type LocalStepFunctions } from '#local/services/step-functions/step-functions';
 import { LOCAL_CREDENTIALS } from '#local/runtime/options';
 
 const ARN = (name: string) => `arn:aws:states:us-east-1:000000000000:stateMachine:${name}`;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/runtime/environments';
+import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/services/lambda/environments';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filtersMatch, patternMatches } from '#local/runtime/event-filter';
+import { filtersMatch, patternMatches } from '#local/services/lambda/event-filter';
 
 /** The DynamoDB stream record of Lambda's filtering guide (its CustomerName example). */
 const record = {

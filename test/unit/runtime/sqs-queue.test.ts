@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SqsQueue } from '#local/emulators/sqs-queue';
-import { SqsEventSourceMapping } from '#local/runtime/event-source-mapping';
+import { SqsQueue } from '#local/services/sqs/sqs-queue';
+import { SqsEventSourceMapping } from '#local/services/sqs/event-source-mapping';
 
 afterEach(() => {
   vi.useRealTimers();

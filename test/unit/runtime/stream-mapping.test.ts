@@ -1,12 +1,12 @@
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalStreams, type StreamRecord } from '#local/emulators/dynamodb-streams';
+import { LocalStreams, type StreamRecord } from '#local/services/dynamodb/dynamodb-streams';
 import {
   StreamEventSourceMapping,
   type OnFailureRecord,
   type StreamMappingOptions,
   type StreamReader,
-} from '#local/runtime/stream-event-source-mapping';
+} from '#local/services/dynamodb/stream-event-source-mapping';
 
 const running: StreamEventSourceMapping[] = [];
 afterEach(() => {

@@ -7,8 +7,8 @@
  * library knows; the XML itself is a handful of elements.
  */
 import { randomUUID } from 'node:crypto';
-import type { QueryProtocol } from './json-api.ts';
-import { xmlEscape } from './xml.ts';
+import type { QueryProtocol } from '../../http/json-api.ts';
+import { xmlEscape } from '../../http/xml.ts';
 
 const NAMESPACE = 'http://queue.amazonaws.com/doc/2012-11-05/';
 

@@ -10,7 +10,7 @@
  * to a token whose wait has ended (`TaskTimedOut`).
  */
 import { randomBytes } from 'node:crypto';
-import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from '../../http/json-api.ts';
 import {
   machineRunner,
   namedError,

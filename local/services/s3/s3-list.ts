@@ -8,7 +8,7 @@
  * The token is the last key of the page, base64url-encoded: opaque to clients, as S3's is.
  */
 import type { HashedKeyStore } from './s3-store.ts';
-import { xmlEscape } from './xml.ts';
+import { xmlEscape } from '../../http/xml.ts';
 
 /** S3's most keys a page, whatever `max-keys` asks. */
 const PAGE_MAX_KEYS = 1000;

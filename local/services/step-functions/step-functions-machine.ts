@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { AslDefinition, AslState } from '../definition-from-template.ts';
+import type { AslDefinition, AslState } from './definition-from-template.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

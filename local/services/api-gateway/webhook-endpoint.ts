@@ -6,14 +6,14 @@
  * this machine, a signing secret of its own and the poll path.
  */
 import { randomBytes } from 'node:crypto';
-import type { LocalIam } from '../iam/local-iam.ts';
-import type { LocalSecrets } from '../emulators/secrets.ts';
-import { seededRandom } from '../simulator/faults.ts';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from '../cfn.ts';
-import { startFunctionUrl } from './function-url.ts';
+import type { LocalIam } from '../../iam/local-iam.ts';
+import type { LocalSecrets } from '../secrets-manager/secrets.ts';
+import { seededRandom } from '../../simulator/faults.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
+import { startFunctionUrl } from '../lambda/function-url.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { ingestOf, type IngestInStack } from './ingests.ts';
-import type { LocalLambdas } from './lambdas.ts';
+import { ingestOf, type IngestInStack } from '../../runtime/ingests.ts';
+import type { LocalLambdas } from '../lambda/lambdas.ts';
 
 /**
  * As the deployed custom resource does: registers the webhook URL with the API by invoking

@@ -4,7 +4,7 @@
  * Hand-written: no JavaScript emulator of Secrets Manager exists, and two calls are all we need.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from '../../http/json-api.ts';
 
 export interface LocalSecrets extends JsonApiServer {
   set(secretId: string, value: string): void;

@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import type { ObjectCreatedEvent } from '../../lambdas/starter/starter.ts';
-import { signingAccessKey } from '../iam/sigv4.ts';
+import type { ObjectCreatedEvent } from '../../../lambdas/starter/starter.ts';
+import { signingAccessKey } from '../../iam/sigv4.ts';
 import { forwardToS3rver, s3Error, type ForwardChange } from './s3-forward.ts';
 import { HashedKeyStore, S3_MAX_KEY_BYTES } from './s3-store.ts';
 import { listObjectsV2 } from './s3-list.ts';
 import { listVersionsXml, newVersionId, VersionIndex } from './s3-versions.ts';
-import { encodeEventKey } from '../../lambdas/shared/s3-event-key.ts';
+import { encodeEventKey } from '../../../lambdas/shared/s3-event-key.ts';
 
 export interface LocalS3 {
   /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_S3` and `aws s3 --endpoint-url`. */

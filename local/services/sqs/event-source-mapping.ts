@@ -7,8 +7,8 @@
  * mapping never retries by itself.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { ReceivedMessage, SqsQueue } from '../emulators/sqs-queue.ts';
-import { LOCAL_REGION } from '../cfn.ts';
+import type { ReceivedMessage, SqsQueue } from './sqs-queue.ts';
+import { LOCAL_REGION } from '../../cfn.ts';
 
 export interface EventSourceMappingOptions {
   readonly queue: SqsQueue;

@@ -1,4 +1,4 @@
-import type { VariableName } from '../lambdas/shared/environments.ts';
+import type { VariableName } from '../../../lambdas/shared/environments.ts';
 
 /**
  * An environment like the one the construct gives the functions, so every handler's

@@ -12,24 +12,24 @@ import {
   DescribeStreamCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Template } from 'aws-cdk-lib/assertions';
-import type { Item } from '../emulators/dynamodb-items.ts';
-import type { StreamRecord } from '../emulators/dynamodb-streams.ts';
-import type { SqsQueue } from '../emulators/sqs-queue.ts';
-import { LOCAL_REGION } from '../cfn.ts';
-import type { LocalIam } from '../iam/local-iam.ts';
-import type { LocalFunction, LocalLambdas } from './lambdas.ts';
-import { LOCAL_CREDENTIALS } from './options.ts';
-import type { TemplateQueues } from './queues.ts';
+import type { Item } from './dynamodb-items.ts';
+import type { StreamRecord } from './dynamodb-streams.ts';
+import type { SqsQueue } from '../sqs/sqs-queue.ts';
+import { LOCAL_REGION } from '../../cfn.ts';
+import type { LocalIam } from '../../iam/local-iam.ts';
+import type { LocalFunction, LocalLambdas } from '../lambda/lambdas.ts';
+import { LOCAL_CREDENTIALS } from '../../runtime/options.ts';
+import type { TemplateQueues } from '../sqs/queues.ts';
 import {
   StreamEventSourceMapping,
   type CheckpointStore,
   type DeliveryEvent,
   type StreamReader,
 } from './stream-event-source-mapping.ts';
-import { recordDeliveries, type SubscriberDelivery } from '../../ops/deliveries-log.ts';
-import type { SubscriberFigures } from './progress.ts';
+import { recordDeliveries, type SubscriberDelivery } from '../../../ops/deliveries-log.ts';
+import type { SubscriberFigures } from '../../runtime/progress.ts';
 
-export type { SubscriberDelivery } from '../../ops/deliveries-log.ts';
+export type { SubscriberDelivery } from '../../../ops/deliveries-log.ts';
 
 interface StreamMappingProperties {
   EventSourceArn?: { 'Fn::GetAtt'?: [string, string] };

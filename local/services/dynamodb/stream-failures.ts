@@ -4,7 +4,7 @@
  * (the "DDBStreamBatchInfo" of Lambda's developer guide).
  */
 import { randomUUID } from 'node:crypto';
-import type { StreamRecord } from '../emulators/dynamodb-streams.ts';
+import type { StreamRecord } from './dynamodb-streams.ts';
 
 /** The invocation record Lambda sends to a stream mapping's on-failure destination. */
 export interface OnFailureRecord {

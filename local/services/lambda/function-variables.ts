@@ -1,8 +1,8 @@
-import type { VariableName } from '../../lambdas/shared/environments.ts';
-import type { Credentials } from '../iam/local-iam.ts';
+import type { VariableName } from '../../../lambdas/shared/environments.ts';
+import type { Credentials } from '../../iam/local-iam.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOCAL_REGION } from '../cfn.ts';
+import { LOCAL_REGION } from '../../cfn.ts';
 import type { LocalFunction } from './lambdas.ts';
 
 const API_URL = 'VIDEOGEN_API_URL' satisfies VariableName;

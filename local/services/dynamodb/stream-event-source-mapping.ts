@@ -12,8 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import type { StreamRecord } from '../emulators/dynamodb-streams.ts';
-import { filtersMatch } from './event-filter.ts';
+import type { StreamRecord } from './dynamodb-streams.ts';
+import { filtersMatch } from '../lambda/event-filter.ts';
 import { batchItemFailures, onFailureRecord, type OnFailureRecord } from './stream-failures.ts';
 import type { StreamMappingOptions } from './stream-mapping-options.ts';
 

@@ -5,7 +5,7 @@
  * became of each record.
  */
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import type { StreamRecord } from '../emulators/dynamodb-streams.ts';
+import type { StreamRecord } from './dynamodb-streams.ts';
 import type { OnFailureRecord } from './stream-failures.ts';
 
 /** How the mapping reads its stream (the Streams API, with the function's role). */

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
-import { xmlEscape } from './xml.ts';
+import { xmlEscape } from '../../http/xml.ts';
 
 export interface ObjectVersion {
   readonly versionId: string;

@@ -8,10 +8,10 @@
  * consumes is not received from here: on AWS a second consumer would steal its messages.
  */
 import { createHash } from 'node:crypto';
-import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from './json-api.ts';
+import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from '../../http/json-api.ts';
 import { SqsQueueError, type SqsQueue } from './sqs-queue.ts';
 import { SQS_QUERY_PROTOCOL } from './sqs-query.ts';
-import { LOCAL_ACCOUNT } from '../cfn.ts';
+import { LOCAL_ACCOUNT } from '../../cfn.ts';
 
 export interface LocalSqs extends JsonApiServer {
   /** A queue's URL on this endpoint. */

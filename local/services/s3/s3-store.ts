@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { unlessMissing } from '../missing-file.ts';
+import { unlessMissing } from '../../missing-file.ts';
 import type S3rverStore from 's3rver/lib/stores/filesystem';
 import type S3rverObject from 's3rver/lib/models/object';
 

@@ -5,11 +5,11 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { SQSEvent } from 'aws-lambda';
-import { SqsQueue, type SqsQueueOptions } from '../emulators/sqs-queue.ts';
-import type { HandlerName } from '../../lib/handlers.ts';
-import type { TemplateArns } from '../iam/arns.ts';
-import type { LocalIam } from '../iam/local-iam.ts';
-import type { LocalFunction, LocalLambdas } from './lambdas.ts';
+import { SqsQueue, type SqsQueueOptions } from './sqs-queue.ts';
+import type { HandlerName } from '../../../lib/handlers.ts';
+import type { TemplateArns } from '../../iam/arns.ts';
+import type { LocalIam } from '../../iam/local-iam.ts';
+import type { LocalFunction, LocalLambdas } from '../lambda/lambdas.ts';
 import { SqsEventSourceMapping } from './event-source-mapping.ts';
 
 interface QueueProperties {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
-import { xmlEscape } from './xml.ts';
+import { xmlEscape } from '../../http/xml.ts';
 
 /** S3's ceiling for one PUT, an object's or a part's: larger objects need a multipart upload. */
 export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
