@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { VideoGenIngestStack } from '../lib/videogen-ingest-stack.ts';
-import { SAMPLE_LAMBDA_ENV } from '../local/services/lambda/lambda-env.ts';
+import { SAMPLE_LAMBDA_ENV } from '../test/fixtures/lambda-env.ts';
 import { median, round } from './stats.ts';
 
 export interface BundleFigures {

@@ -3,7 +3,7 @@
  * handler reads at cold start, with their parsers. The one place a variable is named:
  * a handler loads its config from its entry (`loadConfig(ENVIRONMENTS.prepare)`), the
  * construct must give each function every variable of its entry (`EnvironmentOf`), and
- * the local sample environment must hold them all (`VariableName`).
+ * the sample environment of the tests (`test/fixtures/lambda-env.ts`) must hold them all (`VariableName`).
  */
 import * as z from 'zod/mini';
 import { env, nonEmptyString } from './config.ts';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { testApp } from '../helpers/cdk-app.ts';
 import { stackPropsFromContext } from '../../lib/app-config.ts';
 import { VideoGenIngestStack } from '../../lib/videogen-ingest-stack.ts';
-import { SAMPLE_LAMBDA_ENV } from '#local/services/lambda/lambda-env';
+import { SAMPLE_LAMBDA_ENV } from '../fixtures/lambda-env.ts';
 import { deployedBundles } from '#local/runtime/bundles';
 
 const execFileAsync = promisify(execFile);

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE_LAMBDA_ENV } from '#local/services/lambda/lambda-env';
+import { SAMPLE_LAMBDA_ENV } from '../fixtures/lambda-env.ts';
 import { png } from '#local/media';
 
 const PROJECT = path.resolve(import.meta.dirname, '../..');
