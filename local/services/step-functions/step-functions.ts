@@ -10,7 +10,13 @@
  * to a token whose wait has ended (`TaskTimedOut`).
  */
 import { randomBytes } from 'node:crypto';
-import { AwsApiError, startJsonApi, type JsonApiServer, type JudgeCall } from '../../http/json-api.ts';
+import {
+  AwsApiError,
+  startJsonApi,
+  type JsonApiServer,
+  type JudgeCall,
+  type Operations,
+} from '../../http/json-api.ts';
 import {
   machineRunner,
   namedError,
@@ -54,16 +60,122 @@ export interface LocalStepFunctions extends JsonApiServer {
   idle(timeoutMs?: number): Promise<void>;
 }
 
-export async function startStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
-  const createdAt = Date.now();
-  const tokens: Tokens = new Map();
-  const machines = new Map(
-    options.machines.map((machine) => [machine.stateMachineArn, machineRunner(machine, tokens, options)]),
-  );
-  const allExecutions = () => [...machines.values()].flatMap((machine) => [...machine.executions.values()]);
+/** The account's Step Functions: its state machines, their executions and task tokens, and the API's operations over them. */
+class StepFunctionsAccount {
+  readonly #createdAt = Date.now();
+  readonly #tokens: Tokens = new Map();
+  readonly #machines: ReadonlyMap<string, MachineRunner>;
 
-  function machineOf(stateMachineArn: unknown): MachineRunner {
-    const machine = machines.get(String(stateMachineArn));
+  constructor(options: LocalStepFunctionsOptions) {
+    this.#machines = new Map(
+      options.machines.map((machine) => [
+        machine.stateMachineArn,
+        machineRunner(machine, this.#tokens, options),
+      ]),
+    );
+  }
+
+  /** Every machine's executions. */
+  executions(): LocalExecution[] {
+    return [...this.#machines.values()].flatMap((machine) => [...machine.executions.values()]);
+  }
+
+  stateMachineOfToken(token: string): string | undefined {
+    const pending = this.#tokens.get(token);
+    return pending && stateMachineOfExecution(pending.executionArn);
+  }
+
+  async idle(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.executions().some((execution) => execution.status === 'RUNNING')) {
+      if (Date.now() > deadline) throw new Error(`executions still running after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  abortRunning(): void {
+    for (const execution of this.executions()) if (execution.status === 'RUNNING') execution.abort?.();
+  }
+
+  /** The API's operations, each a function of the request's body. */
+  operations(): Operations {
+    return {
+      StartExecution: (body) => this.#startExecution(body),
+      // The account's state machines, as the AWS CLI finds them before their executions.
+      ListStateMachines: () => ({
+        stateMachines: [...this.#machines.values()].map(({ stateMachineArn, name }) => ({
+          stateMachineArn,
+          name,
+          type: 'STANDARD',
+          creationDate: this.#createdAt / 1000,
+        })),
+      }),
+      DescribeStateMachine: (body) => {
+        const { stateMachineArn, name, definition, roleArn } = this.#machineOf(body.stateMachineArn);
+        return {
+          stateMachineArn,
+          name,
+          status: 'ACTIVE',
+          type: 'STANDARD',
+          definition: JSON.stringify(definition),
+          roleArn: roleArn ?? `arn:aws:iam::${stateMachineArn.split(':')[4] ?? ''}:role/${name}-role`,
+          creationDate: this.#createdAt / 1000,
+        };
+      },
+      DescribeExecution: (body) => describe(this.#executionByArn(body.executionArn)),
+      ListExecutions: (body) => ({
+        executions: [...this.#machineOf(body.stateMachineArn).executions.values()]
+          .filter((execution) => !body.statusFilter || execution.status === body.statusFilter)
+          .map(describe),
+      }),
+      StopExecution: (body) => {
+        this.#executionByArn(body.executionArn).abort?.();
+        return { stopDate: Date.now() / 1000 };
+      },
+      SendTaskSuccess: (body) => {
+        this.#answer(String(body.taskToken)).resolve(
+          JSON.parse(typeof body.output === 'string' ? body.output : 'null'),
+        );
+        return {};
+      },
+      SendTaskFailure: (body) => {
+        this.#answer(String(body.taskToken)).reject(
+          namedError(
+            typeof body.error === 'string' ? body.error : 'TaskFailed',
+            typeof body.cause === 'string' ? body.cause : '',
+          ),
+        );
+        return {};
+      },
+      SendTaskHeartbeat: (body) => {
+        const pending = this.#tokens.get(String(body.taskToken));
+        if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
+        if (pending.settled || Date.now() > pending.deadline)
+          throw new AwsApiError('TaskTimedOut', 'Task Timed Out');
+        return {};
+      },
+    };
+  }
+
+  #startExecution(body: Record<string, unknown>) {
+    const machine = this.#machineOf(body.stateMachineArn);
+    const name = typeof body.name === 'string' && body.name ? body.name : randomBytes(16).toString('hex');
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new AwsApiError('InvalidName', `Invalid Name: '${name}'`);
+    const input = typeof body.input === 'string' ? body.input : '{}';
+    const existing = machine.executions.get(name);
+    if (existing) {
+      // AWS: the same name and input while running is idempotent; anything else is refused.
+      if (existing.status === 'RUNNING' && existing.input === input) {
+        return { executionArn: existing.executionArn, startDate: existing.startDate.getTime() / 1000 };
+      }
+      throw new AwsApiError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const execution = machine.start(name, input);
+    return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
+  }
+
+  #machineOf(stateMachineArn: unknown): MachineRunner {
+    const machine = this.#machines.get(String(stateMachineArn));
     if (!machine)
       throw new AwsApiError(
         'StateMachineDoesNotExist',
@@ -72,8 +184,16 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     return machine;
   }
 
-  function answer(token: string): PendingToken {
-    const pending = tokens.get(token);
+  #executionByArn(executionArn: unknown): LocalExecution {
+    const execution = this.executions().find((known) => known.executionArn === executionArn);
+    if (!execution)
+      throw new AwsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(executionArn)}'`);
+    return execution;
+  }
+
+  /** A token's wait, answered once: a second answer, or one after its timeout, is refused as AWS refuses it. */
+  #answer(token: string): PendingToken {
+    const pending = this.#tokens.get(token);
     if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
     if (pending.settled || Date.now() > pending.deadline) {
       pending.settled = true;
@@ -82,8 +202,11 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     pending.settled = true;
     return pending;
   }
+}
 
-  const describe = (execution: LocalExecution): Record<string, unknown> => ({
+/** An execution as DescribeExecution and ListExecutions answer it. */
+function describe(execution: LocalExecution): Record<string, unknown> {
+  return {
     executionArn: execution.executionArn,
     stateMachineArn: stateMachineOfExecution(execution.executionArn),
     name: execution.name,
@@ -93,116 +216,19 @@ export async function startStepFunctions(options: LocalStepFunctionsOptions): Pr
     input: execution.input,
     ...(execution.output ? { output: execution.output } : {}),
     ...(execution.error ? { error: execution.error, cause: execution.cause } : {}),
-  });
+  };
+}
 
-  function executionByArn(executionArn: unknown): LocalExecution {
-    const execution = allExecutions().find((known) => known.executionArn === executionArn);
-    if (!execution)
-      throw new AwsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(executionArn)}'`);
-    return execution;
-  }
-
-  const server = await startJsonApi(
-    {
-      StartExecution: (body) => {
-        const machine = machineOf(body.stateMachineArn);
-        const { executions } = machine;
-        const name = typeof body.name === 'string' && body.name ? body.name : randomBytes(16).toString('hex');
-        if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
-          throw new AwsApiError('InvalidName', `Invalid Name: '${name}'`);
-        const input = typeof body.input === 'string' ? body.input : '{}';
-        const existing = executions.get(name);
-        if (existing) {
-          // AWS: the same name and input while running is idempotent; anything else is refused.
-          if (existing.status === 'RUNNING' && existing.input === input) {
-            return { executionArn: existing.executionArn, startDate: existing.startDate.getTime() / 1000 };
-          }
-          throw new AwsApiError(
-            'ExecutionAlreadyExists',
-            `Execution Already Exists: '${existing.executionArn}'`,
-          );
-        }
-        const execution = machine.start(name, input);
-        return { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 };
-      },
-      // The account's state machines, as the AWS CLI finds them before their executions.
-      ListStateMachines: () => ({
-        stateMachines: [...machines.values()].map(({ stateMachineArn, name }) => ({
-          stateMachineArn,
-          name,
-          type: 'STANDARD',
-          creationDate: createdAt / 1000,
-        })),
-      }),
-      DescribeStateMachine: (body) => {
-        const { stateMachineArn, name, definition, roleArn } = machineOf(body.stateMachineArn);
-        return {
-          stateMachineArn,
-          name,
-          status: 'ACTIVE',
-          type: 'STANDARD',
-          definition: JSON.stringify(definition),
-          roleArn: roleArn ?? `arn:aws:iam::${stateMachineArn.split(':')[4] ?? ''}:role/${name}-role`,
-          creationDate: createdAt / 1000,
-        };
-      },
-      DescribeExecution: (body) => {
-        const execution = executionByArn(body.executionArn);
-        return describe(execution);
-      },
-      ListExecutions: (body) => ({
-        executions: [...machineOf(body.stateMachineArn).executions.values()]
-          .filter((execution) => !body.statusFilter || execution.status === body.statusFilter)
-          .map(describe),
-      }),
-      StopExecution: (body) => {
-        const execution = executionByArn(body.executionArn);
-        execution.abort?.();
-        return { stopDate: Date.now() / 1000 };
-      },
-      SendTaskSuccess: (body) => {
-        const pending = answer(String(body.taskToken));
-        pending.resolve(JSON.parse(typeof body.output === 'string' ? body.output : 'null'));
-        return {};
-      },
-      SendTaskFailure: (body) => {
-        const pending = answer(String(body.taskToken));
-        pending.reject(
-          namedError(
-            typeof body.error === 'string' ? body.error : 'TaskFailed',
-            typeof body.cause === 'string' ? body.cause : '',
-          ),
-        );
-        return {};
-      },
-      SendTaskHeartbeat: (body) => {
-        const pending = tokens.get(String(body.taskToken));
-        if (!pending) throw new AwsApiError('TaskDoesNotExist', 'Task does not exist anymore');
-        if (pending.settled || Date.now() > pending.deadline)
-          throw new AwsApiError('TaskTimedOut', 'Task Timed Out');
-        return {};
-      },
-    },
-    'application/x-amz-json-1.0',
-    options.judge,
-  );
-
+export async function startStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
+  const account = new StepFunctionsAccount(options);
+  const server = await startJsonApi(account.operations(), 'application/x-amz-json-1.0', options.judge);
   return {
     ...server,
-    executions: allExecutions,
-    stateMachineOfToken: (token) => {
-      const pending = tokens.get(token);
-      return pending && stateMachineOfExecution(pending.executionArn);
-    },
-    idle: async (timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (allExecutions().some((execution) => execution.status === 'RUNNING')) {
-        if (Date.now() > deadline) throw new Error(`executions still running after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
+    executions: () => account.executions(),
+    stateMachineOfToken: (token) => account.stateMachineOfToken(token),
+    idle: (timeoutMs) => account.idle(timeoutMs),
     close: async () => {
-      for (const execution of allExecutions()) if (execution.status === 'RUNNING') execution.abort?.();
+      account.abortRunning();
       await server.close();
     },
   };
