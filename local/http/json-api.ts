@@ -1,12 +1,12 @@
 /**
- * A loopback server for an AWS JSON-protocol API (`X-Amz-Target: Service.Operation`,
- * JSON in and out, errors as `{ "__type", "message" }`), which is how the SDK talks to
- * Step Functions and Secrets Manager. Each operation is a function of the parsed body.
+ * An AWS JSON-protocol API on the HTTP front (`front.ts`): `X-Amz-Target: Service.Operation`,
+ * JSON in and out, errors as `{ "__type", "message" }`, which is how the SDK talks to Step
+ * Functions, SQS and Secrets Manager (and SQS's query protocol, translated). Each operation
+ * is a function of the parsed body.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import type { JudgeCall } from '../iam/judge.ts';
-import { signingAccessKey } from '../iam/sigv4.ts';
+import { readBody, startFront, targetOperation } from './front.ts';
 
 export type { JudgeCall } from '../iam/judge.ts';
 
@@ -48,68 +48,68 @@ export interface JsonApiServer {
   close(): Promise<void>;
 }
 
+/** A JSON-protocol call: its operation and body (translated from the query protocol when it came in that). */
+interface JsonCall {
+  readonly operation: string;
+  readonly body: Record<string, unknown>;
+}
+
 export async function startJsonApi(
   operations: Operations,
   contentType = 'application/x-amz-json-1.0',
   judge?: JudgeCall,
   query?: QueryProtocol,
 ): Promise<JsonApiServer> {
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const form = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-      const queryProtocol = form ? query : undefined;
-      const queryRequest = queryProtocol?.request(new URLSearchParams(text));
-      const send = (status: number, body: unknown): void => {
-        let payload = JSON.stringify(body);
-        let type = contentType;
-        if (queryProtocol && queryRequest) {
-          const failure = body as { __type?: string; message?: string };
-          payload =
-            status === 200
-              ? queryProtocol.response(queryRequest.operation, body)
-              : queryProtocol.error(failure.__type ?? 'InternalFailure', failure.message ?? '');
-          type = 'text/xml';
-        }
-        response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(payload) });
-        response.end(payload);
-      };
-      const operation =
-        queryRequest?.operation ??
-        String(request.headers['x-amz-target'] ?? '')
-          .split('.')
-          .pop() ??
-        '';
-      const handler = operations[operation];
-      if (!handler)
-        return send(400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
-      void (async () => {
-        try {
-          const body = queryRequest?.body ?? parseBody(text);
-          await judge?.(operation, body, signingAccessKey(request.headers.authorization));
-          send(200, (await handler(body)) ?? {});
-        } catch (error) {
-          if (error instanceof AwsApiError)
-            send(error.status, { __type: error.type, message: error.message });
-          else if (error instanceof Error && error.name === 'AccessDeniedException')
-            send(400, { __type: 'AccessDeniedException', message: error.message });
-          else
-            send(500, {
-              __type: 'InternalFailure',
-              message: error instanceof Error ? error.message : String(error),
-            });
-        }
-      })();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+  /** The query protocol, when the request came in it (a form-encoded body). */
+  const queryOf = (request: http.IncomingMessage) =>
+    (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+      ? query
+      : undefined;
+  const send = (
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    status: number,
+    body: unknown,
+    operation = '',
+  ): void => {
+    let payload = JSON.stringify(body);
+    let type = contentType;
+    const protocol = queryOf(request);
+    if (protocol) {
+      const failure = body as { __type?: string; message?: string };
+      payload =
+        status === 200
+          ? protocol.response(operation, body)
+          : protocol.error(failure.__type ?? 'InternalFailure', failure.message ?? '');
+      type = 'text/xml';
+    }
+    response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(payload) });
+    response.end(payload);
   };
+  return startFront<JsonCall>({
+    readCall: async (request) => {
+      const text = (await readBody(request)).toString('utf8');
+      const queried = queryOf(request)?.request(new URLSearchParams(text));
+      const operation = queried?.operation ?? targetOperation(request);
+      if (!operations[operation])
+        throw new AwsApiError('UnknownOperationException', `${operation} is not emulated`);
+      return { operation, body: queried?.body ?? parseBody(text) };
+    },
+    ...(judge ? { judge: (call, accessKeyId) => judge(call.operation, call.body, accessKeyId) } : {}),
+    handle: async ({ operation, body }, request, response) => {
+      const handler = operations[operation];
+      send(request, response, 200, (await handler?.(body)) ?? {}, operation);
+    },
+    answerError: (error, request, response) => {
+      if (error instanceof AwsApiError)
+        send(request, response, error.status, { __type: error.type, message: error.message });
+      else if (error instanceof Error && error.name === 'AccessDeniedException')
+        send(request, response, 400, { __type: 'AccessDeniedException', message: error.message });
+      else
+        send(request, response, 500, {
+          __type: 'InternalFailure',
+          message: error instanceof Error ? error.message : String(error),
+        });
+    },
+  });
 }

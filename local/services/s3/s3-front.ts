@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { signingAccessKey } from '../../iam/sigv4.ts';
+import type { ServiceProtocol } from '../../http/front.ts';
 import { forwardToS3rver, s3Error, type ForwardChange } from './s3-forward.ts';
 import { listObjectsV2 } from './s3-list.ts';
 import { S3_MAX_KEY_BYTES, type HashedKeyStore } from './s3-store.ts';
@@ -35,32 +35,43 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-export class S3Front {
+/** What IAM judges of an S3 request. */
+export interface S3Call {
+  readonly method: string;
+  readonly url: string;
+}
+
+/** S3's protocol on the HTTP front (`../../http/front.ts`). */
+export class S3Front implements ServiceProtocol<S3Call> {
   readonly #settings: S3FrontSettings;
 
   constructor(settings: S3FrontSettings) {
     this.#settings = settings;
   }
 
-  /** The front's request listener: the IAM decision first, then the route. */
-  readonly listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
-    const accessKeyId = signingAccessKey(request.headers.authorization, request.url);
-    if (!this.#settings.judge) return this.#routeSafely(request, response);
+  /** A request's call, as IAM judges it: the method and the URL (the body streams on untouched). */
+  readCall(request: http.IncomingMessage): S3Call {
     request.pause();
-    this.#settings.judge(request.method ?? 'GET', request.url ?? '/', accessKeyId).then(
-      () => this.#routeSafely(request, response),
-      (error: unknown) => {
-        request.resume();
-        if (error instanceof Error && error.name === 'AccessDeniedException') {
-          s3Error(response, request.method ?? 'GET', 403, 'AccessDenied', error.message);
-        } else if (error instanceof URIError) {
-          s3Error(response, request.method ?? 'GET', 400, 'InvalidURI', "Couldn't parse the specified URI.");
-        } else {
-          response.writeHead(500).end();
-        }
-      },
-    );
-  };
+    return { method: request.method ?? 'GET', url: request.url ?? '/' };
+  }
+
+  async judge(call: S3Call, accessKeyId: string | undefined): Promise<void> {
+    await this.#settings.judge?.(call.method, call.url, accessKeyId);
+  }
+
+  /** A call IAM allowed: the drop buckets' objects versioned (`s3-versions.ts`), the rest forwarded. */
+  handle(_call: S3Call, request: http.IncomingMessage, response: http.ServerResponse): void {
+    this.#route(request, response);
+  }
+
+  answerError(error: unknown, request: http.IncomingMessage, response: http.ServerResponse): void {
+    const method = request.method ?? 'GET';
+    if (error instanceof Error && error.name === 'AccessDeniedException')
+      s3Error(response, method, 403, 'AccessDenied', error.message);
+    else if (error instanceof URIError)
+      s3Error(response, method, 400, 'InvalidURI', "Couldn't parse the specified URI.");
+    else s3Error(response, method, 500, 'InternalError', String(error));
+  }
 
   /** Keeps the current version of `key` (before it is replaced or deleted) in the versions bucket. */
   async #keepCurrent(bucket: string, key: string): Promise<void> {
@@ -76,27 +87,7 @@ export class S3Front {
     );
   }
 
-  /** One request's error is that request's answer: nothing a client sends may end the emulator. */
-  #routeSafely(request: http.IncomingMessage, response: http.ServerResponse): void {
-    try {
-      this.#route(request, response);
-    } catch (error) {
-      request.resume();
-      if (response.headersSent) return void response.destroy();
-      if (error instanceof URIError) {
-        return s3Error(
-          response,
-          request.method ?? 'GET',
-          400,
-          'InvalidURI',
-          "Couldn't parse the specified URI.",
-        );
-      }
-      s3Error(response, request.method ?? 'GET', 500, 'InternalError', String(error));
-    }
-  }
-
-  /** Versioning on the drop buckets' objects (`s3-versions.ts`); everything else goes straight through. */
+  /** Versioning on the drop buckets' objects; everything else goes straight to s3rver. */
   #route(request: http.IncomingMessage, response: http.ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://local');
     const [, bucket, ...rest] = url.pathname.split('/');

@@ -4,13 +4,12 @@
  * turned into what EventBridge delivers in AWS: "Object Created" events.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../../lambdas/starter/starter.ts';
+import { startFront, type HttpFront } from '../../http/front.ts';
 import { S3Front, type DropBucket } from './s3-front.ts';
 import { HashedKeyStore } from './s3-store.ts';
 import { VersionIndex } from './s3-versions.ts';
@@ -112,20 +111,18 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
-  const front = http.createServer(
-    new S3Front({
-      store,
-      drops,
-      backendPort: backend.port,
-      direct,
-      ...(options.judge ? { judge: options.judge } : {}),
-    }).listener,
-  );
+  let front: HttpFront;
   try {
-    await new Promise<void>((resolve, reject) => {
-      front.once('error', reject);
-      front.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-    });
+    front = await startFront(
+      new S3Front({
+        store,
+        drops,
+        backendPort: backend.port,
+        direct,
+        ...(options.judge ? { judge: options.judge } : {}),
+      }),
+      options.port === undefined ? {} : { port: options.port },
+    );
   } catch (error) {
     // A taken port: nothing of this emulator may outlive the failed start.
     direct.destroy();
@@ -133,14 +130,12 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     if (!options.directory) await rm(directory, { recursive: true, force: true });
     throw error;
   }
-  const port = (front.address() as AddressInfo).port;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: front.endpoint,
     bucket: options.bucket,
     directEndpoint: `http://127.0.0.1:${backend.port}`,
     close: async () => {
-      front.closeAllConnections();
-      await new Promise<void>((resolve) => front.close(() => resolve()));
+      await front.close();
       await server.close();
       direct.destroy();
       if (!options.directory) await rm(directory, { recursive: true, force: true });
