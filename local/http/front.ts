@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signingAccessKey } from '../iam/sigv4.ts';
+import { signingAccessKey } from './sigv4.ts';
 
 export interface ServiceProtocol<Call> {
   /** What the request asks, read from it (a protocol that streams bodies reads only the head). */

@@ -17,7 +17,7 @@ import {
   type LocalFunction,
 } from '../services/lambda/lambdas.ts';
 import type { LocalRuntimeOptions } from './options.ts';
-import { ingestOf, ingestsInTemplate, type IngestInStack } from './ingests.ts';
+import { ingestOf, ingestsInTemplate, type IngestInStack } from '../ingests.ts';
 
 const TEMPLATES = path.join(BUILD_CACHE, 'templates');
 /** Besides `lib/` and `lambdas/`: the feature flags, how the stack is synthesized, and the CDK installed. */

@@ -4,8 +4,7 @@ import type { SqsQueue } from '../services/sqs/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';
 import type { SimulatorOptions } from '../simulator/simulator.ts';
 
-/** s3rver accepts only these credentials; `aws s3 --endpoint-url` needs them too. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export { LOCAL_CREDENTIALS } from '../iam/local-iam.ts';
 
 export interface LocalRuntimeOptions {
   /** A VideoGen-compatible API; the simulator when absent. */

@@ -4,21 +4,12 @@
  */
 import { isUnfinished, type IngestRecord } from '../../lambdas/shared/ingest/record.ts';
 import type { LocalRuntime } from './runtime.ts';
+import type { SubscriberFigures } from '../services/dynamodb/stream-mappings.ts';
 
 /** What a person reads about one record. */
 export function describeRecord(record: IngestRecord): string {
   const detail = record.error ? `${record.error.code}: ${record.error.message}` : (record.fileId ?? '');
   return `${record.key}: ${record.status}${detail ? ` (${detail})` : ''}`;
-}
-
-/** A stream subscriber's deliveries so far (`addSubscriber`): what `start` and `run` show of it. */
-export interface SubscriberFigures {
-  readonly label: string;
-  readonly delivered: number;
-  readonly failedInvocations: number;
-  readonly sentToOnFailure: number;
-  /** Records read from the stream and not yet done. */
-  readonly backlog: number;
 }
 
 /** One line for every subscriber: `subscribers: Announcer 20 delivered · Auditor 118 delivered, 1 failed batch, 1 to its on-failure queue`. */

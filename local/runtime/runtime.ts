@@ -20,7 +20,7 @@ import type { VideoGenSimulator } from '../simulator/simulator.ts';
 import type { LocalIam } from '../iam/local-iam.ts';
 import type { LocalLambdas } from '../services/lambda/lambdas.ts';
 import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
-import type { SubscriberFigures } from './progress.ts';
+import type { SubscriberFigures } from '../services/dynamodb/stream-mappings.ts';
 import type {
   LocalSubscribers,
   Subscriber,

@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDB, type LocalDynamoDB } from '#local/services/dynamodb/dynamodb';
 import { templateArns } from '#local/iam/arns';
-import { startJsonGate, type JsonGate } from '#local/iam/json-gate';
+import { startJsonGate, type JsonGate } from '#local/http/json-gate';
 import { LocalIam, serviceJudges } from '#local/iam/local-iam';
 import { LOCAL_CREDENTIALS } from '#local/runtime/options';
 import { tableSpecFromTemplate } from '#local/services/dynamodb/table-from-template';

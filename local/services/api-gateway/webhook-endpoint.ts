@@ -12,7 +12,7 @@ import { seededRandom } from '../../simulator/faults.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
 import { startFunctionUrl } from '../lambda/function-url.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { ingestOf, type IngestInStack } from '../../runtime/ingests.ts';
+import { ingestOf, type IngestInStack } from '../../ingests.ts';
 import type { LocalLambdas } from '../lambda/lambdas.ts';
 
 /**

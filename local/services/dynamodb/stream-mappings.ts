@@ -18,7 +18,7 @@ import type { SqsQueue } from '../sqs/sqs-queue.ts';
 import { LOCAL_REGION } from '../../cfn.ts';
 import type { LocalIam } from '../../iam/local-iam.ts';
 import type { LocalFunction, LocalLambdas } from '../lambda/lambdas.ts';
-import { LOCAL_CREDENTIALS } from '../../runtime/options.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
 import type { TemplateQueues } from '../sqs/queues.ts';
 import {
   StreamEventSourceMapping,
@@ -27,7 +27,16 @@ import {
   type StreamReader,
 } from './stream-event-source-mapping.ts';
 import { recordDeliveries, type SubscriberDelivery } from '../../../ops/deliveries-log.ts';
-import type { SubscriberFigures } from '../../runtime/progress.ts';
+
+/** A stream subscriber's deliveries so far (`addSubscriber`): what `start` and `run` show of it. */
+export interface SubscriberFigures {
+  readonly label: string;
+  readonly delivered: number;
+  readonly failedInvocations: number;
+  readonly sentToOnFailure: number;
+  /** Records read from the stream and not yet done. */
+  readonly backlog: number;
+}
 
 export type { SubscriberDelivery } from '../../../ops/deliveries-log.ts';
 

@@ -13,11 +13,11 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { LocalDynamoDB } from './dynamodb.ts';
-import { startJsonGate } from '../../iam/json-gate.ts';
+import { startJsonGate } from '../../http/json-gate.ts';
 import type { serviceJudges } from '../../iam/local-iam.ts';
 import { tableSpecFromTemplate } from './table-from-template.ts';
 import { LOCAL_REGION } from '../../cfn.ts';
-import { LOCAL_CREDENTIALS } from '../../runtime/options.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
 
 export interface LocalTable {
   /** The runtime's own client (not judged, as an administrator's calls would pass). */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../../lib/handlers.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
-import { ingestOf, type IngestInStack } from '../../runtime/ingests.ts';
+import { ingestOf, type IngestInStack } from '../../ingests.ts';
 import {
   FunctionEnvironments,
   LambdaInvocationError,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ingestOf, ingestsInTemplate, type TemplateResources } from '#local/runtime/ingests';
+import { ingestOf, ingestsInTemplate, type TemplateResources } from '#local/ingests';
 
 const at = (cdkPath: string, Type = 'AWS::Lambda::Function') => ({
   Type,

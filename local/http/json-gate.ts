@@ -1,12 +1,12 @@
 /**
  * An IAM gate before an AWS JSON-protocol endpoint (DynamoDB's, whose emulator runs in a
- * process of its own), on the HTTP front (`../http/front.ts`): reads the call, lets the
+ * process of its own), on the HTTP front (`front.ts`): reads the call, lets the
  * judge refuse it as AWS would (`AccessDeniedException`, 400), and forwards what passes
  * unchanged.
  */
 import http from 'node:http';
-import { readBody, startFront, targetOperation, type HttpFront } from '../http/front.ts';
-import type { JudgeCall } from './judge.ts';
+import { readBody, startFront, targetOperation, type HttpFront } from './front.ts';
+import type { JudgeCall } from '../iam/judge.ts';
 
 export type JsonGate = HttpFront;
 
