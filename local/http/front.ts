@@ -30,7 +30,6 @@ export interface ServiceProtocol<Call> {
 export interface HttpFront {
   /** `http://127.0.0.1:PORT` */
   readonly endpoint: string;
-  readonly port: number;
   close(): Promise<void>;
 }
 
@@ -71,10 +70,8 @@ export async function startFront<Call>(
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: async () => {
       server.closeAllConnections();
       options.onClose?.();

@@ -10,6 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../../lambdas/starter/starter.ts';
 import { startFront, type HttpFront } from '../../http/front.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
 import { S3Front, type DropBucket } from './s3-front.ts';
 import { HashedKeyStore } from './s3-store.ts';
 import { VersionIndex } from './s3-versions.ts';
@@ -109,7 +110,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     endpoint: `http://127.0.0.1:${backend.port}`,
     forcePathStyle: true,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: LOCAL_CREDENTIALS,
   });
   let front: HttpFront;
   try {
