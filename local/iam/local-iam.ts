@@ -20,9 +20,6 @@ import {
   type ActionOnResource,
 } from './service-actions.ts';
 
-/** The runtime's own credentials: s3rver accepts only these, and `aws … --endpoint-url` needs them too. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
-
 /** Refused as AWS refuses: the message names the principal, the action and the resource. */
 export class AccessDeniedError extends Error {
   override readonly name = 'AccessDeniedException';

@@ -4,7 +4,7 @@ import type { SqsQueue } from '../services/sqs/sqs-queue.ts';
 import type { StateDir } from './state-dir.ts';
 import type { SimulatorOptions } from '../simulator/simulator.ts';
 
-export { LOCAL_CREDENTIALS } from '../iam/local-iam.ts';
+export { LOCAL_CREDENTIALS } from '../iam/local-credentials.ts';
 
 export interface LocalRuntimeOptions {
   /** A VideoGen-compatible API; the simulator when absent. */

@@ -18,7 +18,7 @@ import type { SqsQueue } from '../sqs/sqs-queue.ts';
 import { LOCAL_REGION } from '../../cfn.ts';
 import type { LocalIam } from '../../iam/local-iam.ts';
 import type { LocalFunction, LocalLambdas } from '../lambda/lambdas.ts';
-import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-credentials.ts';
 import type { TemplateQueues } from '../sqs/queues.ts';
 import {
   StreamEventSourceMapping,

@@ -17,7 +17,7 @@ import { startJsonGate } from '../../http/json-gate.ts';
 import type { serviceJudges } from '../../iam/local-iam.ts';
 import { tableSpecFromTemplate } from './table-from-template.ts';
 import { LOCAL_REGION } from '../../cfn.ts';
-import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-credentials.ts';
 
 export interface LocalTable {
   /** The runtime's own client (not judged, as an administrator's calls would pass). */

@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ObjectCreatedEvent } from '../../../lambdas/starter/starter.ts';
 import { startFront, type HttpFront } from '../../http/front.ts';
-import { LOCAL_CREDENTIALS } from '../../iam/local-iam.ts';
+import { LOCAL_CREDENTIALS } from '../../iam/local-credentials.ts';
 import { S3Front, type DropBucket } from './s3-front.ts';
 import { HashedKeyStore } from './s3-store.ts';
 import { VersionIndex } from './s3-versions.ts';
