@@ -183,16 +183,41 @@ export interface EnvironmentFigures {
   readonly memoryMiB: number;
 }
 
-/** Every environment of one function. */
+/** An invocation waiting for an environment: handed one in arrival order. */
+interface Waiter {
+  readonly since: number;
+  readonly take: (environment: Environment) => void;
+  readonly fail: (error: Error) => void;
+}
+
+/** Until a function's own cold starts are measured: about what one costs on a small machine. */
+const COLD_START_ESTIMATE_MS = 250;
+
+/**
+ * Every environment of one function. Lambda starts an environment for every invocation
+ * that finds none free; on a laptop each start is a V8 isolate (~25 MB, ~250 ms of CPU) and
+ * every isolate warms its code on its own share of the traffic only. So an invocation that
+ * finds every environment busy waits in line for one, and another environment is started
+ * only when the line would take longer than a cold start (its expected wait, or its oldest
+ * invocation's wait, past this function's measured cold start). Concurrency is counted as
+ * on Lambda all the same (`lambdas.ts` admits before this), and each freed environment is
+ * handed to the longest-waiting invocation alone, the most recently used one first.
+ */
 export class FunctionEnvironments {
   readonly #spec: EnvironmentSpec;
+  /** Free environments, the most recently used last (the warmest code). */
   readonly #idle: Environment[] = [];
   readonly #all = new Set<Environment>();
+  readonly #line: Waiter[] = [];
+  #starting = 0;
   #busy = 0;
   #peakConcurrency = 0;
   #peakHeapBytes = 0;
   readonly #coldStartMs: number[] = [];
-  readonly #waiting = new Set<() => void>();
+  /** Invocation time, a moving average: what one invocation in the line adds to its wait. */
+  #averageRunMs: number | undefined;
+  #scaleTimer: NodeJS.Timeout | undefined;
+  #stopWaitingForStartSlot: (() => void) | undefined;
 
   constructor(spec: EnvironmentSpec) {
     this.#spec = spec;
@@ -221,6 +246,7 @@ export class FunctionEnvironments {
     let timer: NodeJS.Timeout | undefined;
     try {
       environment = await this.#acquire(signal);
+      const started = performance.now();
       const deadline = Date.now() + this.#spec.timeoutSeconds * 1000;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -235,6 +261,8 @@ export class FunctionEnvironments {
         );
       });
       const answer = await Promise.race([environment.run(event, deadline), timedOut]);
+      const ranMs = performance.now() - started;
+      this.#averageRunMs = this.#averageRunMs === undefined ? ranMs : 0.8 * this.#averageRunMs + 0.2 * ranMs;
       this.#peakHeapBytes = Math.max(this.#peakHeapBytes, answer.heapBytes);
       if (answer.error)
         throw new LambdaInvocationError(answer.error.name, answer.error.message, answer.error.stack);
@@ -250,53 +278,98 @@ export class FunctionEnvironments {
     } finally {
       clearTimeout(timer);
       this.#busy -= 1;
-      if (environment?.alive) this.#idle.push(environment);
-      // Every waiter looks again: one takes this environment, or a start slot, the rest wait.
-      for (const wake of [...this.#waiting]) wake();
+      if (environment?.alive) this.#release(environment);
+      else this.#scale();
     }
   }
 
-  /** A warm environment, a cold one while under the cap and a start slot is free, or whichever comes first. */
-  async #acquire(signal?: AbortSignal): Promise<Environment> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const warm = this.#idle.pop();
-      if (warm) return warm;
-      if (this.#all.size < this.#spec.maxEnvironments && this.#spec.startGate.tryTake()) {
-        try {
-          return await this.#coldStart();
-        } finally {
-          this.#spec.startGate.release();
-        }
+  /** A free environment now, or a place in the line for the next one. */
+  #acquire(signal?: AbortSignal): Promise<Environment> {
+    signal?.throwIfAborted();
+    const warm = this.#line.length === 0 ? this.#idle.pop() : undefined;
+    if (warm) return Promise.resolve(warm);
+    return new Promise<Environment>((resolve, reject) => {
+      const leave = () => {
+        const index = this.#line.indexOf(waiter);
+        if (index >= 0) this.#line.splice(index, 1);
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('the invocation was abandoned'));
+      };
+      const waiter: Waiter = {
+        since: performance.now(),
+        take: (environment) => {
+          signal?.removeEventListener('abort', leave);
+          resolve(environment);
+        },
+        fail: (error) => {
+          signal?.removeEventListener('abort', leave);
+          reject(error);
+        },
+      };
+      this.#line.push(waiter);
+      signal?.addEventListener('abort', leave, { once: true });
+      this.#scale();
+    });
+  }
+
+  /** An environment is free: to the longest-waiting invocation, else among the idle. */
+  #release(environment: Environment): void {
+    const next = this.#line.shift();
+    if (next) next.take(environment);
+    else this.#idle.push(environment);
+  }
+
+  /** Whether the line would wait longer for a warm environment than for a cold one. */
+  #lineOutwaitsColdStart(): boolean {
+    const waiting = this.#line.length - this.#starting;
+    if (waiting <= 0) return false;
+    if (this.#all.size === 0) return true;
+    const coldStartMs = this.#coldStartMs.length
+      ? this.#coldStartMs.reduce((sum, ms) => sum + ms, 0) / this.#coldStartMs.length
+      : COLD_START_ESTIMATE_MS;
+    const oldestWaitMs = performance.now() - (this.#line[0]?.since ?? performance.now());
+    const expectedWaitMs = ((this.#averageRunMs ?? 0) * waiting) / Math.max(1, this.#all.size);
+    return Math.max(oldestWaitMs, expectedWaitMs) >= coldStartMs;
+  }
+
+  /** Starts environments while the line outwaits a cold start, under the cap, as start slots allow; looks again later otherwise. */
+  #scale(): void {
+    clearTimeout(this.#scaleTimer);
+    this.#scaleTimer = undefined;
+    this.#stopWaitingForStartSlot?.();
+    this.#stopWaitingForStartSlot = undefined;
+    while (this.#line.length > this.#starting && this.#all.size < this.#spec.maxEnvironments) {
+      if (!this.#lineOutwaitsColdStart()) {
+        // Not yet: look again when the oldest invocation has waited a cold start's time.
+        this.#scaleTimer = setTimeout(() => this.#scale(), COLD_START_ESTIMATE_MS / 5);
+        this.#scaleTimer.unref();
+        return;
       }
-      // Woken by whichever comes first; the other registration is withdrawn, so nothing
-      // (this invocation's event least of all) stays referenced by a wait that is over.
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiting.delete(wake);
-          stopWaitingForStart();
-          signal?.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.#waiting.add(wake);
-        const stopWaitingForStart = this.#spec.startGate.whenReleased(wake);
-        signal?.addEventListener('abort', wake);
-      });
+      if (!this.#spec.startGate.tryTake()) {
+        this.#stopWaitingForStartSlot = this.#spec.startGate.whenReleased(() => this.#scale());
+        return;
+      }
+      void this.#coldStart();
     }
   }
 
-  async #coldStart(): Promise<Environment> {
+  async #coldStart(): Promise<void> {
+    this.#starting += 1;
     const started = performance.now();
     const environment = new Environment(this.#spec);
     this.#all.add(environment);
     try {
       await environment.ready;
+      this.#coldStartMs.push(Math.round(performance.now() - started));
+      this.#release(environment);
     } catch (error) {
       this.#all.delete(environment);
-      throw error;
+      // The line's first invocation gets the init error, as Lambda reports one to the invocation that started it.
+      this.#line.shift()?.fail(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.#starting -= 1;
+      this.#spec.startGate.release();
+      this.#scale();
     }
-    this.#coldStartMs.push(Math.round(performance.now() - started));
-    return environment;
   }
 
   /** Ends every environment running an invocation: each invocation fails `Runtime.ExitError`. */
@@ -307,6 +380,8 @@ export class FunctionEnvironments {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#scaleTimer);
+    this.#stopWaitingForStartSlot?.();
     await Promise.all([...this.#all].map((environment) => environment.end()));
     this.#all.clear();
     this.#idle.length = 0;

@@ -62,14 +62,27 @@ describe('function environments', () => {
     expect(fn.figures).toMatchObject({ coldStarts: 1, environments: 1 });
   });
 
-  it('serve one invocation at a time: concurrent ones get environments of their own, up to the cap', async () => {
+  it('serve one invocation at a time: long ones that would outwait a cold start get environments of their own, up to the cap', async () => {
     const fn = environments({ maxEnvironments: 2 });
-    const answers = (await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 100 })))) as {
+    const answers = (await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 600 })))) as {
       invocations: number;
     }[];
-    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2, peakConcurrency: 4 });
     // Four invocations over two environments: each environment counted two.
     expect(answers.map((answer) => answer.invocations).sort()).toEqual([1, 1, 2, 2]);
+  });
+
+  it('serve a burst of short invocations from warm environments, in arrival order, instead of an isolate each', async () => {
+    const fn = environments({ maxEnvironments: 16 });
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, (_, index) => fn.invoke({ sleepMs: 2 }).then(() => order.push(index))),
+    );
+    // One environment, or two when a start took longer than the estimate; never one each.
+    expect(fn.figures.coldStarts).toBeLessThanOrEqual(2);
+    expect(fn.figures.peakConcurrency).toBe(16);
+    // The line is served first come, first served (one environment, or two out of step by one).
+    expect(order.filter((index, at) => Math.abs(index - at) > 1)).toEqual([]);
   });
 
   it('end an environment that timed out (Sandbox.Timedout): the next invocation starts cold', async () => {
