@@ -4,14 +4,8 @@
  * so its record carries the images it made. A write that fails (a condition) yields none.
  * `BatchWriteItem` is its writes one by one: each item gets its record, as on DynamoDB.
  */
-import {
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { DynaliteCalls } from './dynalite-calls.ts';
 import type { Item } from './dynamodb-items.ts';
 import type { LocalStreams } from './dynamodb-streams.ts';
 
@@ -25,12 +19,12 @@ export interface FrontAnswer {
 type Json = Record<string, unknown>;
 
 export class StreamCapture {
-  readonly #direct: DynamoDBClient;
+  readonly #direct: DynaliteCalls;
   readonly #streams: LocalStreams;
   /** The write now running on each item, by table and key: the next one waits for it. */
   readonly #itemLocks = new Map<string, Promise<unknown>>();
 
-  constructor(direct: DynamoDBClient, streams: LocalStreams) {
+  constructor(direct: DynaliteCalls, streams: LocalStreams) {
     this.#direct = direct;
     this.#streams = streams;
   }
@@ -50,9 +44,11 @@ export class StreamCapture {
 
   /** The item as it is now (a consistent read), for a record's images. */
   async current(tableName: string, key: Item): Promise<Item | undefined> {
-    const { Item: item } = await this.#direct.send(
-      new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
-    );
+    const { Item: item } = await this.#direct.send<{ Item?: Item }>('GetItem', {
+      TableName: tableName,
+      Key: key,
+      ConsistentRead: true,
+    });
     return item;
   }
 
@@ -80,10 +76,8 @@ export class StreamCapture {
       for (const write of writes) {
         if (!this.streamed(tableName)) {
           await (write.PutRequest
-            ? this.#direct.send(new PutItemCommand({ TableName: tableName, Item: write.PutRequest.Item }))
-            : this.#direct.send(
-                new DeleteItemCommand({ TableName: tableName, Key: write.DeleteRequest?.Key }),
-              ));
+            ? this.#direct.send('PutItem', { TableName: tableName, Item: write.PutRequest.Item })
+            : this.#direct.send('DeleteItem', { TableName: tableName, Key: write.DeleteRequest?.Key }));
           continue;
         }
         const key = write.PutRequest?.Item
@@ -91,11 +85,9 @@ export class StreamCapture {
           : (write.DeleteRequest?.Key ?? {});
         await this.write(tableName, key, async () => {
           if (write.PutRequest) {
-            await this.#direct.send(
-              new PutItemCommand({ TableName: tableName, Item: write.PutRequest.Item }),
-            );
+            await this.#direct.send('PutItem', { TableName: tableName, Item: write.PutRequest.Item });
           } else {
-            await this.#direct.send(new DeleteItemCommand({ TableName: tableName, Key: key }));
+            await this.#direct.send('DeleteItem', { TableName: tableName, Key: key });
           }
           return { status: 200, body: '{}' };
         });

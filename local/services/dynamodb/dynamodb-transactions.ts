@@ -4,16 +4,8 @@
  * `TransactionCanceledException` with per-item reasons, as DynamoDB does; each item's
  * stream record appended once the whole transaction committed.
  */
-import {
-  DeleteItemCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-  type TransactWriteItem,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { DynaliteCalls } from './dynalite-calls.ts';
 import type { StreamCapture } from './dynamodb-stream-capture.ts';
 import type { Item } from './dynamodb-items.ts';
 
@@ -58,11 +50,11 @@ export class TransactionLock {
 }
 
 export class Transactions {
-  readonly #direct: DynamoDBClient;
+  readonly #direct: DynaliteCalls;
   readonly #capture: StreamCapture;
   readonly #keyNames = new Map<string, string[]>();
 
-  constructor(direct: DynamoDBClient, capture: StreamCapture) {
+  constructor(direct: DynaliteCalls, capture: StreamCapture) {
     this.#direct = direct;
     this.#capture = capture;
   }
@@ -73,7 +65,10 @@ export class Transactions {
   ): Promise<Record<string, AttributeValue>> {
     let names = this.#keyNames.get(tableName);
     if (!names) {
-      const { Table } = await this.#direct.send(new DescribeTableCommand({ TableName: tableName }));
+      const { Table } = await this.#direct.send<{ Table?: { KeySchema?: KeySchemaElement[] } }>(
+        'DescribeTable',
+        { TableName: tableName },
+      );
       names = (Table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
       this.#keyNames.set(tableName, names);
     }
@@ -99,12 +94,10 @@ export class Transactions {
         const key = entry.Put
           ? await this.#keyOf(tableName, entry.Put.Item ?? {})
           : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
-        const { Item: before } = await this.#direct.send(
-          new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
-        );
-        if (entry.Put) await this.#direct.send(new PutItemCommand(entry.Put));
-        else if (entry.Update) await this.#direct.send(new UpdateItemCommand(entry.Update));
-        else if (entry.Delete) await this.#direct.send(new DeleteItemCommand(entry.Delete));
+        const before = await this.#capture.current(tableName, key);
+        if (entry.Put) await this.#direct.send('PutItem', { ...entry.Put });
+        else if (entry.Update) await this.#direct.send('UpdateItem', { ...entry.Update });
+        else if (entry.Delete) await this.#direct.send('DeleteItem', { ...entry.Delete });
         undo.push({ tableName, key, before });
         if (this.#capture.streamed(tableName)) {
           changes.push({ tableName, before, after: await this.#capture.current(tableName, key) });
@@ -112,8 +105,8 @@ export class Transactions {
       } catch (error) {
         for (const done of undo.reverse()) {
           if (done.before)
-            await this.#direct.send(new PutItemCommand({ TableName: done.tableName, Item: done.before }));
-          else await this.#direct.send(new DeleteItemCommand({ TableName: done.tableName, Key: done.key }));
+            await this.#direct.send('PutItem', { TableName: done.tableName, Item: done.before });
+          else await this.#direct.send('DeleteItem', { TableName: done.tableName, Key: done.key });
         }
         const name = error instanceof Error ? error.name : 'InternalServerError';
         if (name !== 'ConditionalCheckFailedException') {

@@ -9,8 +9,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, type KeySchemaElement, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { DynaliteCalls } from './dynalite-calls.ts';
 import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
 import type { Item } from './dynamodb-items.ts';
@@ -59,13 +60,9 @@ export async function startDynamoDB(
     updateTableMs: 0,
     ...(options.directory ? { path: options.directory } : {}),
   });
-  const backendPort = await listen(backend, 0);
-  const backendUrl = `http://127.0.0.1:${backendPort}`;
-  const direct = new DynamoDBClient({
-    endpoint: backendUrl,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  // Listening only so that its close closes the tables as dynalite does it; calls go to its handler in-process.
+  await listen(backend, 0);
+  const direct = new DynaliteCalls(backend);
   const lock = new TransactionLock();
   const streams = new LocalStreams({
     region: REGION,
@@ -76,60 +73,9 @@ export async function startDynamoDB(
 
   const transactions = new Transactions(direct, capture);
 
-  function forward(
-    request: http.IncomingMessage,
-    body: Buffer,
-    response: http.ServerResponse,
-  ): Promise<void> {
-    return new Promise((resolve) => {
-      const upstream = http.request(
-        `${backendUrl}${request.url ?? '/'}`,
-        { method: request.method, headers: { ...request.headers, host: `127.0.0.1:${backendPort}` } },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 500, answer.headers);
-          answer.pipe(response);
-          answer.on('end', resolve);
-          answer.on('error', () => resolve());
-        },
-      );
-      upstream.on('error', (error) => {
-        if (!response.headersSent) response.writeHead(500);
-        response.end(JSON.stringify(errorBody('InternalServerError', error.message)));
-        resolve();
-      });
-      upstream.end(body);
-    });
-  }
-
-  /** Forwards to dynalite and keeps the whole answer, for the front to read or amend. */
-  function forwardBuffered(request: http.IncomingMessage, body: Buffer | string): Promise<FrontAnswer> {
-    return new Promise((resolve) => {
-      const upstream = http.request(
-        `${backendUrl}${request.url ?? '/'}`,
-        {
-          method: request.method,
-          headers: {
-            ...request.headers,
-            host: `127.0.0.1:${backendPort}`,
-            'content-length': String(Buffer.byteLength(body)),
-          },
-        },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('end', () =>
-            resolve({
-              status: answer.statusCode ?? 500,
-              headers: answer.headers,
-              body: Buffer.concat(chunks),
-            }),
-          );
-          answer.on('error', (error) => resolve(internalError(error)));
-        },
-      );
-      upstream.on('error', (error) => resolve(internalError(error)));
-      upstream.end(body);
-    });
+  /** To dynalite as it came, its whole answer kept for the front to read or amend. */
+  function forwardBuffered(operation: string, body: Buffer | string): Promise<FrontAnswer> {
+    return direct.call(operation, body).catch(internalError);
   }
 
   function internalError(error: unknown): FrontAnswer {
@@ -167,11 +113,7 @@ export async function startDynamoDB(
   }
 
   /** The operations the front changes or adds; everything else goes to dynalite as it came. */
-  async function dispatch(
-    operation: string,
-    request: http.IncomingMessage,
-    raw: Buffer,
-  ): Promise<FrontAnswer | undefined> {
+  async function dispatch(operation: string, raw: Buffer): Promise<FrontAnswer | undefined> {
     let body: Json;
     try {
       body = JSON.parse(raw.toString('utf8')) as Json;
@@ -183,21 +125,21 @@ export async function startDynamoDB(
         const { StreamSpecification: spec, ...rest } = body as Json & {
           StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: StreamViewType };
         };
-        const answer = await forwardBuffered(request, JSON.stringify(rest));
+        const answer = await forwardBuffered(operation, JSON.stringify(rest));
         if (answer.status === 200 && spec?.StreamEnabled && spec.StreamViewType) {
           streams.enable(String(body.TableName), spec.StreamViewType, body.KeySchema as KeySchemaElement[]);
         }
         return withStream(answer, 'TableDescription');
       }
       case 'DescribeTable':
-        return withStream(await forwardBuffered(request, raw), 'Table');
+        return withStream(await forwardBuffered(operation, raw), 'Table');
       case 'UpdateTable': {
         const { StreamSpecification: spec, ...rest } = body as Json & {
           StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: StreamViewType };
         };
         if (!spec) return undefined;
         const tableName = String(body.TableName);
-        const described = await forwardBuffered(request, JSON.stringify({ TableName: tableName }));
+        const described = await forwardBuffered(operation, JSON.stringify({ TableName: tableName }));
         if (described.status !== 200) return described;
         const { Table: table } = JSON.parse(described.body.toString()) as {
           Table: { KeySchema: KeySchemaElement[] };
@@ -207,7 +149,7 @@ export async function startDynamoDB(
         else if (spec.StreamEnabled === false) streams.disable(tableName);
         // Anything else the update asks for is dynalite's; the stream alone needs no call to it.
         const answer =
-          Object.keys(rest).length > 1 ? await forwardBuffered(request, JSON.stringify(rest)) : undefined;
+          Object.keys(rest).length > 1 ? await forwardBuffered(operation, JSON.stringify(rest)) : undefined;
         if (answer && answer.status !== 200) return answer;
         return withStream(
           answer ?? { status: 200, body: JSON.stringify({ TableDescription: table }) },
@@ -215,7 +157,7 @@ export async function startDynamoDB(
         );
       }
       case 'DeleteTable': {
-        const answer = await forwardBuffered(request, raw);
+        const answer = await forwardBuffered(operation, raw);
         if (answer.status === 200) streams.disable(String(body.TableName));
         return answer;
       }
@@ -225,7 +167,7 @@ export async function startDynamoDB(
         const tableName = body.TableName;
         if (!capture.streamed(tableName)) return undefined;
         const key = capture.keyOf(tableName, (operation === 'PutItem' ? body.Item : body.Key) as Item);
-        return capture.write(tableName, key, () => forwardBuffered(request, raw));
+        return capture.write(tableName, key, () => forwardBuffered(operation, raw));
       }
       case 'BatchWriteItem': {
         const tables = Object.keys(body.RequestItems ?? {});
@@ -285,9 +227,8 @@ export async function startDynamoDB(
       }
       if (!target.endsWith('.TransactWriteItems')) {
         void lock.shared(async () => {
-          const answer = await dispatch(operation, request, body).catch(internalError);
-          if (answer) send(response, answer);
-          else await forward(request, body, response);
+          const answer = await dispatch(operation, body).catch(internalError);
+          send(response, answer ?? (await forwardBuffered(operation, body)));
         });
         return;
       }
@@ -317,7 +258,6 @@ export async function startDynamoDB(
   return {
     endpoint: `http://127.0.0.1:${port}`,
     close: async () => {
-      direct.destroy();
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
       await new Promise<void>((resolve) => backend.close(() => resolve()));
