@@ -62,6 +62,7 @@ export function stackSettings(options: LocalRuntimeOptions) {
     maxFileSizeBytes: options.maxFileSizeBytes,
     keyPrefix: options.keyPrefix || undefined,
     keySuffixes: options.keySuffixes,
+    webhookThrottle: options.webhookThrottle,
   };
 }
 export type StackSettings = ReturnType<typeof stackSettings>;
@@ -95,6 +96,7 @@ export async function synthesize(settings: StackSettings): Promise<TemplateJson>
           : { maxFileSize: Size.bytes(settings.maxFileSizeBytes) }),
         ...(settings.keyPrefix ? { keyPrefix: settings.keyPrefix } : {}),
         ...(settings.keySuffixes ? { keySuffixes: settings.keySuffixes } : {}),
+        ...(settings.webhookThrottle ? { webhookThrottle: settings.webhookThrottle } : {}),
       },
     },
     { validate: false },

@@ -32,6 +32,11 @@ export interface LocalRuntimeOptions {
   readonly keyPrefix?: string;
   readonly keySuffixes?: readonly string[];
   /**
+   * The webhook stage's throttle. The benchmarks raise it, so that what they measure is the
+   * runtime's own cost per file rather than the stage's 429s. @default as deployed (20 a second, 10 at once)
+   */
+  readonly webhookThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
    * Pause before every workflow retry, instead of the deployed backoff; also the longest a
    * transfer message is put back for a retry (its worker's ChangeMessageVisibility).
    */
