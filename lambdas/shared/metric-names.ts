@@ -19,7 +19,7 @@ export const METRIC = {
   dropToReadyLatency: 'DropToReadyLatency',
   filesFailed: 'FilesFailed',
   filesTimedOut: 'FilesTimedOut',
-  /** With the `outcome` dimension: recorded, unknown-file, signature, payload, too-large, method, in-progress, error. */
+  /** With the `outcome` dimension: recorded, unknown-file, signature, payload, too-large, method, error. */
   webhookDeliveries: 'WebhookDeliveries',
   webhookSignatureFailures: 'WebhookSignatureFailures',
   webhookUnknownFiles: 'WebhookUnknownFiles',

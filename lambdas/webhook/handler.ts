@@ -1,10 +1,8 @@
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { createDocumentClient } from '#shared/clients/dynamodb';
 import { createSfnClient } from '#shared/clients/sfn';
+import { createSourceFinder } from '#shared/ingest/file-pointers';
 import { loadConfig } from '#shared/config';
 import { ENVIRONMENTS } from '#shared/environments';
 import {
@@ -20,32 +18,14 @@ import { createRefreshingVerifier } from '#shared/videogen/webhooks';
 import { handleDelivery, respond } from './webhook.ts';
 
 const config = loadConfig(ENVIRONMENTS.webhook);
+const store = { client: createDocumentClient(), tableName: config.TABLE_NAME };
 const deps = {
-  store: { client: createDocumentClient(), tableName: config.TABLE_NAME },
+  store,
+  findSource: createSourceFinder(store),
   sfn: createSfnClient(),
   onFileReady: recordFileReady,
 };
 const secrets = createSecretsProvider();
-
-/** One `webhook-id` is processed once: later copies get the stored answer (Powertools Idempotency). */
-const idempotencyConfig = new IdempotencyConfig({
-  eventKeyJmesPath: 'webhookId',
-  expiresAfterSeconds: 7 * 24 * 3600,
-});
-const processOnce = makeIdempotent(
-  (delivery: Parameters<typeof handleDelivery>[1]) => handleDelivery(deps, delivery),
-  {
-    persistenceStore: new DynamoDBPersistenceLayer({
-      tableName: config.TABLE_NAME,
-      awsSdkV3Client: new DynamoDBClient({}),
-      keyAttr: 'pk',
-      expiryAttr: 'expiresAt',
-      // `status` is the ingest records' attribute (and a GSI key): keep dedupe items out of it.
-      statusAttr: 'deliveryStatus',
-    }),
-    config: idempotencyConfig,
-  },
-);
 
 /** Verifies with the secrets in Secrets Manager (cached by Powertools; read afresh after a failure, at most once a minute). */
 const verify = createRefreshingVerifier(({ forceFetch }) =>
@@ -57,12 +37,11 @@ export const handler = async (
   context: Context,
 ): Promise<LambdaFunctionURLResult> => {
   logger.addContext(context);
-  idempotencyConfig.registerLambdaContext(context);
   try {
     return await respond(
       {
         verify,
-        process: processOnce,
+        process: (delivery) => handleDelivery(deps, delivery),
         now: () => new Date().toISOString(),
         onResult: ({ statusCode, reason, error }) => {
           countWebhookDelivery(reason);

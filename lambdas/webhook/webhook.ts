@@ -16,6 +16,11 @@ export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
 export interface DeliveryDeps {
   readonly store: IngestStore;
+  /**
+   * The source `pk` a VideoGen file belongs to (its `FILE#` pointer), or undefined for another
+   * deployment's file. @default a consistent read of the pointer each time
+   */
+  readonly findSource?: (fileId: string) => Promise<string | undefined>;
   readonly sfn: SFNClient;
   /** Told when this delivery made the file ready, with the time since its drop (for metrics). */
   readonly onFileReady?: (dropToReadyMs: number) => void;
@@ -31,16 +36,22 @@ export type DeliveryOutcome =
     };
 
 /**
- * Applies one verified event to its ingest record (monotonically: duplicates and
- * out-of-order deliveries change nothing that should not change), and resumes the
- * workflow when the record is now ready or failed and a workflow is waiting on it.
+ * Applies one verified event to its ingest record, and resumes the workflow when the record
+ * is now ready or failed and a workflow is waiting on it. Safe to run any number of times,
+ * at once too, which is how a delivery is processed once: a copy of an event already
+ * recorded changes nothing and writes nothing (the record keeps each event type's first
+ * time, its status only moves forward, an older file object never replaces a newer one),
+ * and of copies racing, one write wins and the others, re-reading, find nothing to change.
+ * A copy finding the record ready with its token still stored (the first died before
+ * answering it) answers it; Step Functions takes a token's answer once.
  */
 export async function handleDelivery(
   deps: DeliveryDeps,
   delivery: { readonly webhookId: string; readonly event: WebhookEvent; readonly receivedAt: string },
 ): Promise<DeliveryOutcome> {
   const { event } = delivery;
-  const pk = await findSourceOfFile(deps.store, event.data.file.fileId);
+  const fileId = event.data.file.fileId;
+  const pk = await (deps.findSource ? deps.findSource(fileId) : findSourceOfFile(deps.store, fileId));
   if (!pk) return { outcome: 'unknown-file' };
   const applied = await recordObservation(deps.store, pk, {
     eventType: event.type,
@@ -97,8 +108,8 @@ function answer(
 /**
  * The HTTP contract of the webhook endpoint: 2xx once the event is recorded (or is for a
  * file this deployment did not create); 4xx, changing nothing, for what must not be
- * retried (wrong method, too large, forged, malformed); 409 or 5xx for what VideoGen
- * should deliver again. Never an error's details in the body.
+ * retried (wrong method, too large, forged, malformed); 5xx for what VideoGen should
+ * deliver again. Never an error's details in the body.
  */
 export async function respond(deps: RespondDeps, request: HttpRequest): Promise<HttpResponse> {
   const done = (response: HttpResponse, reason: string, error?: unknown): HttpResponse => {
@@ -131,9 +142,6 @@ export async function respond(deps: RespondDeps, request: HttpRequest): Promise<
     });
     return done(answer(200, { received: true }), result.outcome);
   } catch (error) {
-    if (error instanceof Error && error.name === 'IdempotencyAlreadyInProgressError') {
-      return done(answer(409, { error: 'delivery in progress' }), 'in-progress', error);
-    }
     return done(answer(500, { error: 'internal error' }), 'error', error);
   }
 }

@@ -100,10 +100,18 @@ export async function scanRecords(
   return records;
 }
 
-/** The source `pk` a VideoGen file belongs to, or undefined for a file this deployment did not create. */
-export async function findSourceOfFile(store: IngestStore, fileId: string): Promise<string | undefined> {
+/**
+ * The source `pk` a VideoGen file belongs to, or undefined for a file this deployment did not
+ * create. `consistent: false` reads at half the cost and may miss a pointer written in the
+ * last second or so (`file-pointers.ts` reads again consistently then).
+ */
+export async function findSourceOfFile(
+  store: IngestStore,
+  fileId: string,
+  { consistent = true }: { readonly consistent?: boolean } = {},
+): Promise<string | undefined> {
   const { Item } = await store.client.send(
-    new GetCommand({ TableName: store.tableName, Key: { pk: filePk(fileId) }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.tableName, Key: { pk: filePk(fileId) }, ConsistentRead: consistent }),
   );
   return Item ? filePointerSchema.parse(Item).sourcePk : undefined;
 }

@@ -233,21 +233,12 @@ describe('respond (the HTTP contract)', () => {
     expect(response.body).not.toMatch(/stack|Error:/);
   });
 
-  it('answers 409 while the same delivery is in progress and 500 on a failure, so VideoGen retries', async () => {
-    const inProgress = Object.assign(new Error('in progress'), { name: 'IdempotencyAlreadyInProgressError' });
-    expect(
-      (
-        await respond(
-          { ...deps, process: () => Promise.reject(inProgress) },
-          { method: 'POST', headers: signed(), body },
-        )
-      ).statusCode,
-    ).toBe(409);
+  it('answers 500 on a failure, without its details, so VideoGen delivers again', async () => {
     const failing = await respond(
       { ...deps, process: () => Promise.reject(new Error('DynamoDB down')) },
       { method: 'POST', headers: signed(), body },
     );
     expect(failing).toMatchObject({ statusCode: 500, body: '{"error":"internal error"}' });
-    expect(results.map((result) => result.reason)).toEqual(['in-progress', 'error']);
+    expect(results.map((result) => result.reason)).toEqual(['error']);
   });
 });
