@@ -91,7 +91,7 @@ export function grantIngestPermissions(
       resources: [stateMachine.stateMachineArn],
     }),
   );
-  grantItems(webhook, 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem');
+  grantItems(webhook, 'GetItem', 'PutItem', 'UpdateItem');
   webhook.addToRolePolicy(
     new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachine.stateMachineArn] }),
   );

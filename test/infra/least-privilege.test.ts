@@ -70,7 +70,6 @@ describe('least privilege', () => {
     [
       'webhook',
       [
-        'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
