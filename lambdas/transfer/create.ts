@@ -4,7 +4,7 @@ import {
   UnexpectedIngestStateError,
   UploadAttemptsExhaustedError,
 } from '#shared/ingest/errors';
-import { PRE_UPLOAD_STATUSES } from '#shared/ingest/record';
+import { PRE_UPLOAD_STATUSES, type IngestRecord } from '#shared/ingest/record';
 import { getRecord, recordCreatedFile, type IngestStore } from '#shared/ingest/store';
 import type { VideoGenClient } from '#shared/videogen/client';
 
@@ -20,16 +20,22 @@ export interface CreateDeps {
 export interface CreateOutput {
   readonly fileId: string;
   readonly uploadUrl: string;
+  /** The record with this file recorded, for the transfer that follows. */
+  readonly record: IngestRecord;
 }
 
 /**
  * `POST /v1/files/upload` for the source, then the ingest item and its `FILE#` pointer
  * in one transaction, before any byte moves. Called again after an expired upload URL
  * or an attempt that was cut off, it creates a fresh file and records the previous one as
- * abandoned, at most `maxAttempts` times.
+ * abandoned, at most `maxAttempts` times. `record`: the record as the caller just read or
+ * wrote it (the transfer lease's write), saving a read.
  */
-export async function createVideoGenFile(deps: CreateDeps, input: { pk: string }): Promise<CreateOutput> {
-  const record = await getRecord(deps.store, input.pk);
+export async function createVideoGenFile(
+  deps: CreateDeps,
+  input: { readonly pk: string; readonly record?: IngestRecord },
+): Promise<CreateOutput> {
+  const record = input.record ?? (await getRecord(deps.store, input.pk));
   if (!record) throw new IngestRecordMissingError(`no ingest record ${input.pk}`);
   if (!PRE_UPLOAD_STATUSES.includes(record.status)) {
     throw new UnexpectedIngestStateError(`cannot create a file for ${input.pk} in status ${record.status}`);
@@ -55,5 +61,9 @@ export async function createVideoGenFile(deps: CreateDeps, input: { pk: string }
     displayName: record.displayName,
     at: deps.now(),
   });
-  return { fileId: created.fileId, uploadUrl: created.uploadUrl };
+  return {
+    fileId: created.fileId,
+    uploadUrl: created.uploadUrl,
+    record: { ...record, status: 'CREATED', fileId: created.fileId, attempts: record.attempts + 1 },
+  };
 }

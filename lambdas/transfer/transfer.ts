@@ -27,6 +27,8 @@ export interface TransferInput {
   readonly pk: string;
   readonly fileId: string;
   readonly uploadUrl: string;
+  /** The record as the caller just wrote it, with this file: saves a read. @default read */
+  readonly record?: IngestRecord;
 }
 
 export interface TransferOutput {
@@ -45,7 +47,7 @@ export interface TransferOutput {
  * URL goes back to Create, transient ones are retried, the rest fail the ingest.
  */
 export async function transfer(deps: TransferDeps, input: TransferInput): Promise<TransferOutput> {
-  const record = await getRecord(deps.store, input.pk);
+  const record = input.record ?? (await getRecord(deps.store, input.pk));
   if (!record) throw new IngestRecordMissingError(`no ingest record ${input.pk}`);
   if (record.fileId !== input.fileId) {
     throw new UnexpectedIngestStateError(

@@ -140,9 +140,8 @@ export async function processTransferMessage(
 
   let leased = false;
   try {
-    const answered = await settled(await getRecord(deps.store, message.pk));
-    if (answered) return answered;
-
+    // No read first: taking the lease reads the record as it writes it, and a record that
+    // needs no transfer (any more) refuses the lease, which then reads it.
     // VideoGen asked every worker to pause: wait it out here, holding only this message.
     // Hiding it to take the next would touch (and add a receive to) every queued message.
     for (let pausedMs = (await readApiPause(deps.store)) - now(); pausedMs > 0;) {
@@ -197,6 +196,7 @@ export async function processTransferMessage(
     };
     // An upload URL that expired before its bytes went (a slow start) is replaced at once:
     // Create records the old file abandoned, up to maxUploadUrlAttempts files in all.
+    let current: IngestRecord | undefined = record;
     for (;;) {
       const created = await createVideoGenFile(
         {
@@ -206,8 +206,10 @@ export async function processTransferMessage(
           now: nowIso,
           retry,
         },
-        { pk: message.pk },
+        { pk: message.pk, ...(current ? { record: current } : {}) },
       );
+      // A later round (the URL expired on the way) reads the record afresh.
+      current = undefined;
       try {
         const output = await transfer(
           {
@@ -218,7 +220,7 @@ export async function processTransferMessage(
             retry,
             ...(deps.signal ? { signal: deps.signal } : {}),
           },
-          { pk: message.pk, ...created },
+          { pk: message.pk, fileId: created.fileId, uploadUrl: created.uploadUrl, record: created.record },
         );
         leased = false; // recorded UPLOADED, which gives the lease back
         return await succeed(output, 'succeeded');

@@ -10,10 +10,14 @@ import { conditionally, type IngestStore } from './store.ts';
 
 export const API_PAUSE_PK = 'PAUSE#videogen';
 
-/** The instant (ms since the epoch) VideoGen asked everyone to wait until; 0 when no pause is known. */
+/**
+ * The instant (ms since the epoch) VideoGen asked everyone to wait until; 0 when no pause is
+ * known. Read eventually consistent, at half the cost: a pause written in the last second
+ * may be missed, and that worker then meets the 429 itself and waits all the same.
+ */
 export async function readApiPause(store: IngestStore): Promise<number> {
   const { Item } = await store.client.send(
-    new GetCommand({ TableName: store.tableName, Key: { pk: API_PAUSE_PK }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.tableName, Key: { pk: API_PAUSE_PK }, ConsistentRead: false }),
   );
   const until = (Item as { until?: unknown } | undefined)?.until;
   return typeof until === 'number' ? until : 0;
