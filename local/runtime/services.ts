@@ -26,7 +26,7 @@ import { VideoGenSimulator } from '../simulator/simulator.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { functionCode } from './bundles.ts';
-import { LocalLambdas } from '../services/lambda/lambdas.ts';
+import { DEFAULT_ENVIRONMENTS_PER_FUNCTION, LocalLambdas } from '../services/lambda/lambdas.ts';
 import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from '../services/sqs/queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
@@ -253,7 +253,19 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
     lambdas.load(
       await functionCode(options, log),
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
-      onFunctionOutput ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) } : {},
+      {
+        // The transfer cap, as deployed: its worker's invocations mostly wait on VideoGen.
+        maxEnvironments: (fn) =>
+          Math.max(
+            DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+            ...queues.mappings
+              .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
+              .map((mapping) => mapping.maxConcurrency ?? 0),
+          ),
+        ...(onFunctionOutput
+          ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) }
+          : {}),
+      },
     );
     shutdown.add('functions', async () => {
       await lambdas.drain();

@@ -181,6 +181,8 @@ export interface EnvironmentFigures {
   /** The largest heap one environment used after an invocation, against the configured memory. */
   readonly peakHeapBytes: number;
   readonly memoryMiB: number;
+  /** Time in the handler, as Lambda bills it (whole milliseconds per invocation); not the wait for an environment. */
+  readonly billedMs: number;
 }
 
 /** An invocation waiting for an environment: handed one in arrival order. */
@@ -216,6 +218,7 @@ export class FunctionEnvironments {
   readonly #coldStartMs: number[] = [];
   /** Invocation time, a moving average: what one invocation in the line adds to its wait. */
   #averageRunMs: number | undefined;
+  #billedMs = 0;
   #scaleTimer: NodeJS.Timeout | undefined;
   #stopWaitingForStartSlot: (() => void) | undefined;
 
@@ -231,6 +234,7 @@ export class FunctionEnvironments {
       peakConcurrency: this.#peakConcurrency,
       peakHeapBytes: this.#peakHeapBytes,
       memoryMiB: this.#spec.memoryMiB,
+      billedMs: this.#billedMs,
     };
   }
 
@@ -262,6 +266,7 @@ export class FunctionEnvironments {
       });
       const answer = await Promise.race([environment.run(event, deadline), timedOut]);
       const ranMs = performance.now() - started;
+      this.#billedMs += Math.ceil(ranMs);
       this.#averageRunMs = this.#averageRunMs === undefined ? ranMs : 0.8 * this.#averageRunMs + 0.2 * ranMs;
       this.#peakHeapBytes = Math.max(this.#peakHeapBytes, answer.heapBytes);
       if (answer.error)

@@ -180,13 +180,16 @@ export function localFunctionArn(functionName: string): string {
 }
 
 /**
- * Environments per function at once on this machine: four per core, at most 16. Each is a
- * V8 isolate (~25 MB) whose start costs ~250 ms of CPU; they start one per core at a time
- * (`StartGate`), so a burst scales up at the pace the machine allows instead of stalling on
- * dozens of simultaneous starts (measured: 20 files took 32 s with 8 per function starting at
- * once, 7.7 s with 2), while a flood of webhooks still gets more than two environments.
+ * Environments per function at once on this machine: two per core, at most 16. Each is a
+ * V8 isolate (~25 MB) whose start costs ~250 ms of CPU and whose code warms on its own share
+ * of the traffic only; past a couple per core, more isolates of a function that keeps the
+ * CPU busy only add compiling (measured on 2 cores, 300 files: 8 per function 7.6 files/s
+ * and 1.27 GB, 4 per function 8.5 files/s and 0.84 GB). A function whose deployed
+ * concurrency is a setting (an SQS mapping's maximum concurrency: the transfer cap) gets
+ * that many, as its invocations mostly wait on the network (`services.ts`). They start one
+ * per core at a time (`StartGate`), and only while their line outwaits a cold start.
  */
-export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.min(16, 4 * availableParallelism());
+export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.min(16, 2 * availableParallelism());
 
 /** Lambda's default concurrency quota per account and region. */
 export const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
@@ -214,8 +217,6 @@ export class LocalLambdas {
   readonly #environments = new Map<string, FunctionEnvironments>();
   /** Invocations so far, by function label (for benchmarks and tests). */
   readonly invocations: Record<string, number> = {};
-  /** Time spent in each function, summed as Lambda bills it (whole milliseconds per invocation). */
-  readonly billedMs: Record<string, number> = {};
   readonly #running = new Set<Promise<unknown>>();
 
   /**
@@ -264,12 +265,13 @@ export class LocalLambdas {
     codeOf: (fn: LocalFunction) => FunctionCode & { compileCache?: string },
     variables: (fn: LocalFunction) => Record<string, string>,
     options: {
-      maxEnvironments?: number;
+      /** Environments of a function at most. @default DEFAULT_ENVIRONMENTS_PER_FUNCTION for each */
+      maxEnvironments?: (fn: LocalFunction) => number;
       /** Each line a function writes, as its log group would get it. @default this process's stderr */
       onOutput?: (fn: LocalFunction, line: string, stream: 'stdout' | 'stderr') => void;
     } = {},
   ): void {
-    const { maxEnvironments = DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput } = options;
+    const { maxEnvironments = () => DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput } = options;
     const startGate = new StartGate(availableParallelism());
     for (const fn of this.#functions) {
       this.#environments.set(
@@ -281,7 +283,7 @@ export class LocalLambdas {
           timeoutSeconds: fn.timeoutSeconds,
           ...codeOf(fn),
           variables: variables(fn),
-          maxEnvironments,
+          maxEnvironments: maxEnvironments(fn),
           startGate,
           ...(onOutput
             ? { onOutput: (line: string, stream: 'stdout' | 'stderr') => onOutput(fn, line, stream) }
@@ -362,13 +364,11 @@ export class LocalLambdas {
       });
     this.invocations[fn.label] = (this.invocations[fn.label] ?? 0) + 1;
     this.#admit(fn);
-    const started = performance.now();
     try {
       return await environments.invoke(payload, signal);
     } finally {
       this.#concurrent.set(fn.functionArn, (this.#concurrent.get(fn.functionArn) ?? 1) - 1);
       if (fn.reservedConcurrency === undefined) this.#unreservedInUse -= 1;
-      this.billedMs[fn.label] = (this.billedMs[fn.label] ?? 0) + Math.ceil(performance.now() - started);
     }
   }
 }
