@@ -30,8 +30,12 @@ export interface LocalDynamoDB {
   close(): Promise<void>;
 }
 
-/** The emulator counts requests by operation; `POST /_local/stats` answers them (benchmarks read it). */
+/**
+ * The emulator counts requests by operation, and `GetItem`s read eventually consistent also
+ * as `EVENTUAL_GET`; `POST /_local/stats` answers them (benchmarks read it).
+ */
 export type OperationCounts = Record<string, number>;
+export const EVENTUAL_GET = 'GetItem.eventuallyConsistent';
 
 export async function readOperationCounts(endpoint: string): Promise<OperationCounts> {
   const response = await fetch(`${endpoint}/_local/stats`, { method: 'POST' });
@@ -72,6 +76,7 @@ export async function startDynamoDB(
   const capture = new StreamCapture(direct, streams);
 
   const transactions = new Transactions(direct, capture);
+  const counts: OperationCounts = {};
 
   /** To dynalite as it came, its whole answer kept for the front to read or amend. */
   function forwardBuffered(operation: string, body: Buffer | string): Promise<FrontAnswer> {
@@ -184,6 +189,10 @@ export async function startDynamoDB(
             ),
           }));
       }
+      case 'GetItem':
+        // Billed at half the read units of a consistent one: the cost model counts them apart.
+        if (body.ConsistentRead !== true) counts[EVENTUAL_GET] = (counts[EVENTUAL_GET] ?? 0) + 1;
+        return undefined;
       default:
         return undefined;
     }
@@ -207,7 +216,6 @@ export async function startDynamoDB(
     }
   }
 
-  const counts: OperationCounts = {};
   const front = http.createServer((request, response) => {
     if (request.url === '/_local/stats') {
       request.resume();
