@@ -49,6 +49,8 @@ export interface MachineRunnerOptions {
 }
 
 const TOKEN_PLACEHOLDER = '__LOCAL_TASK_TOKEN__';
+/** How long an ended execution's tokens are still known (answered TaskTimedOut, not TaskDoesNotExist). */
+const ENDED_TOKENS_KEPT_MS = 10 * 60_000;
 const WAIT_FOR_TOKEN = /:states:::lambda:invoke\.waitForTaskToken$/;
 const SQS_WAIT_FOR_TOKEN = /:states:::sqs:sendMessage\.waitForTaskToken$/;
 const LAMBDA_INVOKE = /:states:::lambda:invoke$/;
@@ -106,6 +108,9 @@ export function machineRunner(
   options: MachineRunnerOptions,
 ): MachineRunner {
   const executions = new Map<string, LocalExecution>();
+  /** Each running execution's tokens, and those of ended ones in the order they ended, to forget. */
+  const tokensOf = new Map<string, string[]>();
+  const ended: { readonly at: number; readonly tokens: readonly string[] }[] = [];
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const executionPrefix = stateMachineArn.replace(':stateMachine:', ':execution:');
 
@@ -121,6 +126,9 @@ export function machineRunner(
         async (input: Json): Promise<Json> => {
           const token = `${randomBytes(48).toString('base64url')}.${execution.name}`;
           const parameters = replaceDeep(input, TOKEN_PLACEHOLDER, token) as Record<string, unknown>;
+          const own = tokensOf.get(execution.executionArn);
+          if (own) own.push(token);
+          else tokensOf.set(execution.executionArn, [token]);
           const answered = new Promise<unknown>((resolve, reject) => {
             tokens.set(token, {
               executionArn: execution.executionArn,
@@ -253,8 +261,18 @@ export function machineRunner(
       )
       .finally(() => {
         execution.stopDate = new Date();
-        for (const pending of tokens.values())
-          if (pending.executionArn === execution.executionArn) pending.settled = true;
+        // Its tokens are refused from now on (TaskTimedOut), and forgotten a while later:
+        // a late answer still meets the refusal AWS gives, and the map does not grow per file.
+        const own = tokensOf.get(execution.executionArn) ?? [];
+        tokensOf.delete(execution.executionArn);
+        for (const token of own) {
+          const pending = tokens.get(token);
+          if (pending) pending.settled = true;
+        }
+        const now = Date.now();
+        ended.push({ at: now, tokens: own });
+        while (ended.length > 0 && (ended[0]?.at ?? now) < now - ENDED_TOKENS_KEPT_MS)
+          for (const token of ended.shift()?.tokens ?? []) tokens.delete(token);
         options.onExecutionEnd?.(execution);
       });
     return execution;

@@ -5,7 +5,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startStepFunctions, type LocalStepFunctions } from '#local/services/step-functions/step-functions';
 import { LOCAL_CREDENTIALS } from '#local/runtime/options';
 
@@ -90,6 +90,63 @@ describe('the local Step Functions, with two state machines', () => {
         client.send(new StartExecutionCommand({ stateMachineArn: ARN('nowhere'), input: '{}' })),
       ).rejects.toThrow(/State Machine Does Not Exist/);
     } finally {
+      client.destroy();
+    }
+  });
+
+  it('refuses an ended execution’s token TaskTimedOut, and forgets it ten minutes later', async () => {
+    const tokens: string[] = [];
+    stepFunctions = await startStepFunctions({
+      machines: [
+        {
+          stateMachineArn: ARN('archive'),
+          definition: {
+            StartAt: 'Wait',
+            States: {
+              Wait: {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+                Parameters: { FunctionName: 'archive-fn', Payload: { 'token.$': '$$.Task.Token' } },
+                End: true,
+              },
+            },
+          },
+        },
+      ],
+      invoke: (_functionArn, payload) => {
+        tokens.push((payload as { token: string }).token);
+        return Promise.resolve(null);
+      },
+    });
+    const client = new SFNClient({
+      endpoint: stepFunctions.endpoint,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    // Only the clock is faked: the emulator's sockets and timers run as they do.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const run = async (name: string): Promise<string> => {
+        await client.send(new StartExecutionCommand({ stateMachineArn: ARN('archive'), name, input: '{}' }));
+        await expect.poll(() => tokens.length).toBe(name === 'first' ? 1 : 2);
+        const token = tokens.at(-1) ?? '';
+        await client.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' }));
+        await stepFunctions?.idle(5000);
+        return token;
+      };
+      const first = await run('first');
+      await expect(
+        client.send(new SendTaskSuccessCommand({ taskToken: first, output: '{}' })),
+      ).rejects.toMatchObject({ name: 'TaskTimedOut' });
+
+      vi.setSystemTime(Date.now() + 11 * 60_000);
+      await run('second'); // an execution's end is when ended ones' tokens are let go
+      expect(stepFunctions.stateMachineOfToken(first)).toBeUndefined();
+      await expect(
+        client.send(new SendTaskSuccessCommand({ taskToken: first, output: '{}' })),
+      ).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    } finally {
+      vi.useRealTimers();
       client.destroy();
     }
   });
