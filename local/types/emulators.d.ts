@@ -40,6 +40,8 @@ declare module 's3rver' {
     /** The store its routes use (set on both in its constructor). */
     store: unknown;
     context: { store: unknown };
+    /** Koa's middleware list (s3rver is a Koa application). */
+    middleware: ((context: unknown, next: () => Promise<void>) => Promise<void>)[];
   }
 }
 

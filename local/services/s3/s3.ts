@@ -53,6 +53,9 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     // Each drop bucket, and where its replaced and deleted versions are kept (`s3-versions.ts`).
     configureBuckets: dropBuckets.flatMap((name) => [{ name }, { name: `${name}.versions` }]),
   });
+  // Silent, s3rver still runs koa-logger on every request: it formats a line nobody sees and
+  // pipes every response body through a byte counter. Koa keeps its middleware in this list.
+  server.middleware = server.middleware.filter((middleware) => middleware.name !== 'logger');
   // Objects under a hash of their key: any key S3 takes fits a file name (`s3-store.ts`).
   const store = new HashedKeyStore(directory);
   server.store = server.context.store = store;
