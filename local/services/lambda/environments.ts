@@ -1,30 +1,12 @@
 /**
- * Lambda's execution environments for one function, as Lambda runs them: each a worker
- * thread with that function's environment variables and credentials only, loading its
- * deployed bundle, serving one invocation at a time and reused while warm. A timeout or a
- * crash ends the environment (the next invocation starts a cold one); the heap is capped
- * at the function's memory. Written here because no library runs Lambda bundles in-process:
- * the emulators that do (SAM, LocalStack) need Docker.
+ * Lambda's execution environments for one function, as Lambda runs them: each one
+ * (`environment.ts`) serves one invocation at a time and is reused while warm; a timeout or
+ * a crash ends it (the next invocation starts a cold one).
  */
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { Environment, LambdaInvocationError, type EnvironmentOptions } from './environment.ts';
 
-const WORKER = new URL('./lambda-worker.mjs', import.meta.url);
-
-export interface EnvironmentSpec {
-  readonly functionName: string;
-  readonly functionArn: string;
-  readonly memoryMiB: number;
+export interface EnvironmentSpec extends EnvironmentOptions {
   readonly timeoutSeconds: number;
-  readonly bundle: string;
-  /** The handler's export in the bundle (`index.handler` → `handler`). @default 'handler' */
-  readonly exportName?: string;
-  /** Where Node keeps the bundle's compiled code between starts. @default beside the bundle's folder */
-  readonly compileCache?: string;
-  readonly variables: Readonly<Record<string, string>>;
   /**
    * Environments this function may have at once on this machine; further invocations wait
    * for one to be free (Lambda would start more, up to the account's concurrency).
@@ -32,24 +14,6 @@ export interface EnvironmentSpec {
   readonly maxEnvironments: number;
   /** Shared by every function: how many environments may be starting at once. */
   readonly startGate: StartGate;
-  /** Each line the function writes (its log group, on Lambda). @default to this process's stderr */
-  readonly onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
-}
-
-/**
- * Every line of a worker's output, whole: lines of concurrent environments never interleave.
- * Unclaimed, both streams go to this process's stderr: what a function prints is its log
- * (CloudWatch, on AWS), never the result a command prints on stdout.
- */
-function forwardLines(
-  from: Readable,
-  stream: 'stdout' | 'stderr',
-  onOutput: EnvironmentSpec['onOutput'],
-): void {
-  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
-    if (onOutput) onOutput(line, stream);
-    else process.stderr.write(`${line}\n`);
-  });
 }
 
 /**
@@ -84,94 +48,6 @@ export class StartGate {
   }
 }
 
-/** An error a handler threw or Lambda raised, with the name Step Functions matches on. */
-export class LambdaInvocationError extends Error {
-  constructor(name: string, message: string, stack?: string) {
-    super(message);
-    this.name = name;
-    if (stack) this.stack = stack;
-  }
-}
-
-interface Answer {
-  readonly id: string;
-  readonly result?: string;
-  readonly error?: { name: string; message: string; stack?: string };
-  readonly heapBytes: number;
-}
-
-/** One environment: a worker that answers invocations in order. */
-class Environment {
-  readonly #worker: Worker;
-  readonly ready: Promise<void>;
-  #pending: { id: string; resolve: (answer: Answer) => void; reject: (error: Error) => void } | undefined;
-  alive = true;
-
-  constructor(spec: EnvironmentSpec) {
-    this.#worker = new Worker(WORKER, {
-      env: { ...spec.variables },
-      // Nothing of the runtime's own loaders (tsx, vitest): the bundle runs on plain Node, as on Lambda.
-      execArgv: [],
-      workerData: {
-        bundle: spec.bundle,
-        exportName: spec.exportName ?? 'handler',
-        compileCache: spec.compileCache ?? path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
-        context: {
-          functionName: spec.functionName,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: spec.functionArn,
-          memoryLimitInMB: String(spec.memoryMiB),
-          logGroupName: `/aws/lambda/${spec.functionName}`,
-          logStreamName: `local/${randomUUID()}`,
-        },
-      },
-      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMiB },
-      stdout: true,
-      stderr: true,
-    });
-    forwardLines(this.#worker.stdout, 'stdout', spec.onOutput);
-    forwardLines(this.#worker.stderr, 'stderr', spec.onOutput);
-    this.ready = new Promise((resolve, reject) => {
-      this.#worker.once('message', () => resolve());
-      this.#worker.once('error', reject);
-    });
-    this.#worker.on('message', (answer: Answer | { ready: true }) => {
-      if (!('id' in answer) || answer.id !== this.#pending?.id) return;
-      const pending = this.#pending;
-      this.#pending = undefined;
-      pending.resolve(answer);
-    });
-    const die = (error: Error) => {
-      this.alive = false;
-      this.#pending?.reject(error);
-      this.#pending = undefined;
-    };
-    this.#worker.on('error', (error) =>
-      die(
-        error.name === 'Error' && /ERR_WORKER_OUT_OF_MEMORY/.test(String((error as { code?: string }).code))
-          ? new LambdaInvocationError('Runtime.OutOfMemory', error.message)
-          : new LambdaInvocationError('Runtime.ExitError', `the environment crashed: ${error.message}`),
-      ),
-    );
-    this.#worker.on('exit', (code) =>
-      die(new LambdaInvocationError('Runtime.ExitError', `the environment exited with ${code}`)),
-    );
-  }
-
-  run(event: unknown, deadline: number): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const id = randomUUID();
-      this.#pending = { id, resolve, reject };
-      this.#worker.postMessage({ id, event: JSON.stringify(event ?? null), deadline, awsRequestId: id });
-    });
-  }
-
-  async end(): Promise<void> {
-    this.alive = false;
-    await this.#worker.terminate();
-  }
-}
-
 /** Figures of one function's environments, for the runtime's report and the benchmarks. */
 export interface EnvironmentFigures {
   readonly coldStarts: number;
@@ -183,6 +59,10 @@ export interface EnvironmentFigures {
   readonly memoryMiB: number;
   /** Time in the handler, as Lambda bills it (whole milliseconds per invocation); not the wait for an environment. */
   readonly billedMs: number;
+  /** CPU time of the invocations (ms), on Node 22.19 and later (0 before). */
+  readonly cpuMs: number;
+  /** CPU time of the environments' starts (ms): the thread's and the bundle's module scope. */
+  readonly startCpuMs: number;
 }
 
 /** An invocation waiting for an environment: handed one in arrival order. */
@@ -219,6 +99,8 @@ export class FunctionEnvironments {
   /** Invocation time, a moving average: what one invocation in the line adds to its wait. */
   #averageRunMs: number | undefined;
   #billedMs = 0;
+  #cpuMicros = 0;
+  #startCpuMicros = 0;
   #scaleTimer: NodeJS.Timeout | undefined;
   #stopWaitingForStartSlot: (() => void) | undefined;
 
@@ -235,6 +117,8 @@ export class FunctionEnvironments {
       peakHeapBytes: this.#peakHeapBytes,
       memoryMiB: this.#spec.memoryMiB,
       billedMs: this.#billedMs,
+      cpuMs: Math.round(this.#cpuMicros / 1000),
+      startCpuMs: Math.round(this.#startCpuMicros / 1000),
     };
   }
 
@@ -267,6 +151,7 @@ export class FunctionEnvironments {
       const answer = await Promise.race([environment.run(event, deadline), timedOut]);
       const ranMs = performance.now() - started;
       this.#billedMs += Math.ceil(ranMs);
+      this.#cpuMicros += answer.cpuMicros;
       this.#averageRunMs = this.#averageRunMs === undefined ? ranMs : 0.8 * this.#averageRunMs + 0.2 * ranMs;
       this.#peakHeapBytes = Math.max(this.#peakHeapBytes, answer.heapBytes);
       if (answer.error)
@@ -363,7 +248,7 @@ export class FunctionEnvironments {
     const environment = new Environment(this.#spec);
     this.#all.add(environment);
     try {
-      await environment.ready;
+      this.#startCpuMicros += await environment.ready;
       this.#coldStartMs.push(Math.round(performance.now() - started));
       this.#release(environment);
     } catch (error) {

@@ -8,6 +8,12 @@ import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
+/** CPU this thread has used (µs); `process.threadCpuUsage` is Node 22.19's and later. */
+const threadCpuMicros = () => {
+  const usage = process.threadCpuUsage?.();
+  return usage ? usage.user + usage.system : 0;
+};
+
 /** An error as Lambda reports it: its name (`errorType`), message and stack. */
 function describe(error) {
   return error instanceof Error
@@ -43,8 +49,11 @@ const flushOutput = () =>
   );
 
 parentPort.on('message', async ({ id, event, deadline, awsRequestId }) => {
+  const cpuAtStart = threadCpuMicros();
   const heap = () => getHeapStatistics().used_heap_size;
-  if (initError) return parentPort.postMessage({ id, error: initError, heapBytes: heap() });
+  const cpuMicros = () => threadCpuMicros() - cpuAtStart;
+  if (initError)
+    return parentPort.postMessage({ id, error: initError, heapBytes: heap(), cpuMicros: cpuMicros() });
   const context = {
     ...workerData.context,
     awsRequestId,
@@ -54,10 +63,16 @@ parentPort.on('message', async ({ id, event, deadline, awsRequestId }) => {
   try {
     const result = await handler(JSON.parse(event), context);
     await flushOutput();
-    parentPort.postMessage({ id, result: JSON.stringify(result ?? null), heapBytes: heap() });
+    parentPort.postMessage({
+      id,
+      result: JSON.stringify(result ?? null),
+      heapBytes: heap(),
+      cpuMicros: cpuMicros(),
+    });
   } catch (error) {
     await flushOutput();
-    parentPort.postMessage({ id, error: describe(error), heapBytes: heap() });
+    parentPort.postMessage({ id, error: describe(error), heapBytes: heap(), cpuMicros: cpuMicros() });
   }
 });
-parentPort.postMessage({ ready: true });
+// The cold start's CPU: the thread's start and the bundle's module scope.
+parentPort.postMessage({ ready: true, cpuMicros: threadCpuMicros() });

@@ -10,12 +10,8 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../../lib/handlers.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
 import { ingestOf, type IngestInStack } from '../../ingests.ts';
-import {
-  FunctionEnvironments,
-  LambdaInvocationError,
-  StartGate,
-  type EnvironmentFigures,
-} from './environments.ts';
+import { LambdaInvocationError } from './environment.ts';
+import { FunctionEnvironments, StartGate, type EnvironmentFigures } from './environments.ts';
 
 export interface LocalFunction {
   readonly logicalId: string;

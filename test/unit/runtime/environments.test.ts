@@ -15,6 +15,7 @@ writeFileSync(
 export const handler = async (event, context) => {
   invocations += 1;
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  for (const until = Date.now() + (event.spinMs ?? 0); Date.now() < until; );
   if (event.fail) throw Object.assign(new Error('bad input'), { name: 'VideoGenValidationError' });
   if (event.crash) setImmediate(() => { throw new Error('uncaught'); });
   if (event.crash) await new Promise(() => undefined);
@@ -83,6 +84,18 @@ describe('function environments', () => {
     expect(fn.figures.peakConcurrency).toBe(16);
     // The line is served first come, first served (one environment, or two out of step by one).
     expect(order.filter((index, at) => Math.abs(index - at) > 1)).toEqual([]);
+  });
+
+  it('count the CPU of the invocations and of the environments’ starts apart', async () => {
+    const fn = environments();
+    await fn.invoke({});
+    const afterOne = fn.figures;
+    await fn.invoke({ spinMs: 30 });
+    const { cpuMs, startCpuMs } = fn.figures;
+    // A module scope and a thread's start cost CPU; a 30 ms busy loop costs about that much.
+    expect(startCpuMs).toBeGreaterThan(0);
+    expect(startCpuMs).toBe(afterOne.startCpuMs);
+    expect(cpuMs - afterOne.cpuMs).toBeGreaterThanOrEqual(25);
   });
 
   it('end an environment that timed out (Sandbox.Timedout): the next invocation starts cold', async () => {
