@@ -12,12 +12,17 @@ import { VideoGenSimulator } from '../local/simulator/simulator.ts';
 import { VideoGenClient } from '../lambdas/shared/videogen/client.ts';
 import { uploadToPresignedUrl } from '../lambdas/shared/videogen/upload.ts';
 import { costPer1000, type CostPer1000, type PerFileCounts } from './cost.ts';
+import { measureCpu, type CpuFigures } from './cpu-figures.ts';
 import { percentile, round } from './stats.ts';
 
 export interface PipelineFigures {
   readonly files: number;
   readonly simulatorProcessingMs: number;
   readonly filesPerMinute: number;
+  /** Files from the first drop to the last READY, a second. */
+  readonly filesPerSecond: number;
+  /** CPU per file by component, and peak memory, over the same run. */
+  readonly cpu: CpuFigures;
   /** Drop (PutObject) to READY recorded, minus the simulator's processing time. */
   readonly latencyMs: { readonly p50: number; readonly p95: number };
   readonly perFile: PerFileCounts & {
@@ -60,6 +65,7 @@ export async function measurePipeline(files: number, processingMs: number): Prom
   try {
     const dropped = new Map<string, number>();
     const before = await readOperationCounts(runtime.dynamoEndpoint);
+    const cpu = await measureCpu(runtime.dynamoPid, runtime.lambdas.figures());
     // Ten PUTs at a time, as `aws s3 sync` sends them (its max_concurrent_requests).
     let next = 0;
     const dropper = async (): Promise<void> => {
@@ -76,6 +82,7 @@ export async function measurePipeline(files: number, processingMs: number): Prom
       if (records.length >= files) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    const cpuFigures = await cpu.stop(files, runtime.lambdas.figures());
     const records = await runtime.records();
     const readyAt = records.map((record) => Date.parse(record.readyAt ?? ''));
     const latencies = records.map(
@@ -87,6 +94,8 @@ export async function measurePipeline(files: number, processingMs: number): Prom
       files,
       simulatorProcessingMs: processingMs,
       filesPerMinute: round((files / elapsedMs) * 60_000, 0),
+      filesPerSecond: round((files / elapsedMs) * 1000, 1),
+      cpu: cpuFigures,
       latencyMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)) },
       perFile: measured,
       costPer1000Files: costPer1000(measured),

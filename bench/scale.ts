@@ -16,6 +16,7 @@ import { png } from '../local/media.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
 import { READY_STATUSES } from '../lambdas/shared/ingest/record.ts';
 import { costPer1000, type CostPer1000 } from './cost.ts';
+import { sampleRss } from './cpu-figures.ts';
 import { countsPerFile } from './pipeline.ts';
 import { round } from './stats.ts';
 
@@ -36,20 +37,6 @@ const FAULT_RATE = Number(values['fault-rate']);
 
 const RESULTS_JSON = 'bench/results/scale.json';
 const RESULTS_MD = 'bench/results/scale.md';
-
-/** Peak RSS of this process (the runtime and its worker threads) and of the DynamoDB emulator's. */
-function sampleRss(dynamoPid: number | undefined): number {
-  let rss = process.memoryUsage.rss();
-  if (dynamoPid) {
-    try {
-      const status = readFileSync(`/proc/${dynamoPid}/status`, 'utf8');
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-    } catch {
-      // not on Linux, or the process is gone: this process's RSS alone
-    }
-  }
-  return rss;
-}
 
 async function main(): Promise<void> {
   const runtime = await LocalRuntime.start({
@@ -75,9 +62,9 @@ async function main(): Promise<void> {
     },
   });
   const { dynamoPid } = runtime;
-  let peakRss = sampleRss(dynamoPid);
+  let peakRss = sampleRss([dynamoPid]);
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, sampleRss(dynamoPid));
+    peakRss = Math.max(peakRss, sampleRss([dynamoPid]));
   }, 500);
   try {
     const before = await readOperationCounts(runtime.dynamoEndpoint);
