@@ -11,6 +11,22 @@ import { LOCAL_CREDENTIALS } from '#local/runtime/options';
 
 const ARN = (name: string) => `arn:aws:states:us-east-1:000000000000:stateMachine:${name}`;
 
+/** A machine that hands a task token to a function and waits for its answer. */
+const ARCHIVE = {
+  stateMachineArn: ARN('archive'),
+  definition: {
+    StartAt: 'Wait',
+    States: {
+      Wait: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        Parameters: { FunctionName: 'archive-fn', Payload: { 'token.$': '$$.Task.Token' } },
+        End: true,
+      },
+    },
+  },
+};
+
 let stepFunctions: LocalStepFunctions | undefined;
 afterEach(async () => {
   await stepFunctions?.close();
@@ -25,20 +41,7 @@ describe('the local Step Functions, with two state machines', () => {
           stateMachineArn: ARN('library'),
           definition: { StartAt: 'Done', States: { Done: { Type: 'Pass', Result: 'library', End: true } } },
         },
-        {
-          stateMachineArn: ARN('archive'),
-          definition: {
-            StartAt: 'Wait',
-            States: {
-              Wait: {
-                Type: 'Task',
-                Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-                Parameters: { FunctionName: 'archive-fn', Payload: { 'token.$': '$$.Task.Token' } },
-                End: true,
-              },
-            },
-          },
-        },
+        ARCHIVE,
       ],
       invoke: (functionArn, payload, machine) => {
         calls.push({ functionArn, machine, token: (payload as { token?: string }).token ?? '' });
@@ -97,22 +100,7 @@ describe('the local Step Functions, with two state machines', () => {
   it('refuses an ended execution’s token TaskTimedOut, and forgets it ten minutes later', async () => {
     const tokens: string[] = [];
     stepFunctions = await startStepFunctions({
-      machines: [
-        {
-          stateMachineArn: ARN('archive'),
-          definition: {
-            StartAt: 'Wait',
-            States: {
-              Wait: {
-                Type: 'Task',
-                Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-                Parameters: { FunctionName: 'archive-fn', Payload: { 'token.$': '$$.Task.Token' } },
-                End: true,
-              },
-            },
-          },
-        },
-      ],
+      machines: [ARCHIVE],
       invoke: (_functionArn, payload) => {
         tokens.push((payload as { token: string }).token);
         return Promise.resolve(null);
