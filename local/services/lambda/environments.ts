@@ -248,7 +248,10 @@ export class FunctionEnvironments {
     const environment = new Environment(this.#spec);
     this.#all.add(environment);
     try {
-      this.#startCpuMicros += await environment.ready;
+      // Read once the start is over: `+= await` would add to a total read before it, losing
+      // what other environments' starts added meanwhile.
+      const startCpuMicros = await environment.ready;
+      this.#startCpuMicros += startCpuMicros;
       this.#coldStartMs.push(Math.round(performance.now() - started));
       this.#release(environment);
     } catch (error) {
