@@ -52,7 +52,7 @@ export type { SubscriberOptions, VideoGenIngestProps } from './ingest-props.ts';
 export class VideoGenIngest extends Construct {
   /** The drop bucket. */
   readonly bucket: IBucket;
-  /** Ingest records (`kind = "ingest"`), file pointers and delivery-dedupe items; stream NEW_AND_OLD_IMAGES. */
+  /** Ingest records (`kind = "ingest"`), file pointers and the shared VideoGen pause; stream NEW_AND_OLD_IMAGES. */
   readonly table: TableV2;
   /** The ingest workflow (Standard): Prepare, the queued transfer, the wait for VideoGen. One execution per S3 object version. */
   readonly stateMachine: StateMachine;
