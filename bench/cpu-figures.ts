@@ -55,11 +55,15 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-/** Resident memory of this process and of `pids`, from `/proc` (this process's alone elsewhere). */
+/** Resident memory of `pids` together: this process's from Node, the others' from `/proc` (0 elsewhere). */
 export function sampleRss(pids: readonly (number | undefined)[]): number {
-  let rss = process.memoryUsage.rss();
+  let rss = 0;
   for (const pid of pids) {
     if (pid === undefined) continue;
+    if (pid === process.pid) {
+      rss += process.memoryUsage.rss();
+      continue;
+    }
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
@@ -89,8 +93,8 @@ export async function measureCpu(
   await session.post('Profiler.start');
   const mainBefore = threadCpuMs();
   const dynamoBefore = processCpuMs(dynamoPid);
-  let peakRss = sampleRss([dynamoPid]);
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, sampleRss([dynamoPid]))), 250);
+  let peakRss = sampleRss([process.pid, dynamoPid]);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, sampleRss([process.pid, dynamoPid]))), 250);
   return {
     async stop(files, functionsAfter) {
       clearInterval(sampler);

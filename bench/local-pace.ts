@@ -58,8 +58,7 @@ function trackRss(child: ChildProcess): () => number {
   const sample = () => {
     if (child.pid === undefined) return;
     const pids = [child.pid, ...descendants(child.pid)];
-    // `sampleRss` adds this process's own; only the command's processes count here.
-    peak = Math.max(peak, sampleRss(pids) - process.memoryUsage.rss());
+    peak = Math.max(peak, sampleRss(pids));
   };
   const timer = setInterval(sample, 250);
   return () => {

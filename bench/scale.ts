@@ -62,9 +62,9 @@ async function main(): Promise<void> {
     },
   });
   const { dynamoPid } = runtime;
-  let peakRss = sampleRss([dynamoPid]);
+  let peakRss = sampleRss([process.pid, dynamoPid]);
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, sampleRss([dynamoPid]));
+    peakRss = Math.max(peakRss, sampleRss([process.pid, dynamoPid]));
   }, 500);
   try {
     const before = await readOperationCounts(runtime.dynamoEndpoint);
