@@ -69,6 +69,7 @@ export class LocalIam {
   readonly policies: TemplatePolicies;
   readonly #roleByAccessKey = new Map<string, string>();
   readonly #decisions = new Map<string, Promise<string>>();
+  readonly #classDecisions = new Map<string, Promise<string>>();
   readonly #patterns = new Map<string, RegExp>();
   readonly #identityPatterns = new Map<string, string[]>();
   readonly #policyIds = new Map<object, number>();
@@ -104,12 +105,24 @@ export class LocalIam {
       resource: call.resource,
       ...(call.context ? { context: call.context } : {}),
     };
-    const key = JSON.stringify({ ...request, resource: this.#resourceClass(principal, call.resource) });
+    // Two levels: the call as it is (a repeated call costs one lookup, as the table's or the
+    // queue's every time), then its resource's class (a new object of a known bucket costs the
+    // pattern matching, not the evaluator).
+    const key = JSON.stringify(request);
     let decision = this.#decisions.get(key);
     if (!decision) {
+      const classKey = JSON.stringify({
+        ...request,
+        resource: this.#resourceClass(principal, call.resource),
+      });
+      decision = this.#classDecisions.get(classKey);
+      if (!decision) {
+        if (this.#classDecisions.size >= CACHE_LIMIT) this.#classDecisions.clear();
+        this.evaluations += 1;
+        decision = authorize(this.policies, request);
+        this.#classDecisions.set(classKey, decision);
+      }
       if (this.#decisions.size >= CACHE_LIMIT) this.#decisions.clear();
-      this.evaluations += 1;
-      decision = authorize(this.policies, request);
       this.#decisions.set(key, decision);
     }
     if ((await decision) === 'Allowed') return;
