@@ -3,10 +3,14 @@
 // one invocation at a time, keeping module scope between them as Lambda does.
 // Plain JavaScript: the environment runs the bundle, nothing of the project's TypeScript.
 import * as nodeModule from 'node:module';
+import os from 'node:os';
 import process from 'node:process';
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+
+/** How many nice steps below the runtime's services an environment's thread runs. */
+const ENVIRONMENT_NICENESS = 10;
 
 /** CPU this thread has used (µs); `process.threadCpuUsage` is Node 22.19's and later. */
 const threadCpuMicros = () => {
@@ -24,6 +28,19 @@ function describe(error) {
 // Node's on-disk code cache: a cold start reads the bundle's compiled code instead of
 // compiling it again (Lambda's own cold starts are faster than a worker's; this narrows it).
 if (workerData.compileCache) nodeModule.enableCompileCache?.(workerData.compileCache);
+
+// The functions yield the CPU to the emulated services: every call a handler makes is served
+// on the runtime's main thread or in the DynamoDB process, which AWS runs on fleets of their
+// own. With equal shares, a burst of busy environments slowed the services all waited on,
+// and webhook deliveries queued past VideoGen's timeout were delivered again. Only Linux
+// keeps a nice value per thread; elsewhere it is the process's, the services' too.
+if (process.platform === 'linux') {
+  try {
+    os.setPriority(0, Math.min(19, os.getPriority(0) + ENVIRONMENT_NICENESS));
+  } catch {
+    // A system that refuses it runs the environment at the default priority.
+  }
+}
 
 let handler;
 let initError;

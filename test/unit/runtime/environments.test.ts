@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/services/lambda/environments';
@@ -11,9 +11,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const bundle = path.join(dir, 'index.mjs');
 writeFileSync(
   bundle,
-  `let invocations = 0;
+  `import { getPriority } from 'node:os';
+let invocations = 0;
 export const handler = async (event, context) => {
   invocations += 1;
+  if (event.priority) return { priority: getPriority() };
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
   // Busy for spinMs of this thread's CPU (not of the wall clock, which a loaded machine stretches).
   const cpu = () => { const { user, system } = process.threadCpuUsage(); return (user + system) / 1000; };
@@ -98,6 +100,15 @@ describe('function environments', () => {
     expect(startCpuMs).toBeGreaterThan(0);
     expect(startCpuMs).toBe(afterOne.startCpuMs);
     expect(cpuMs - afterOne.cpuMs).toBeGreaterThanOrEqual(25);
+  });
+
+  it('run below the runtime’s services on Linux, whose nice value is a thread’s own, and leave the runtime’s priority as it was', async () => {
+    const runtimePriority = getPriority();
+    const { priority } = (await environments().invoke({ priority: true })) as { priority: number };
+    expect(getPriority()).toBe(runtimePriority);
+    expect(priority).toBe(
+      process.platform === 'linux' ? Math.min(19, runtimePriority + 10) : runtimePriority,
+    );
   });
 
   it('end an environment that timed out (Sandbox.Timedout): the next invocation starts cold', async () => {
