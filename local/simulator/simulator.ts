@@ -274,6 +274,7 @@ export class VideoGenSimulator extends EventEmitter {
   async close(): Promise<void> {
     if (this.#work.closed) return;
     this.#work.close();
+    this.#sender.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
