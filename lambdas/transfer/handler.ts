@@ -9,6 +9,7 @@ import { createSfnClient } from '#shared/clients/sfn';
 import { createSqsClient } from '#shared/clients/sqs';
 import { loadConfig, nonEmptyString } from '#shared/config';
 import { ENVIRONMENTS } from '#shared/environments';
+import { ApiPauseView } from '#shared/ingest/api-pause';
 import { completeTask, failTask } from '#shared/ingest/resume';
 import { countVideoGenError, logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen/provider';
@@ -20,6 +21,7 @@ const s3 = createS3Client();
 const sfn = createSfnClient();
 const sqs = createSqsClient();
 const store = { client: createDocumentClient(), tableName: config.TABLE_NAME };
+const apiPause = new ApiPauseView(store);
 const videoGen = videoGenClientProvider(config.VIDEOGEN_API_URL, config.VIDEOGEN_API_KEY_SECRET);
 /** Stop this long before the Lambda's limit, so the failure is ours to report, not a timeout. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -49,6 +51,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Transf
         succeed: (token, output) => completeTask(sfn, token, output),
         fail: (token, error) => failTask(sfn, token, error),
       },
+      pause: apiPause,
       maxUploadUrlAttempts: config.MAX_UPLOAD_URL_ATTEMPTS,
       maxAttempts: config.MAX_TRANSFER_ATTEMPTS,
       invocationId: randomUUID(),

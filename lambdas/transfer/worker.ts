@@ -8,7 +8,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isTransientAwsError } from '#shared/aws-errors';
 import { isPermanentError } from '#shared/permanent-errors';
-import { extendApiPause, readApiPause } from '#shared/ingest/api-pause';
+import { ApiPauseView } from '#shared/ingest/api-pause';
 import { IngestRecordMissingError, TransferAttemptsExhaustedError } from '#shared/ingest/errors';
 import { FAILURE_STATUSES, STATUS_RANK, type IngestRecord } from '#shared/ingest/record';
 import { ConcurrentUpdateError, getRecord, type IngestStore } from '#shared/ingest/store';
@@ -64,6 +64,8 @@ export interface TransferWorkerDeps {
   readonly random?: () => number;
   /** Told about each retry inside the invocation (a 5xx, a 429), for logs and metrics. */
   readonly onRetry?: RetryOptions['onRetry'];
+  /** The environment's view of VideoGen's shared pause. @default one that reads the item every time */
+  readonly pause?: ApiPauseView;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function processTransferMessage(
 ): Promise<TransferDisposition> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
+  const pause = deps.pause ?? new ApiPauseView(deps.store, 0, now);
   const nowIso = () => new Date(now()).toISOString();
   const fail = async (error: Error): Promise<TransferDisposition> => {
     const answered = await deps.answers.fail(message.taskToken, { name: error.name, message: error.message });
@@ -144,12 +147,13 @@ export async function processTransferMessage(
     // needs no transfer (any more) refuses the lease, which then reads it.
     // VideoGen asked every worker to pause: wait it out here, holding only this message.
     // Hiding it to take the next would touch (and add a receive to) every queued message.
-    for (let pausedMs = (await readApiPause(deps.store)) - now(); pausedMs > 0;) {
+    // After a wait, the item is read again: another 429 may have moved the pause out.
+    for (let pausedMs = (await pause.until()) - now(); pausedMs > 0;) {
       if (pausedMs > deps.budgetMs()) {
         return { kind: 'retry', afterSeconds: Math.ceil(pausedMs / 1000), reason: 'VideoGen rate limit' };
       }
       await sleep(pausedMs);
-      pausedMs = (await readApiPause(deps.store)) - now();
+      pausedMs = (await pause.until({ fresh: true })) - now();
     }
 
     const lease = await leaseTransfer(deps, message.pk, now, sleep);
@@ -186,7 +190,7 @@ export async function processTransferMessage(
       deps.onRetry?.(error, attempt, delayMs);
       // Best effort: the pause is advice to the other workers; this one waits it out anyway.
       if (error instanceof VideoGenRateLimitedError)
-        void extendApiPause(deps.store, now() + delayMs).catch(() => undefined);
+        void pause.extend(now() + delayMs).catch(() => undefined);
     };
     const retry: RetryOptions = {
       budgetMs: deps.budgetMs,
@@ -234,7 +238,7 @@ export async function processTransferMessage(
     if (!isTransient(error)) return await fail(error);
     if (error instanceof VideoGenRateLimitedError) {
       const afterMs = error.retryAfterSeconds * 1000;
-      await extendApiPause(deps.store, now() + afterMs);
+      await pause.extend(now() + afterMs);
       return { kind: 'retry', afterSeconds: Math.max(1, error.retryAfterSeconds), reason: error.name };
     }
     const record = await getRecord(deps.store, message.pk).catch(() => undefined);

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockAwsClient } from '../../helpers/aws-mocks.ts';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   isTransient,
   processTransferMessage,
@@ -10,8 +10,8 @@ import {
   type TaskAnswers,
   type TransferWorkerDeps,
 } from '../../../lambdas/transfer/worker.ts';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { API_PAUSE_PK, extendApiPause, readApiPause } from '#shared/ingest/api-pause';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { API_PAUSE_PK, ApiPauseView, extendApiPause, readApiPause } from '#shared/ingest/api-pause';
 import { advanceStatus, claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
 import type { IngestRecord } from '#shared/ingest/record';
 import { TransferAttemptsExhaustedError, SourceGoneError } from '#shared/ingest/errors';
@@ -215,6 +215,61 @@ describe('the transfer worker', () => {
     const deferred = await deliver(deps(recordingAnswers(), { now: () => at }), later.pk);
     expect(deferred).toEqual({ kind: 'retry', afterSeconds: 600, reason: 'VideoGen rate limit' });
     expect(present(await getRecord(table.store, later.pk), 'the record').transferAttempts).toBeUndefined();
+  });
+
+  it('reads the shared pause once in a few seconds per environment, and sees what it wrote itself at once', async () => {
+    let at = Date.parse('2026-11-28T10:00:00Z');
+    const send = vi.spyOn(table.store.client, 'send');
+    const pauseReads = () =>
+      send.mock.calls.filter(
+        ([command]) => command instanceof GetCommand && command.input.Key?.pk === API_PAUSE_PK,
+      ).length;
+    const view = new ApiPauseView(table.store, 5000, () => at);
+    const environment = (overrides: Partial<TransferWorkerDeps> = {}) =>
+      deps(recordingAnswers(), {
+        now: () => at,
+        // Shorter than every pause here: a pause defers the message instead of being waited out.
+        budgetMs: () => 10_000,
+        pause: view,
+        ...overrides,
+      });
+    const before = pauseReads();
+
+    // Two transfers a second apart: one read of the item between them.
+    expect(await deliver(environment(), (await claimed()).pk)).toMatchObject({ outcome: 'succeeded' });
+    at += 1000;
+    expect(await deliver(environment(), (await claimed()).pk)).toMatchObject({ outcome: 'succeeded' });
+    expect(pauseReads() - before).toBe(1);
+
+    // Another worker's pause is seen once the view is older than its 5 s.
+    await extendApiPause(table.store, at + 60_000);
+    at += 5000;
+    expect(await deliver(environment(), (await claimed()).pk)).toEqual({
+      kind: 'retry',
+      afterSeconds: 55,
+      reason: 'VideoGen rate limit',
+    });
+    expect(pauseReads() - before).toBe(2);
+
+    // A 429 met here pauses this environment's next transfer without a read.
+    await table.store.client.send(
+      new DeleteCommand({ TableName: table.tableName, Key: { pk: API_PAUSE_PK } }),
+    );
+    const fresh = new ApiPauseView(table.store, 5000, () => at);
+    await fresh.until();
+    sim.faults.add({ fault: 'rate_limit', on: 'create', retryAfterSeconds: 30 });
+    expect(await deliver(environment({ pause: fresh }), (await claimed()).pk)).toMatchObject({
+      kind: 'retry',
+      afterSeconds: 30,
+    });
+    const reads = pauseReads();
+    expect(await deliver(environment({ pause: fresh }), (await claimed()).pk)).toEqual({
+      kind: 'retry',
+      afterSeconds: 30,
+      reason: 'VideoGen rate limit',
+    });
+    expect(pauseReads()).toBe(reads);
+    send.mockRestore();
   });
 
   it('counts attempts on the record, not deliveries: a file fails only after maxAttempts real tries', async () => {
