@@ -187,7 +187,10 @@ export class UploadReceiver {
     const sha256 = hash.digest('hex');
     delete state.receiving;
     state.received = { bytes, sha256, at: now() };
-    state.head = Buffer.concat(head);
+    // Copied into memory of its own: a small Buffer.concat is a slice of Node's shared 8 KB
+    // pool, and a head kept for every file would keep a pool slab alive each.
+    state.head = Buffer.alloc(headBytes);
+    Buffer.concat(head).copy(state.head);
     state.puts += 1;
     record(200, 'stored', { bytes, sha256 });
     response.writeHead(200, { etag: `"${sha256.slice(0, 32)}"` }).end();

@@ -261,6 +261,9 @@ export function machineRunner(
       )
       .finally(() => {
         execution.stopDate = new Date();
+        // The run's abort holds its whole context and history: kept, every ended execution
+        // would cost the runtime ~15 KB for as long as it runs.
+        delete execution.abort;
         // Its tokens are refused from now on (TaskTimedOut), and forgotten a while later:
         // a late answer still meets the refusal AWS gives, and the map does not grow per file.
         const own = tokensOf.get(execution.executionArn) ?? [];
