@@ -262,6 +262,8 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
               .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
               .map((mapping) => mapping.maxConcurrency ?? 0),
           ),
+        // VideoGen waits on the webhook's answer, with a timeout; nothing waits on the others.
+        answersCaller: (fn) => fn.handlerName === 'webhook',
         ...(onFunctionOutput
           ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) }
           : {}),

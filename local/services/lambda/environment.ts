@@ -14,6 +14,20 @@ import { Worker } from 'node:worker_threads';
 
 const WORKER = new URL('./lambda-worker.mjs', import.meta.url);
 
+/**
+ * Nice steps an environment's thread runs below the runtime's services: every call a handler
+ * makes is served on the runtime's main thread or in the DynamoDB process, which AWS runs on
+ * fleets of their own. With equal shares, a burst of busy environments slowed the services
+ * all of them waited on.
+ */
+export const ENVIRONMENT_NICENESS = 10;
+/**
+ * For a function whose caller waits on the line with a timeout (the webhook, behind API
+ * Gateway or a Function URL): above the other functions, still below the services, so a
+ * backlog of queued work waits in its queue rather than in front of VideoGen's deliveries.
+ */
+export const ANSWERING_ENVIRONMENT_NICENESS = 5;
+
 /** What an environment is of: its function, as deployed. */
 export interface EnvironmentOptions {
   readonly functionName: string;
@@ -25,6 +39,11 @@ export interface EnvironmentOptions {
   /** Where Node keeps the bundle's compiled code between starts. @default beside the bundle's folder */
   readonly compileCache?: string;
   readonly variables: Readonly<Record<string, string>>;
+  /**
+   * How many nice steps below the runtime's services the environment's thread runs (Linux
+   * only, where a nice value is a thread's own). @default ENVIRONMENT_NICENESS
+   */
+  readonly niceness?: number;
   /** Each line the function writes (its log group, on Lambda). @default to this process's stderr */
   readonly onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
@@ -80,6 +99,7 @@ export class Environment {
         bundle: spec.bundle,
         exportName: spec.exportName ?? 'handler',
         compileCache: spec.compileCache ?? path.join(path.dirname(spec.bundle), '..', 'compile-cache'),
+        niceness: spec.niceness ?? ENVIRONMENT_NICENESS,
         context: {
           functionName: spec.functionName,
           functionVersion: '$LATEST',

@@ -9,9 +9,6 @@ import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
-/** How many nice steps below the runtime's services an environment's thread runs. */
-const ENVIRONMENT_NICENESS = 10;
-
 /** CPU this thread has used (µs); `process.threadCpuUsage` is Node 22.19's and later. */
 const threadCpuMicros = () => {
   const usage = process.threadCpuUsage?.();
@@ -29,14 +26,12 @@ function describe(error) {
 // compiling it again (Lambda's own cold starts are faster than a worker's; this narrows it).
 if (workerData.compileCache) nodeModule.enableCompileCache?.(workerData.compileCache);
 
-// The functions yield the CPU to the emulated services: every call a handler makes is served
-// on the runtime's main thread or in the DynamoDB process, which AWS runs on fleets of their
-// own. With equal shares, a burst of busy environments slowed the services all waited on,
-// and webhook deliveries queued past VideoGen's timeout were delivered again. Only Linux
-// keeps a nice value per thread; elsewhere it is the process's, the services' too.
-if (process.platform === 'linux') {
+// The environment yields the CPU to the runtime's services by `niceness` steps (why, and how
+// much: ENVIRONMENT_NICENESS in environment.ts). Only Linux keeps a nice value per thread;
+// elsewhere it is the process's, the services' too, so it is left alone there.
+if (process.platform === 'linux' && workerData.niceness > 0) {
   try {
-    os.setPriority(0, Math.min(19, os.getPriority(0) + ENVIRONMENT_NICENESS));
+    os.setPriority(0, Math.min(19, os.getPriority(0) + workerData.niceness));
   } catch {
     // A system that refuses it runs the environment at the default priority.
   }

@@ -10,7 +10,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../../../lib/handlers.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
 import { ingestOf, type IngestInStack } from '../../ingests.ts';
-import { LambdaInvocationError } from './environment.ts';
+import { ANSWERING_ENVIRONMENT_NICENESS, LambdaInvocationError } from './environment.ts';
 import { FunctionEnvironments, StartGate, type EnvironmentFigures } from './environments.ts';
 
 export interface LocalFunction {
@@ -265,9 +265,11 @@ export class LocalLambdas {
       maxEnvironments?: (fn: LocalFunction) => number;
       /** Each line a function writes, as its log group would get it. @default this process's stderr */
       onOutput?: (fn: LocalFunction, line: string, stream: 'stdout' | 'stderr') => void;
+      /** Whether a function answers a caller waiting on the line (its environments then run above the others'). */
+      answersCaller?: (fn: LocalFunction) => boolean;
     } = {},
   ): void {
-    const { maxEnvironments = () => DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput } = options;
+    const { maxEnvironments = () => DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput, answersCaller } = options;
     const startGate = new StartGate(availableParallelism());
     for (const fn of this.#functions) {
       this.#environments.set(
@@ -280,6 +282,7 @@ export class LocalLambdas {
           ...codeOf(fn),
           variables: variables(fn),
           maxEnvironments: maxEnvironments(fn),
+          ...(answersCaller?.(fn) ? { niceness: ANSWERING_ENVIRONMENT_NICENESS } : {}),
           startGate,
           ...(onOutput
             ? { onOutput: (line: string, stream: 'stdout' | 'stderr') => onOutput(fn, line, stream) }

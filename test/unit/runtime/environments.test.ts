@@ -3,6 +3,7 @@ import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/services/lambda/environments';
+import { ANSWERING_ENVIRONMENT_NICENESS, ENVIRONMENT_NICENESS } from '#local/services/lambda/environment';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,13 +103,19 @@ describe('function environments', () => {
     expect(cpuMs - afterOne.cpuMs).toBeGreaterThanOrEqual(25);
   });
 
-  it('run below the runtime’s services on Linux, whose nice value is a thread’s own, and leave the runtime’s priority as it was', async () => {
+  it('run below the runtime’s services on Linux, whose nice value is a thread’s own, a webhook’s less far, and leave the runtime’s priority as it was', async () => {
     const runtimePriority = getPriority();
-    const { priority } = (await environments().invoke({ priority: true })) as { priority: number };
-    expect(getPriority()).toBe(runtimePriority);
-    expect(priority).toBe(
-      process.platform === 'linux' ? Math.min(19, runtimePriority + 10) : runtimePriority,
+    const priorityOf = async (fn: FunctionEnvironments) =>
+      ((await fn.invoke({ priority: true })) as { priority: number }).priority;
+    const below = (steps: number) =>
+      process.platform === 'linux' ? Math.min(19, runtimePriority + steps) : runtimePriority;
+    expect(await priorityOf(environments())).toBe(below(ENVIRONMENT_NICENESS));
+    // A function whose caller waits on the line runs above the others.
+    expect(await priorityOf(environments({ niceness: ANSWERING_ENVIRONMENT_NICENESS }))).toBe(
+      below(ANSWERING_ENVIRONMENT_NICENESS),
     );
+    expect(ANSWERING_ENVIRONMENT_NICENESS).toBeLessThan(ENVIRONMENT_NICENESS);
+    expect(getPriority()).toBe(runtimePriority);
   });
 
   it('end an environment that timed out (Sandbox.Timedout): the next invocation starts cold', async () => {
