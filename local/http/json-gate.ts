@@ -2,9 +2,9 @@
  * An IAM gate before an AWS JSON-protocol endpoint (DynamoDB's, whose emulator runs in a
  * process of its own), on the HTTP front (`front.ts`): reads the call, lets the
  * judge refuse it as AWS would (`AccessDeniedException`, 400), and forwards what passes
- * unchanged.
+ * unchanged to `forward` (the emulator's own channel, not another HTTP hop).
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { readBody, startFront, targetOperation, type HttpFront } from './front.ts';
 import type { JudgeCall } from '../iam/judge.ts';
 
@@ -17,9 +17,30 @@ interface GatedCall {
   readonly bytes: Buffer;
 }
 
-export async function startJsonGate(upstream: string, judge: JudgeCall): Promise<JsonGate> {
-  const target = new URL(upstream);
-  const agent = new http.Agent({ keepAlive: true });
+/** The endpoint's answer to a call: what the gate sends back as it is. */
+export interface ForwardedAnswer {
+  readonly status: number;
+  readonly headers?: Record<string, string | string[] | undefined>;
+  readonly body: Buffer | string;
+}
+
+/** Sends an endpoint's answer as it is, with its own length (the one it came with may be stale). */
+export function sendJsonAnswer(response: http.ServerResponse, answer: ForwardedAnswer): void {
+  const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = answer.headers ?? {};
+  response
+    .writeHead(answer.status, {
+      'content-type': 'application/x-amz-json-1.0',
+      ...headers,
+      'content-length': Buffer.byteLength(answer.body),
+    })
+    .end(answer.body);
+}
+
+/** `forward`: the endpoint, called with the call's `X-Amz-Target` and its body. */
+export async function startJsonGate(
+  forward: (target: string, body: Buffer) => Promise<ForwardedAnswer>,
+  judge: JudgeCall,
+): Promise<JsonGate> {
   const answerJson = (response: http.ServerResponse, status: number, type: string, message: string) => {
     const text = JSON.stringify({ __type: type, message });
     response
@@ -29,47 +50,36 @@ export async function startJsonGate(upstream: string, judge: JudgeCall): Promise
       })
       .end(text);
   };
-  return startFront<GatedCall>(
-    {
-      readCall: async (request) => {
-        const bytes = await readBody(request);
-        let parsed: Record<string, unknown> = {};
-        try {
-          parsed = bytes.length ? (JSON.parse(bytes.toString('utf8')) as Record<string, unknown>) : {};
-        } catch {
-          // Malformed JSON is the service's to answer: forwarded as it is.
-        }
-        return { operation: targetOperation(request), parsed, bytes };
-      },
-      judge: (call, accessKeyId) => judge(call.operation, call.parsed, accessKeyId),
-      handle: (call, request, response) => {
-        const forwarded = http.request(
-          {
-            host: target.hostname,
-            port: target.port,
-            method: request.method,
-            path: request.url,
-            headers: { ...request.headers, host: target.host },
-            agent,
-          },
-          (answer) => {
-            response.writeHead(answer.statusCode ?? 500, answer.headers);
-            answer.pipe(response);
-          },
-        );
-        forwarded.on('error', (error) => {
-          if (!response.headersSent) answerJson(response, 500, 'InternalServerError', error.message);
-          else response.end();
-        });
-        forwarded.end(call.bytes);
-      },
-      answerError: (error, _request, response) => {
-        const message = error instanceof Error ? error.message : String(error);
-        if (error instanceof Error && error.name === 'AccessDeniedException')
-          answerJson(response, 400, 'com.amazon.coral.service#AccessDeniedException', message);
-        else answerJson(response, 500, 'InternalServerError', message);
-      },
+  return startFront<GatedCall>({
+    readCall: async (request) => {
+      const bytes = await readBody(request);
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = bytes.length ? (JSON.parse(bytes.toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        // Malformed JSON is the service's to answer: forwarded as it is.
+      }
+      return { operation: targetOperation(request), parsed, bytes };
     },
-    { onClose: () => agent.destroy() },
-  );
+    judge: (call, accessKeyId) => judge(call.operation, call.parsed, accessKeyId),
+    handle: (call, request, response) => {
+      forward(String(request.headers['x-amz-target'] ?? ''), call.bytes).then(
+        (answer) => sendJsonAnswer(response, answer),
+        (error: unknown) => {
+          answerJson(
+            response,
+            500,
+            'InternalServerError',
+            error instanceof Error ? error.message : String(error),
+          );
+        },
+      );
+    },
+    answerError: (error, _request, response) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof Error && error.name === 'AccessDeniedException')
+        answerJson(response, 400, 'com.amazon.coral.service#AccessDeniedException', message);
+      else answerJson(response, 500, 'InternalServerError', message);
+    },
+  });
 }

@@ -48,7 +48,10 @@ beforeAll(async () => {
     logicalId === tableId ? streamArn : undefined,
   );
   iam = new LocalIam(template, arns);
-  gate = await startJsonGate(dynamo.endpoint, serviceJudges(iam, () => undefined).dynamodb);
+  gate = await startJsonGate(
+    (target, body) => dynamo.call(target, body),
+    serviceJudges(iam, () => undefined).dynamodb,
+  );
   const functionId = (test: (id: string, resource: (typeof resources)[string]) => boolean) =>
     Object.entries(resources).find(
       ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && test(id, resource),

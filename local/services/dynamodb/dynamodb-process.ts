@@ -1,11 +1,27 @@
 /**
  * Runs the DynamoDB emulator in a process of its own (`startDynamoDBProcess`), so its CPU
  * work does not compete with the handlers on the runtime's event loop. The child sends
- * its endpoint once listening and closes when the parent disconnects.
+ * its endpoint once listening and closes when the parent disconnects. Calls through `call`
+ * (the IAM gate's) cross the IPC channel instead of loopback HTTP: a second HTTP client and
+ * server for every function's DynamoDB call cost both processes more than a message each way.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startDynamoDB, type LocalDynamoDB } from './dynamodb.ts';
+import type { FrontAnswer } from './dynamodb-stream-capture.ts';
+
+/** A call over the IPC channel, and its answer; bodies are DynamoDB's JSON text. */
+interface CallMessage {
+  readonly call: number;
+  readonly target: string;
+  readonly body: string;
+}
+interface AnswerMessage {
+  readonly answer: number;
+  readonly status: number;
+  readonly headers?: FrontAnswer['headers'];
+  readonly body: string;
+}
 
 const CHILD_FLAG = '--videogen-dynamodb-child';
 /**
@@ -32,9 +48,39 @@ export async function startDynamoDBProcess(directory?: string): Promise<LocalDyn
     });
     child.once('exit', (code) => reject(new Error(`the DynamoDB emulator exited with ${code}`)));
   });
+  const waiting = new Map<
+    number,
+    { resolve: (answer: FrontAnswer) => void; reject: (error: Error) => void }
+  >();
+  let calls = 0;
+  child.on('message', (message: Partial<AnswerMessage>) => {
+    if (message.answer === undefined) return;
+    const caller = waiting.get(message.answer);
+    waiting.delete(message.answer);
+    caller?.resolve({
+      status: message.status ?? 500,
+      ...(message.headers ? { headers: message.headers } : {}),
+      body: message.body ?? '',
+    });
+  });
+  child.once('exit', (code) => {
+    for (const caller of waiting.values())
+      caller.reject(new Error(`the DynamoDB emulator exited with ${code}`));
+    waiting.clear();
+  });
   return {
     endpoint,
     ...(child.pid === undefined ? {} : { pid: child.pid }),
+    call: (target, body) =>
+      new Promise<FrontAnswer>((resolve, reject) => {
+        if (!child.connected) {
+          reject(new Error('the DynamoDB emulator has stopped'));
+          return;
+        }
+        const id = (calls += 1);
+        waiting.set(id, { resolve, reject });
+        child.send({ call: id, target, body: body.toString('utf8') } satisfies CallMessage);
+      }),
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -53,6 +99,25 @@ if (process.argv.includes(CHILD_FLAG)) {
   const directory = process.argv[process.argv.indexOf(CHILD_FLAG) + 1];
   const dynamo = await startDynamoDB(directory ? { directory } : {});
   process.send?.({ endpoint: dynamo.endpoint });
+  process.on('message', (message: Partial<CallMessage>) => {
+    if (message.call === undefined) return;
+    const id = message.call;
+    void dynamo
+      .call(message.target ?? '', Buffer.from(message.body ?? '', 'utf8'))
+      .catch((error: unknown): FrontAnswer => ({
+        status: 500,
+        body: JSON.stringify({ __type: 'InternalServerError', message: String(error) }),
+      }))
+      .then((answer) => {
+        const reply: AnswerMessage = {
+          answer: id,
+          status: answer.status,
+          ...(answer.headers ? { headers: answer.headers } : {}),
+          body: answer.body.toString(),
+        };
+        if (process.connected) process.send?.(reply);
+      });
+  });
   process.once('disconnect', () => {
     void dynamo.close().finally(() => process.exit(0));
   });

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { sendJsonAnswer } from '../../http/json-gate.ts';
 import { DynaliteCalls } from './dynalite-calls.ts';
 import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
@@ -27,6 +28,11 @@ export interface LocalDynamoDB {
   readonly endpoint: string;
   /** The emulator's process, when it runs in one of its own (benchmarks read its memory). */
   readonly pid?: number;
+  /**
+   * One call as the endpoint answers it (`target`: the `X-Amz-Target` header), without HTTP:
+   * what the runtime's IAM gate forwards each function's call through.
+   */
+  call(target: string, body: Buffer): Promise<FrontAnswer>;
   close(): Promise<void>;
 }
 
@@ -90,16 +96,6 @@ export async function startDynamoDB(
         errorBody('InternalServerError', error instanceof Error ? error.message : String(error)),
       ),
     };
-  }
-
-  function send(response: http.ServerResponse, answer: FrontAnswer): void {
-    const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = answer.headers ?? {};
-    response.writeHead(answer.status, {
-      'content-type': 'application/x-amz-json-1.0',
-      ...headers,
-      'content-length': Buffer.byteLength(answer.body),
-    });
-    response.end(answer.body);
   }
 
   /** A table description with its stream, as DynamoDB describes a table that has one. */
@@ -216,6 +212,33 @@ export async function startDynamoDB(
     }
   }
 
+  /** One call, by its `X-Amz-Target`: the front's answer, as the HTTP endpoint sends it. */
+  function answer(target: string, body: Buffer): Promise<FrontAnswer> {
+    const operation = target.split('.').pop() ?? 'unknown';
+    counts[operation] = (counts[operation] ?? 0) + 1;
+    if (target.startsWith(STREAMS_TARGET_PREFIX)) return Promise.resolve(streamsAnswer(operation, body));
+    if (!target.endsWith('.TransactWriteItems')) {
+      return lock.shared(async () => {
+        const answer = await dispatch(operation, body).catch(internalError);
+        return answer ?? (await forwardBuffered(operation, body));
+      });
+    }
+    return lock.exclusive(async () => {
+      let result: { status: number; body: Json };
+      try {
+        result = await transactions.write(
+          JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] },
+        );
+      } catch (error) {
+        result = {
+          status: 500,
+          body: errorBody('InternalServerError', error instanceof Error ? error.message : String(error)),
+        };
+      }
+      return { status: result.status, body: JSON.stringify(result.body) };
+    });
+  }
+
   const front = http.createServer((request, response) => {
     if (request.url === '/_local/stats') {
       request.resume();
@@ -225,46 +248,16 @@ export async function startDynamoDB(
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const target = String(request.headers['x-amz-target'] ?? '');
-      const operation = target.split('.').pop() ?? 'unknown';
-      counts[operation] = (counts[operation] ?? 0) + 1;
-      if (target.startsWith(STREAMS_TARGET_PREFIX)) {
-        send(response, streamsAnswer(operation, body));
-        return;
-      }
-      if (!target.endsWith('.TransactWriteItems')) {
-        void lock.shared(async () => {
-          const answer = await dispatch(operation, body).catch(internalError);
-          send(response, answer ?? (await forwardBuffered(operation, body)));
-        });
-        return;
-      }
-      void lock.exclusive(async () => {
-        let result: { status: number; body: Json };
-        try {
-          result = await transactions.write(
-            JSON.parse(body.toString('utf8')) as { TransactItems?: TransactWriteItem[] },
-          );
-        } catch (error) {
-          result = {
-            status: 500,
-            body: errorBody('InternalServerError', error instanceof Error ? error.message : String(error)),
-          };
-        }
-        const text = JSON.stringify(result.body);
-        response.writeHead(result.status, {
-          'content-type': 'application/x-amz-json-1.0',
-          'content-length': Buffer.byteLength(text),
-        });
-        response.end(text);
-      });
+      void answer(String(request.headers['x-amz-target'] ?? ''), Buffer.concat(chunks)).then((answered) =>
+        sendJsonAnswer(response, answered),
+      );
     });
   });
   const port = await listen(front, options.port ?? 0);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    call: answer,
     close: async () => {
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));

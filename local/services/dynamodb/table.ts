@@ -79,7 +79,7 @@ export async function startTable(
   // The emulator runs in its own process; the gate judges each call on its way there.
   const gate =
     judge &&
-    (await startJsonGate(dynamo.endpoint, judge).catch((error: unknown) => {
+    (await startJsonGate((target, body) => dynamo.call(target, body), judge).catch((error: unknown) => {
       raw.destroy();
       throw error;
     }));
