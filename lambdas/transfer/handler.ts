@@ -14,6 +14,7 @@ import { completeTask, failTask } from '#shared/ingest/resume';
 import { countVideoGenError, logger, METRIC, metrics, publishMetrics } from '#shared/powertools';
 import { videoGenClientProvider } from '#shared/videogen/provider';
 import { uploadToPresignedUrl } from '#shared/videogen/upload';
+import { hiddenForTheInvocation } from './visibility.ts';
 import { processTransferMessage, type TransferDisposition } from './worker.ts';
 
 const config = loadConfig(ENVIRONMENTS.transfer);
@@ -35,8 +36,15 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Transf
   const { pk, taskToken } = parsed.data;
   logger.appendKeys({ pk });
   // The visibility timeout counts from the receive, not from this start (a throttled
-  // invocation starts late): start it again now, so no copy comes back while this works.
-  await setVisibility(record, config.TRANSFER_VISIBILITY_SECONDS);
+  // invocation starts late): start it again now, so no copy comes back while this works,
+  // unless what is left of it outlasts this invocation anyway.
+  if (
+    !hiddenForTheInvocation(record.attributes, config.TRANSFER_VISIBILITY_SECONDS, {
+      now: Date.now(),
+      remainingMs: context.getRemainingTimeInMillis(),
+    })
+  )
+    await setVisibility(record, config.TRANSFER_VISIBILITY_SECONDS);
   const queuedMs = Date.now() - Number(record.attributes.SentTimestamp);
   if (Number.isFinite(queuedMs))
     metrics.addMetric(METRIC.transferQueueTime, MetricUnit.Milliseconds, queuedMs);
