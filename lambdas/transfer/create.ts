@@ -56,14 +56,10 @@ export async function createVideoGenFile(
       }),
     deps.retry,
   );
-  await recordCreatedFile(deps.store, record, {
+  const written = await recordCreatedFile(deps.store, record, {
     fileId: created.fileId,
     displayName: record.displayName,
     at: deps.now(),
   });
-  return {
-    fileId: created.fileId,
-    uploadUrl: created.uploadUrl,
-    record: { ...record, status: 'CREATED', fileId: created.fileId, attempts: record.attempts + 1 },
-  };
+  return { fileId: created.fileId, uploadUrl: created.uploadUrl, record: written };
 }

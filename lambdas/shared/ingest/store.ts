@@ -245,13 +245,14 @@ function markForTakeOver(
 /**
  * Records a created VideoGen file and its `FILE#` pointer in one transaction, before any
  * byte moves. Conditional on the attempts read before the create call, so two racing
- * Create invocations cannot both win.
+ * Create invocations cannot both win. Answers the record as written (the transfer goes on
+ * with it, reading nothing).
  */
 export async function recordCreatedFile(
   store: IngestStore,
-  record: Pick<IngestRecord, 'pk' | 'attempts' | 'fileId' | 'status'>,
+  record: IngestRecord,
   created: { fileId: string; displayName: string; at: string },
-): Promise<void> {
+): Promise<IngestRecord> {
   const pre = statusList(PRE_UPLOAD_STATUSES, 's');
   const abandon = record.fileId !== null;
   const written = await conditionally(() =>
@@ -300,6 +301,20 @@ export async function recordCreatedFile(
     ),
   );
   if (!written) throw new ConcurrentUpdateError(`${record.pk} changed while its file was created`);
+  // What the update above SET, field for field.
+  return {
+    ...record,
+    status: 'CREATED',
+    fileId: created.fileId,
+    displayName: created.displayName,
+    attempts: record.attempts + 1,
+    updatedAt: created.at,
+    statusChanged: record.status !== 'CREATED',
+    version: record.version + 1,
+    events: {},
+    file: null,
+    abandonedFileIds: abandon ? [...record.abandonedFileIds, record.fileId ?? ''] : record.abandonedFileIds,
+  };
 }
 
 /**

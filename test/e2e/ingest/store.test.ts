@@ -84,15 +84,23 @@ describe('ingest store against the DynamoDB emulator', () => {
   it('records a created file and its pointer in one transaction', async () => {
     const record = await claimed();
 
-    await recordCreatedFile(table.store, record, { fileId: 'vg_file_tx1', displayName: 'a.mp4', at: AT });
-
-    expect(await getRecord(table.store, record.pk)).toMatchObject({
-      status: 'CREATED',
+    const written = await recordCreatedFile(table.store, record, {
       fileId: 'vg_file_tx1',
-      attempts: 1,
-      version: 1,
+      displayName: 'a.mp4',
+      at: AT,
     });
+
+    expect(written).toMatchObject({ status: 'CREATED', fileId: 'vg_file_tx1', attempts: 1, version: 1 });
+    // The record it answers is the one stored, field for field, a replaced file's too.
+    expect(await getRecord(table.store, record.pk)).toEqual(written);
     expect(await findSourceOfFile(table.store, 'vg_file_tx1')).toBe(record.pk);
+    const replaced = await recordCreatedFile(table.store, written, {
+      fileId: 'vg_file_tx1b',
+      displayName: 'a.mp4',
+      at: AT,
+    });
+    expect(replaced).toMatchObject({ abandonedFileIds: ['vg_file_tx1'], attempts: 2, version: 2 });
+    expect(await getRecord(table.store, record.pk)).toEqual(replaced);
   });
 
   it('writes neither item nor pointer when the record changed since it was read', async () => {
