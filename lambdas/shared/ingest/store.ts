@@ -134,24 +134,37 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     ),
   );
   if (created || record.executionArn === null) return created;
-  const existing = await getRecord(store, record.pk);
-  if (!existing) return false;
-  if (existing.executionArn === record.executionArn) return true;
-  if (existing.retryExecutionArn !== record.executionArn) return false;
+  // A take-over loses to a write between its read and its Put (VideoGen's late events still
+  // enrich a FAILED record): read again and retry while the record is still marked for this
+  // execution, so an operator's retry is never lost to an event.
+  for (let conflict = 0; conflict < MAX_TAKE_OVER_CONFLICTS; conflict += 1) {
+    const existing = await getRecord(store, record.pk);
+    if (!existing) return false;
+    if (existing.executionArn === record.executionArn) return true;
+    if (existing.retryExecutionArn !== record.executionArn) return false;
+    if (await takeOver(store, takenOver(existing, record, item), existing.version)) return true;
+  }
+  return false;
+}
+
+/** Take-overs of one record that may lose to concurrent writes before the claim gives up. */
+const MAX_TAKE_OVER_CONFLICTS = 8;
+
+/** The record an execution marked to take `existing` over (a retry's or a resume's) puts. */
+function takenOver(existing: IngestRecord, record: IngestRecord, item: IngestRecord): IngestRecord {
   if (isUnfinished(existing) && record.status === 'RECEIVED') {
     // A resumed workflow (its execution was lost: a local runtime stopped mid-way) takes the
     // record over as it stands: the VideoGen file, bytes sent and events seen stay, so the
     // steps that follow pick up where the lost execution stopped. (A Put, as every claim:
     // Prepare may put records, not update them.)
     const { retryExecutionArn: _retry, taskToken: _token, ...kept } = existing;
-    const adopted: IngestRecord = {
+    return {
       ...kept,
       statusChanged: false,
       executionArn: record.executionArn,
       updatedAt: record.updatedAt,
       version: existing.version + 1,
     };
-    return takeOver(store, adopted, existing.version);
   }
   // The failed attempt's VideoGen file stays the record's, CREATED: the transfer asks
   // VideoGen whether it holds the bytes (a transfer that finished after its wait in the
@@ -165,7 +178,7 @@ export async function claimSource(store: IngestStore, record: IngestRecord): Pro
     version: existing.version + 1,
   };
   replacement.statusChanged = replacement.status !== existing.status;
-  return takeOver(store, replacement, existing.version);
+  return replacement;
 }
 
 /** Puts `record` over the one at `version` that was marked for its execution (a retry's or a resume's). */

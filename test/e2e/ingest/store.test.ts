@@ -8,7 +8,9 @@ import {
   recordCreatedFile,
   requestRetry,
   saveRecord,
+  type IngestStore,
 } from '#shared/ingest/store';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';
@@ -73,6 +75,50 @@ describe('ingest store against the DynamoDB emulator', () => {
       abandonedFileIds: [],
     });
     expect(replaced?.retryExecutionArn).toBeUndefined();
+  });
+
+  it('takes a FAILED record over for its retry even when a late VideoGen event writes it meanwhile', async () => {
+    const record = await claimed();
+    await recordCreatedFile(table.store, record, { fileId: 'vg_file_late1', displayName: 'a.mp4', at: AT });
+    await advanceStatus(table.store, record.pk, ['CREATED'], 'FAILED', AT);
+    const failed = present(await getRecord(table.store, record.pk), 'the failed record');
+    const retryArn = 'arn:aws:states:us-east-1:123456789012:execution:sm:retry-late';
+    expect(await requestRetry(table.store, failed, retryArn, AT)).toBe(true);
+
+    // The retry's Prepare reads the record; an event lands before its Put (the file's bytes
+    // arrived after it failed, and VideoGen reports on them).
+    let interfered = false;
+    const racing: IngestStore = {
+      tableName: table.tableName,
+      client: new Proxy(table.store.client, {
+        get: (client, property, receiver) =>
+          property === 'send'
+            ? async (command: Parameters<typeof client.send>[0]) => {
+                if (
+                  !interfered &&
+                  command instanceof PutCommand &&
+                  String(command.input.ConditionExpression).includes('retryExecutionArn')
+                ) {
+                  interfered = true;
+                  const current = present(await getRecord(table.store, record.pk), 'the record');
+                  await saveRecord(table.store, current, {
+                    ...current,
+                    events: { 'file.upload.completed': AT },
+                  });
+                }
+                return client.send(command as never);
+              }
+            : (Reflect.get(client, property, receiver) as unknown),
+      }),
+    };
+    expect(await claimSource(racing, { ...record, executionArn: retryArn })).toBe(true);
+    expect(interfered).toBe(true);
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'CREATED',
+      executionArn: retryArn,
+      fileId: 'vg_file_late1',
+      retries: 1,
+    });
   });
 
   it('retries only FAILED and TIMED_OUT records', async () => {
