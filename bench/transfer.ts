@@ -18,7 +18,8 @@ import { VideoGenSimulator } from '../local/simulator/simulator.ts';
 import { synthesizeStack } from '../local/synth.ts';
 import { tableSpecFromTemplate } from '../local/services/dynamodb/table-from-template.ts';
 import { newIngestRecord } from '../lambdas/shared/ingest/new-record.ts';
-import { claimSource, recordCreatedFile } from '../lambdas/shared/ingest/store.ts';
+import { recordCreatedFile } from '../lambdas/shared/ingest/store.ts';
+import { claimSource } from '../lambdas/shared/ingest/claims.ts';
 import { VideoGenClient } from '../lambdas/shared/videogen/client.ts';
 import { median, round } from './stats.ts';
 

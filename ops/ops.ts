@@ -12,7 +12,8 @@ import {
   type IngestRecord,
   type IngestStatus,
 } from '../lambdas/shared/ingest/record.ts';
-import { findSourceOfFile, getRecord, requestRetry, scanRecords } from '../lambdas/shared/ingest/store.ts';
+import { findSourceOfFile, getRecord, scanRecords } from '../lambdas/shared/ingest/store.ts';
+import { requestRetry } from '../lambdas/shared/ingest/claims.ts';
 import { countInStatus, recordsInStatus } from '../lambdas/shared/ingest/status-index.ts';
 import type { WorkflowInput } from '../lambdas/starter/starter.ts';
 import { OpsError, type OpsTarget } from './target.ts';

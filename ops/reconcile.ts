@@ -8,7 +8,8 @@
 import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { isUnfinished, sourcePk, type IngestRecord } from '../lambdas/shared/ingest/record.ts';
-import { requestResume, scanRecords } from '../lambdas/shared/ingest/store.ts';
+import { scanRecords } from '../lambdas/shared/ingest/store.ts';
+import { requestResume } from '../lambdas/shared/ingest/claims.ts';
 import type { ObjectCreatedEvent } from '../lambdas/starter/starter.ts';
 import { startWorkflowOf, workflowExecutionOf } from './ops.ts';
 import type { OpsTarget } from './target.ts';

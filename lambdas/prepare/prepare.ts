@@ -6,7 +6,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readiness } from '#shared/config';
 import { fileTypeOfMime, SNIFF_BYTES, sniffMime } from '#shared/media-type';
-import { claimSource, type IngestStore } from '#shared/ingest/store';
+import { type IngestStore } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type SourceRef } from '#shared/ingest/record';
 import { classifySourceReadError, type SourceReadFailure } from '#shared/ingest/source-read';

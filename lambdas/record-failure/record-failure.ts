@@ -1,4 +1,5 @@
-import { advanceStatus, claimSource, getRecord, type IngestStore } from '#shared/ingest/store';
+import { advanceStatus, getRecord, type IngestStore } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { clearTaskToken } from '#shared/ingest/task-token';
 import { newIngestRecord } from '#shared/ingest/new-record';
 import { sourcePk, type IngestError, type IngestStatus } from '#shared/ingest/record';

@@ -344,5 +344,6 @@ describe('a transfer that finishes after its wait in the queue timed out', () =>
     } finally {
       await late.stop();
     }
-  });
+    // A queue timeout, a slow PUT, VideoGen's processing of the late bytes, then the retry.
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { claimSource } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import type { IngestRecord } from '#shared/ingest/record';
 import type { VideoGenClient } from '#shared/videogen/index';
 import type { VideoGenSimulator } from '#local/simulator/simulator';

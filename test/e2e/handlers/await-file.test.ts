@@ -2,7 +2,8 @@ import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client
 import { describe, expect, it } from 'vitest';
 import { awaitFile } from '../../../lambdas/await-file/await-file.ts';
 import { createVideoGenFile } from '../../../lambdas/transfer/create.ts';
-import { claimSource, getRecord } from '#shared/ingest/store';
+import { getRecord } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { receivedRecord } from '../../fixtures/records.ts';
 import { useWorkflowSteps } from '../../helpers/workflow-steps.ts';
 

@@ -3,7 +3,8 @@ import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-s
 import { mockAwsClient } from '../../helpers/aws-mocks.ts';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { signWebhook } from '#shared/videogen/webhooks';

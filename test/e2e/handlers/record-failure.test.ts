@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createVideoGenFile } from '../../../lambdas/transfer/create.ts';
 import { recordFailure } from '../../../lambdas/record-failure/record-failure.ts';
-import { claimSource, getRecord } from '#shared/ingest/store';
+import { getRecord } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { receivedRecord, AT } from '../../fixtures/records.ts';

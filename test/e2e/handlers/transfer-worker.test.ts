@@ -12,7 +12,8 @@ import {
 } from '../../../lambdas/transfer/worker.ts';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { API_PAUSE_PK, ApiPauseView, extendApiPause, readApiPause } from '#shared/ingest/api-pause';
-import { advanceStatus, claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { advanceStatus, getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import type { IngestRecord } from '#shared/ingest/record';
 import { TransferAttemptsExhaustedError, SourceGoneError } from '#shared/ingest/errors';
 import { acquireTransferLease } from '#shared/ingest/transfer-lease';

@@ -13,7 +13,8 @@ import {
   respond,
   type RespondDeps,
 } from '../../../lambdas/webhook/webhook.ts';
-import { claimSource, getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { getRecord, recordCreatedFile } from '#shared/ingest/store';
+import { claimSource } from '#shared/ingest/claims';
 import { storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
 import { createWebhookVerifier, signWebhook, type WebhookEvent } from '#shared/videogen/index';

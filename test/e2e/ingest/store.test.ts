@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   advanceStatus,
-  claimSource,
   ConcurrentUpdateError,
   findSourceOfFile,
   getRecord,
   recordCreatedFile,
-  requestRetry,
   saveRecord,
   type IngestStore,
 } from '#shared/ingest/store';
+import { claimSource, requestRetry } from '#shared/ingest/claims';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
