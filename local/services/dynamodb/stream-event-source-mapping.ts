@@ -61,6 +61,9 @@ export class StreamEventSourceMapping {
   #running = 0;
   /** Whether the last read found nothing new: the mapping has read all the stream has. */
   #caughtUp = false;
+  /** Reads of the stream begun so far, and which of them last found nothing new. */
+  #readsBegun = 0;
+  #caughtUpAtRead = 0;
   /** Figures for the live view, benchmarks and tests. */
   readonly figures = {
     invocations: 0,
@@ -116,7 +119,16 @@ export class StreamEventSourceMapping {
   /** Resolves when the mapping has read all the stream holds and every record of it is done (tests, and `run` before it reports). */
   async idle(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.#caughtUp || this.#unfinished.length > 0 || this.#running > 0) {
+    // Caught up by a read begun after this call: one begun before may have missed a write
+    // made since (a file's READY, written just before its run reports), and idle would
+    // answer before that record reached the subscriber.
+    const after = this.#readsBegun;
+    while (
+      !this.#caughtUp ||
+      this.#caughtUpAtRead <= after ||
+      this.#unfinished.length > 0 ||
+      this.#running > 0
+    ) {
       if (Date.now() > deadline) throw new Error(`stream mapping of ${this.#options.functionArn} still busy`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -132,6 +144,7 @@ export class StreamEventSourceMapping {
     try {
       // Reads ahead at most a few batches per lane, as Lambda's pollers do.
       if (this.#iterator && this.#unfinished.length < 4 * batchSize * this.#lanes.length) {
+        const read = (this.#readsBegun += 1);
         const { records, next } = await reader.read(this.#iterator).catch(async (error: unknown) => {
           if ((error as Error).name !== 'ExpiredIteratorException') throw error;
           const iterator = this.#lastRead
@@ -141,6 +154,7 @@ export class StreamEventSourceMapping {
         });
         this.#iterator = next;
         this.#caughtUp = records.length === 0;
+        if (this.#caughtUp) this.#caughtUpAtRead = read;
         this.#accept(records);
       }
     } catch (error) {
