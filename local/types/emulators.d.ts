@@ -57,8 +57,10 @@ declare module 's3rver/lib/models/object' {
     );
     readonly bucket: string;
     readonly key: string;
-    readonly content: Buffer | Readable;
+    content: Buffer | Readable | null;
     readonly metadata: Record<string, string>;
+    /** Set when the read asked a range (`getObject`'s `options`). */
+    range?: { start: number; end: number };
   }
   export = S3Object;
 }
@@ -91,6 +93,11 @@ declare module 's3rver/lib/stores/filesystem' {
       destKey: string,
       replacementMetadata: Record<string, string> | undefined,
     ): Promise<Record<string, unknown>>;
+    getObject(
+      bucket: string,
+      key: string,
+      options?: { start?: number; end?: number },
+    ): Promise<S3Object | null>;
     deleteObject(bucket: string, key: string): Promise<void>;
     deleteBucket(bucket: string): Promise<void>;
     reset(): void;

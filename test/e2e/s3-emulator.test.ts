@@ -70,6 +70,26 @@ describe('the local S3 endpoint', () => {
     expect(created).toContain('streamed.bin');
   });
 
+  it('reads a range as S3 does: the first bytes and the whole size, and 416 for any range of an empty object', async () => {
+    await client.send(new PutObjectCommand({ Bucket: 'drop', Key: 'ten.bin', Body: '0123456789' }));
+    await client.send(new PutObjectCommand({ Bucket: 'drop', Key: 'empty.bin', Body: '' }));
+    const head = await client.send(
+      new GetObjectCommand({ Bucket: 'drop', Key: 'ten.bin', Range: 'bytes=0-3' }),
+    );
+    expect(head.ContentRange).toBe('bytes 0-3/10');
+    expect(Buffer.from((await head.Body?.transformToByteArray()) ?? []).toString()).toBe('0123');
+    const all = await client.send(
+      new GetObjectCommand({ Bucket: 'drop', Key: 'ten.bin', Range: 'bytes=0-4099' }),
+    );
+    expect(all.ContentRange).toBe('bytes 0-9/10');
+    await expect(
+      client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'empty.bin', Range: 'bytes=0-4099' })),
+    ).rejects.toMatchObject({ name: 'InvalidRange', $metadata: { httpStatusCode: 416 } });
+    // Without a range, an empty object reads as one.
+    const empty = await client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'empty.bin' }));
+    expect(empty.ContentLength).toBe(0);
+  });
+
   it('answers a malformed request with an error of its own and goes on serving', async () => {
     const answer = await fetch(`${s3.endpoint}/drop/bad%E0%A4%A.mp4`, { method: 'PUT', body: 'x' });
     expect(answer.status).toBe(400);
