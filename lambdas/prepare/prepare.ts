@@ -1,9 +1,4 @@
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readiness } from '#shared/config';
 import { fileTypeOfMime, SNIFF_BYTES, sniffMime } from '#shared/media-type';
 import { type IngestStore } from '#shared/ingest/store';
@@ -88,67 +83,98 @@ export function readOptions(
   return { displayName, isTemporary: rawTemporary === 'true' };
 }
 
-async function sniff(deps: PrepareDeps, ref: SourceRef): Promise<string | undefined> {
-  const { Body } = await deps.s3.send(
-    new GetObjectCommand({
-      Bucket: ref.bucket,
-      Key: ref.key,
-      Range: `bytes=0-${SNIFF_BYTES - 1}`,
-      ...(ref.versionId ? { VersionId: ref.versionId } : { IfMatch: `"${ref.etag}"` }),
-    }),
-  );
-  const bytes = Body ? await Body.transformToByteArray() : new Uint8Array();
-  return sniffMime(bytes);
+/** What one read of a source object told: its version, ETag, size and metadata, and its first bytes. */
+interface SourceRead {
+  readonly versionId: string | undefined;
+  readonly etag: string | undefined;
+  readonly size: number;
+  readonly metadata: Record<string, string> | undefined;
+  readonly firstBytes: Uint8Array;
+}
+
+/** The whole object's size from a ranged answer (`bytes 0-4099/123456`), else its length. */
+export function objectSize(contentRange: string | undefined, contentLength: number | undefined): number {
+  const total = contentRange ? /\/(\d+)$/.exec(contentRange)?.[1] : undefined;
+  return total === undefined ? (contentLength ?? 0) : Number(total);
 }
 
 /**
- * Heads the object the event names (its version, or its ETag): under the key decoded from
+ * One ranged GET of the object's first bytes, which also answers what a HEAD would (one
+ * request a file instead of two). S3 answers any range of an empty object 416: only then
+ * is the object headed, for its version and ETag.
+ */
+async function readSource(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  pinned: { VersionId: string } | { IfMatch: string } | Record<string, never>,
+): Promise<SourceRead> {
+  try {
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${SNIFF_BYTES - 1}`, ...pinned }),
+    );
+    return {
+      versionId: got.VersionId,
+      etag: got.ETag,
+      size: objectSize(got.ContentRange, got.ContentLength),
+      metadata: got.Metadata,
+      firstBytes: got.Body ? await got.Body.transformToByteArray() : new Uint8Array(),
+    };
+  } catch (error) {
+    if (httpStatusOf(error) !== 416) throw error;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...pinned }));
+    return {
+      versionId: head.VersionId,
+      etag: head.ETag,
+      size: head.ContentLength ?? 0,
+      metadata: head.Metadata,
+      firstBytes: new Uint8Array(),
+    };
+  }
+}
+
+/**
+ * Reads the object the event names (its version, or its ETag): under the key decoded from
  * the event first, then the key as the event sent it (`eventKeyCandidates`). When both name
  * an object of that version or ETag, the decoded one wins: the same bytes either way. When
  * neither does, the failure to classify is the decoded key's if it answered 412 (it holds
  * another ETag: overwritten), else the raw key's.
  */
-async function headSource(
+async function findSource(
   s3: S3Client,
   source: PrepareInput['source'],
-): Promise<{ key: string; head: HeadObjectCommandOutput } | { key: string; error: unknown }> {
+): Promise<{ key: string; read: SourceRead } | { key: string; error: unknown }> {
+  const pinned = source.versionId
+    ? { VersionId: source.versionId }
+    : source.etag
+      ? { IfMatch: `"${source.etag}"` }
+      : {};
   const failures: { key: string; error: unknown }[] = [];
   for (const key of eventKeyCandidates(source.key)) {
     try {
-      const head = await s3.send(
-        new HeadObjectCommand({
-          Bucket: source.bucket,
-          Key: key,
-          ...(source.versionId
-            ? { VersionId: source.versionId }
-            : source.etag
-              ? { IfMatch: `"${source.etag}"` }
-              : {}),
-        }),
-      );
-      return { key, head };
+      return { key, read: await readSource(s3, source.bucket, key, pinned) };
     } catch (error) {
       failures.push({ key, error });
     }
   }
   const [first, ...rest] = failures;
   const raw = rest.at(-1);
-  if (!first || !raw) return first ?? { key: source.key, error: new Error('no key to head') };
+  if (!first || !raw) return first ?? { key: source.key, error: new Error('no key to read') };
   // 412: the decoded key holds another ETag now, so it is the object, overwritten.
   return httpStatusOf(first.error) === 412 ? first : raw;
 }
 
 /**
- * Heads the object, reads its options, validates it, and claims it in the table with a
+ * Reads the object's first bytes and metadata, its options, validates it, and claims it in the table with a
  * conditional write. What must not be sent is recorded `REJECTED` with its reason;
  * a source claimed before (a duplicate event that got past the execution name) stops.
  */
 export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<PrepareOutput> {
   const { bucket } = input.source;
   const at = deps.now();
-  const headed = await headSource(deps.s3, input.source);
-  if ('error' in headed) {
-    const { key, error } = headed;
+  const found = await findSource(deps.s3, input.source);
+  if ('error' in found) {
+    const { key, error } = found;
     const failure = await classifySourceReadError(deps.s3, { bucket, key }, error);
     if (!failure) throw error;
     const ref: SourceRef = {
@@ -160,15 +186,15 @@ export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<P
     return claimRejected(deps, ref, 0, null, SOURCE_READ_REJECTIONS[failure], input.executionArn, at);
   }
 
-  const { key, head } = headed;
-  const versionId = head.VersionId && head.VersionId !== 'null' ? head.VersionId : null;
+  const { key, read } = found;
+  const versionId = read.versionId && read.versionId !== 'null' ? read.versionId : null;
   const ref: SourceRef = {
     bucket,
     key,
     versionId,
-    etag: (head.ETag ?? input.source.etag ?? '').replaceAll('"', ''),
+    etag: (read.etag ?? input.source.etag ?? '').replaceAll('"', ''),
   };
-  const size = head.ContentLength ?? 0;
+  const size = read.size;
   if (size === 0)
     return claimRejected(
       deps,
@@ -186,16 +212,9 @@ export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<P
     );
     return claimRejected(deps, ref, size, null, rejection, input.executionArn, at);
   }
-  const options = readOptions(key, head.Metadata);
+  const options = readOptions(key, read.metadata);
   if ('code' in options) return claimRejected(deps, ref, size, null, options, input.executionArn, at);
-  let mime: string | undefined;
-  try {
-    mime = await sniff(deps, ref);
-  } catch (error) {
-    const failure = await classifySourceReadError(deps.s3, ref, error);
-    if (!failure) throw error;
-    return claimRejected(deps, ref, size, null, SOURCE_READ_REJECTIONS[failure], input.executionArn, at);
-  }
+  const mime = await sniffMime(read.firstBytes);
   const type = fileTypeOfMime(mime);
   if (!type) {
     const rejection = reject(

@@ -10,6 +10,7 @@ import type { VideoGenSimulator } from '#local/simulator/simulator';
 import { AT, receivedRecord } from '../fixtures/records.ts';
 import { mockAwsClient } from './aws-mocks.ts';
 import type { TestTable } from './ingest-table.ts';
+import { s3Error } from '../fixtures/s3-errors.ts';
 import { startStepBackends, type StepBackends } from './step-backends.ts';
 
 /**
@@ -56,15 +57,25 @@ export function useWorkflowSteps() {
     /** A key no other test of the file uses. */
     nextKey: (): string => `steps/${(keys += 1)}.mp4`,
     objectBody: (bytes: Buffer) => sdkStreamMixin(Readable.from([bytes])),
-    /** The source object S3 answers: its head, and its first bytes for the sniff. */
+    /**
+     * The source object S3 answers: its head, and its bytes, a range of them as S3 answers one
+     * (416 for any range of an empty object).
+     */
     s3Object: (bytes: Buffer, metadata: Record<string, string> = {}, versionId = 'v1'): void => {
-      s3.on(HeadObjectCommand).resolves({
-        ContentLength: bytes.length,
-        ETag: '"etag1"',
-        VersionId: versionId,
-        Metadata: metadata,
+      const head = { ETag: '"etag1"', VersionId: versionId, Metadata: metadata };
+      s3.on(HeadObjectCommand).resolves({ ...head, ContentLength: bytes.length });
+      s3.on(GetObjectCommand).callsFake((input: { Range?: string }) => {
+        const range = /^bytes=(\d+)-(\d+)$/.exec(input.Range ?? '');
+        if (!range) return { ...head, ContentLength: bytes.length, Body: steps.objectBody(bytes) };
+        if (bytes.length === 0) throw s3Error(416, 'InvalidRange');
+        const end = Math.min(Number(range[2]), bytes.length - 1);
+        return {
+          ...head,
+          ContentLength: end + 1 - Number(range[1]),
+          ContentRange: `bytes ${range[1]}-${end}/${bytes.length}`,
+          Body: steps.objectBody(bytes.subarray(Number(range[1]), end + 1)),
+        };
       });
-      s3.on(GetObjectCommand).callsFake(() => ({ Body: steps.objectBody(bytes.subarray(0, 4100)) }));
     },
     /** Prepare's input for a dropped key. */
     source: (key = `drop/${(keys += 1)}.bin`) => ({
