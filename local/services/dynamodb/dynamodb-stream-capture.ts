@@ -4,6 +4,7 @@
  * so its record carries the images it made. A write that fails (a condition) yields none.
  * `BatchWriteItem` is its writes one by one: each item gets its record, as on DynamoDB.
  */
+import { crc32 } from 'node:zlib';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { DynaliteCalls } from './dynalite-calls.ts';
 import type { Item } from './dynamodb-items.ts';
@@ -17,6 +18,37 @@ export interface FrontAnswer {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * The image of a write's record its own answer can carry, with the `ReturnValues` that
+ * asks for it: a put's or delete's old item, an update's new one (or its old, when that is
+ * what the caller asked). Undefined for what only the caller's own choice may answer
+ * (`UPDATED_*`, a value DynamoDB refuses): that write reads both images.
+ */
+export function imageInAnswer(
+  operation: 'PutItem' | 'UpdateItem' | 'DeleteItem',
+  asked: unknown,
+): { image: 'before' | 'after'; returnValues: 'ALL_OLD' | 'ALL_NEW' } | undefined {
+  if (asked !== undefined && asked !== 'NONE' && asked !== 'ALL_OLD' && asked !== 'ALL_NEW') return undefined;
+  if (operation !== 'UpdateItem') {
+    return asked === 'ALL_NEW' ? undefined : { image: 'before', returnValues: 'ALL_OLD' };
+  }
+  return asked === 'ALL_OLD'
+    ? { image: 'before', returnValues: 'ALL_OLD' }
+    : { image: 'after', returnValues: 'ALL_NEW' };
+}
+
+/**
+ * An answer with another body, and the `x-amz-crc32` DynamoDB sends with every body made
+ * anew (botocore, so the AWS CLI, checks it and retries on a mismatch).
+ */
+export function withBody(answer: FrontAnswer, body: string): FrontAnswer {
+  return {
+    ...answer,
+    headers: { ...answer.headers, 'x-amz-crc32': String(crc32(body)) },
+    body,
+  };
+}
 
 export class StreamCapture {
   readonly #direct: DynaliteCalls;
@@ -58,8 +90,44 @@ export class StreamCapture {
   }
 
   /**
-   * Runs one item's write (`PutItem`, `UpdateItem`, `DeleteItem`) alone on its item, and
-   * appends its record when it succeeded and changed the item.
+   * One `PutItem`, `UpdateItem` or `DeleteItem` from a caller, run alone on its item, its
+   * record appended when it succeeded and changed the item. The write's own answer carries one
+   * of the record's images (`ReturnValues`), so only the other is read: a full dynalite call
+   * each, two of the three this took a write. The caller gets the answer it asked for.
+   */
+  async writeItem(
+    tableName: string,
+    key: Item,
+    operation: 'PutItem' | 'UpdateItem' | 'DeleteItem',
+    request: Json,
+    raw: Buffer | string,
+  ): Promise<FrontAnswer> {
+    const asked = request.ReturnValues;
+    const carried = imageInAnswer(operation, asked);
+    if (!carried) return this.write(tableName, key, () => this.#direct.call(operation, raw));
+    return this.#onItem(tableName, key, async () => {
+      const before = carried.image === 'after' ? await this.current(tableName, key) : undefined;
+      const answer = await this.#direct.call(
+        operation,
+        JSON.stringify({ ...request, ReturnValues: carried.returnValues }),
+      );
+      if (answer.status !== 200) return answer;
+      const parsed = JSON.parse(answer.body.toString()) as Json & { Attributes?: Item };
+      const image = parsed.Attributes;
+      if (carried.image === 'after') this.#streams.record(tableName, before, image);
+      else {
+        const after = operation === 'DeleteItem' ? undefined : await this.current(tableName, key);
+        this.#streams.record(tableName, image, after);
+      }
+      if (asked === carried.returnValues) return answer;
+      delete parsed.Attributes;
+      return withBody(answer, JSON.stringify(parsed));
+    });
+  }
+
+  /**
+   * Runs one item's write alone on its item, between reads of it, and appends its record
+   * when it succeeded and changed the item.
    */
   async write(tableName: string, key: Item, perform: () => Promise<FrontAnswer>): Promise<FrontAnswer> {
     return this.#onItem(tableName, key, async () => {

@@ -13,7 +13,7 @@ import type { KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamo
 import dynalite from 'dynalite';
 import { sendJsonAnswer } from '../../http/json-gate.ts';
 import { DynaliteCalls } from './dynalite-calls.ts';
-import { StreamCapture, type FrontAnswer } from './dynamodb-stream-capture.ts';
+import { StreamCapture, withBody, type FrontAnswer } from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
 import type { Item } from './dynamodb-items.ts';
 import { LocalStreams, StreamsApiError, type StreamViewType } from './dynamodb-streams.ts';
@@ -110,7 +110,7 @@ export async function startDynamoDB(
       LatestStreamArn: stream.arn,
       LatestStreamLabel: stream.label,
     });
-    return { ...answer, body: JSON.stringify(parsed) };
+    return withBody(answer, JSON.stringify(parsed));
   }
 
   /** The operations the front changes or adds; everything else goes to dynalite as it came. */
@@ -168,7 +168,7 @@ export async function startDynamoDB(
         const tableName = body.TableName;
         if (!capture.streamed(tableName)) return undefined;
         const key = capture.keyOf(tableName, (operation === 'PutItem' ? body.Item : body.Key) as Item);
-        return capture.write(tableName, key, () => forwardBuffered(operation, raw));
+        return capture.writeItem(tableName, key, operation, body, raw).catch(internalError);
       }
       case 'BatchWriteItem': {
         const tables = Object.keys(body.RequestItems ?? {});

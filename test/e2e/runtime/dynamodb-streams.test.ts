@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -126,6 +127,81 @@ describe('DynamoDB Streams, local', () => {
         Math.abs((record.dynamodb?.ApproximateCreationDateTime?.getTime() ?? 0) - Date.now()),
       ).toBeLessThan(60_000);
     }
+  });
+
+  it('answers each write as its caller asked (ReturnValues), whichever image the record took from it', async () => {
+    const { client, read } = await table();
+    const put = await client.send(
+      new PutItemCommand({ TableName: 'items', Item: item('a', { v: { S: '1' } }) }),
+    );
+    expect(put.Attributes).toBeUndefined();
+    const replaced = await client.send(
+      new PutItemCommand({ TableName: 'items', Item: item('a', { v: { S: '2' } }), ReturnValues: 'ALL_OLD' }),
+    );
+    expect(replaced.Attributes).toEqual(item('a', { v: { S: '1' } }));
+    const update = (returnValues?: 'NONE' | 'ALL_NEW' | 'ALL_OLD' | 'UPDATED_NEW', v = '3') =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: 'items',
+          Key: item('a'),
+          UpdateExpression: 'SET v = :v',
+          ExpressionAttributeValues: { ':v': { S: v } },
+          ...(returnValues ? { ReturnValues: returnValues } : {}),
+        }),
+      );
+    expect((await update(undefined, '3')).Attributes).toBeUndefined();
+    expect((await update('ALL_NEW', '4')).Attributes).toEqual(item('a', { v: { S: '4' } }));
+    expect((await update('ALL_OLD', '5')).Attributes).toEqual(item('a', { v: { S: '4' } }));
+    expect((await update('UPDATED_NEW', '6')).Attributes).toEqual({ v: { S: '6' } });
+    // A value PutItem does not take is refused as DynamoDB refuses it, not answered for the record's sake.
+    await expect(
+      client.send(new PutItemCommand({ TableName: 'items', Item: item('a'), ReturnValues: 'ALL_NEW' })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(
+      (await client.send(new DeleteItemCommand({ TableName: 'items', Key: item('a') }))).Attributes,
+    ).toBe(undefined);
+    const images = (await read()).map((record) => [
+      record.eventName,
+      record.dynamodb?.OldImage?.v?.S,
+      record.dynamodb?.NewImage?.v?.S,
+    ]);
+    expect(images).toEqual([
+      ['INSERT', undefined, '1'],
+      ['MODIFY', '1', '2'],
+      ['MODIFY', '2', '3'],
+      ['MODIFY', '3', '4'],
+      ['MODIFY', '4', '5'],
+      ['MODIFY', '5', '6'],
+      ['REMOVE', '6', undefined],
+    ]);
+  });
+
+  it('sends a checksum that matches each body it sends (the AWS CLI checks it)', async () => {
+    await table();
+    const call = async (target: string, body: unknown) => {
+      const response = await fetch(dynamo?.endpoint ?? '', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `DynamoDB_20120810.${target}`,
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x',
+          'x-amz-date': '20260101T000000Z',
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      expect(response.headers.get('x-amz-crc32')).toBe(String(crc32(text)));
+      return text;
+    };
+    await call('PutItem', { TableName: 'items', Item: item('a', { v: { S: '1' } }) });
+    await call('UpdateItem', {
+      TableName: 'items',
+      Key: item('a'),
+      UpdateExpression: 'SET v = :v',
+      ExpressionAttributeValues: { ':v': { S: '2' } },
+    });
+    expect(await call('DescribeTable', { TableName: 'items' })).toContain('LatestStreamArn');
   });
 
   it('yields nothing for a write that changes nothing or fails its condition', async () => {
