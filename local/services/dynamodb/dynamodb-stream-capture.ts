@@ -1,7 +1,8 @@
 /**
  * How writes to a table with a stream become its records: each write runs while no other
- * write to the same item does, between a consistent read of the item before and after it,
- * so its record carries the images it made. A write that fails (a condition) yields none.
+ * write to the same item does, its own answer carrying one image of the item and a consistent
+ * read the other (both reads where the answer cannot), so its record carries the images it
+ * made. A write that fails (a condition) yields none.
  * `BatchWriteItem` is its writes one by one: each item gets its record, as on DynamoDB.
  */
 import { crc32 } from 'node:zlib';
