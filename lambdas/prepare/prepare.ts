@@ -93,7 +93,7 @@ interface SourceRead {
 }
 
 /** The whole object's size from a ranged answer (`bytes 0-4099/123456`), else its length. */
-export function objectSize(contentRange: string | undefined, contentLength: number | undefined): number {
+function objectSize(contentRange: string | undefined, contentLength: number | undefined): number {
   const total = contentRange ? /\/(\d+)$/.exec(contentRange)?.[1] : undefined;
   return total === undefined ? (contentLength ?? 0) : Number(total);
 }
@@ -165,9 +165,10 @@ async function findSource(
 }
 
 /**
- * Reads the object's first bytes and metadata, its options, validates it, and claims it in the table with a
- * conditional write. What must not be sent is recorded `REJECTED` with its reason;
- * a source claimed before (a duplicate event that got past the execution name) stops.
+ * Reads the object (its first bytes and metadata) and its options, validates it, and claims
+ * it in the table with a conditional write. What must not be sent is recorded `REJECTED`
+ * with its reason; a source claimed before (a duplicate event that got past the execution
+ * name) stops.
  */
 export async function prepare(deps: PrepareDeps, input: PrepareInput): Promise<PrepareOutput> {
   const { bucket } = input.source;

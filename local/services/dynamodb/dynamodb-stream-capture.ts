@@ -93,8 +93,8 @@ export class StreamCapture {
   /**
    * One `PutItem`, `UpdateItem` or `DeleteItem` from a caller, run alone on its item, its
    * record appended when it succeeded and changed the item. The write's own answer carries one
-   * of the record's images (`ReturnValues`), so only the other is read: a full dynalite call
-   * each, two of the three this took a write. The caller gets the answer it asked for.
+   * of the record's images (`ReturnValues`), so only the other is read. The caller gets the
+   * answer it asked for.
    */
   async writeItem(
     tableName: string,
