@@ -26,7 +26,7 @@ type Json = Record<string, unknown>;
  * what the caller asked). Undefined for what only the caller's own choice may answer
  * (`UPDATED_*`, a value DynamoDB refuses): that write reads both images.
  */
-export function imageInAnswer(
+function imageInAnswer(
   operation: 'PutItem' | 'UpdateItem' | 'DeleteItem',
   asked: unknown,
 ): { image: 'before' | 'after'; returnValues: 'ALL_OLD' | 'ALL_NEW' } | undefined {
