@@ -161,7 +161,7 @@ describe('Lambda concurrency, as Lambda enforces it', () => {
     'keeps a flood of forged webhooks (30 s, 200+ a second) from the transfers: the stage throttles it, no file fails',
     { timeout: 420_000 },
     async () => {
-      // Under the eight environments a function gets on this machine (Lambda has no such limit).
+      // The transfer worker gets an environment for each transfer the cap allows.
       const cap = 6;
       const runtime = await startRuntime({
         accountConcurrency: 50,
