@@ -26,7 +26,11 @@ import { VideoGenSimulator } from '../simulator/simulator.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { functionCode } from './bundles.ts';
-import { DEFAULT_ENVIRONMENTS_PER_FUNCTION, LocalLambdas } from '../services/lambda/lambdas.ts';
+import {
+  DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+  LocalLambdas,
+  type LocalFunction,
+} from '../services/lambda/lambdas.ts';
 import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from '../services/sqs/queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
@@ -250,20 +254,23 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
       },
     };
     const onFunctionOutput = options.onFunctionOutput;
+    // VideoGen waits on the webhook's answer, with a timeout; nothing waits on the others.
+    const answersCaller = (fn: LocalFunction): boolean => fn.handlerName === 'webhook';
     lambdas.load(
       await functionCode(options, log),
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
       {
-        // The transfer cap, as deployed: its worker's invocations mostly wait on VideoGen.
+        // The transfer cap, as deployed: its worker's invocations mostly wait on VideoGen. The
+        // webhook twice the others': VideoGen waits on its answer with a timeout, and a line
+        // held to one environment per core outwaited it under a burst (and was sent again).
         maxEnvironments: (fn) =>
           Math.max(
-            DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+            answersCaller(fn) ? 2 * DEFAULT_ENVIRONMENTS_PER_FUNCTION : DEFAULT_ENVIRONMENTS_PER_FUNCTION,
             ...queues.mappings
               .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
               .map((mapping) => mapping.maxConcurrency ?? 0),
           ),
-        // VideoGen waits on the webhook's answer, with a timeout; nothing waits on the others.
-        answersCaller: (fn) => fn.handlerName === 'webhook',
+        answersCaller,
         ...(onFunctionOutput
           ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) }
           : {}),

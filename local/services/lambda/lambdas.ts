@@ -176,18 +176,16 @@ export function localFunctionArn(functionName: string): string {
 }
 
 /**
- * Environments per function at once on this machine: one per core, at least two (a caller
- * waiting on a function, as VideoGen waits on the webhook, is not held behind a single
- * invocation), at most 8. Each is a V8 isolate (~25 MB) whose start costs ~250 ms of CPU and
- * whose code warms on its own share of the traffic only; past one per core, more isolates of
- * a function that keeps the CPU busy only add compiling and memory (measured on 2 cores, 505
- * files through `run`: 4 per function 49–56 s and ~1.03 GB, 2 per function 43–45 s and
- * ~0.85 GB; 400 files through the pipeline: 13–14.5 against 14.7–15.9 files/s; 1 per
- * function, webhook deliveries outwaited VideoGen's timeout and were sent again). A function
- * whose deployed concurrency is a setting (an SQS mapping's maximum concurrency: the
- * transfer cap) gets that many, as its invocations mostly wait on the network
- * (`services.ts`). They start one per core at a time (`StartGate`), and only while their
- * line outwaits a cold start.
+ * Environments per function at once on this machine: one per core, at least two, at most 8
+ * (the webhook gets twice that and the transfer worker its cap: `services.ts`). Each is a V8
+ * isolate (~25 MB) whose start costs ~250 ms of CPU and whose code warms on its own share of
+ * the traffic only; past one per core, more isolates of a function that keeps the CPU busy
+ * only add compiling and memory (measured on 2 cores, 505 files through `run`: 4 per function
+ * 49–56 s and ~1.03 GB, 2 per function 43–45 s and ~0.85 GB; 400 files through the
+ * pipeline: 13–14.5 against 14.7–15.9 files/s). A function whose deployed concurrency is a
+ * setting (an SQS mapping's maximum concurrency: the transfer cap) gets that many, as its
+ * invocations mostly wait on the network. They start one per core at a time (`StartGate`),
+ * and only while their line outwaits a cold start.
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availableParallelism()));
 
