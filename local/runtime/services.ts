@@ -261,11 +261,11 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
       {
         // The transfer cap, as deployed: its worker's invocations mostly wait on VideoGen. The
-        // webhook twice the others': VideoGen waits on its answer with a timeout, and a line
-        // held to one environment per core outwaited it under a burst (and was sent again).
+        // webhook twice the others': held to one per core, a burst of its line outwaited
+        // VideoGen's timeout, and the deliveries were sent again.
         maxEnvironments: (fn) =>
           Math.max(
-            answersCaller(fn) ? 2 * DEFAULT_ENVIRONMENTS_PER_FUNCTION : DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+            (answersCaller(fn) ? 2 : 1) * DEFAULT_ENVIRONMENTS_PER_FUNCTION,
             ...queues.mappings
               .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
               .map((mapping) => mapping.maxConcurrency ?? 0),
