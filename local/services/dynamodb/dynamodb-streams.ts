@@ -6,13 +6,14 @@
  * Written by hand because neither dynalite nor any maintained JavaScript emulator has
  * streams. One shard per stream (a valid stream: DynamoDB splits shards only under load),
  * so order is kept per item and across items alike. Records are kept 24 hours; with a
- * folder, they and the stream's description outlive the process (a JSON Lines log).
+ * folder, they and the stream's description outlive the process (`stream-log.ts`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AttributeValue, KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { itemSize, sameItem, type Item } from './dynamodb-items.ts';
+import { StreamRecordLog } from './stream-log.ts';
 
 export type StreamViewType = 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES';
 
@@ -86,6 +87,11 @@ function decodeIterator(iterator: string): { arn: string; position: IteratorPosi
   }
 }
 
+/** A sequence number as the API writes it: 21 digits. */
+function sequenceText(sequence: number): string {
+  return String(sequence).padStart(SEQUENCE_DIGITS, '0');
+}
+
 function nextSequence(sequence: string): string {
   return (BigInt(sequence) + 1n).toString().padStart(SEQUENCE_DIGITS, '0');
 }
@@ -104,22 +110,28 @@ export class LocalStreams {
   readonly #options: LocalStreamsOptions;
   readonly #now: () => number;
   readonly #streams = new Map<string, StreamDescription>();
-  readonly #records = new Map<string, StreamRecord[]>();
+  readonly #log: StreamRecordLog;
   /** The highest record dropped from each stream by retention: an iterator at or before it reads trimmed data. */
   readonly #trimmedThrough = new Map<string, string>();
   /** Sequence numbers increase across every stream (DynamoDB's have gaps too). */
-  #lastSequence = '0'.padStart(SEQUENCE_DIGITS, '0');
+  #lastSequence = 0;
   readonly #descriptionsFile: string | undefined;
-  readonly #recordsFile: string | undefined;
 
   constructor(options: LocalStreamsOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#log = new StreamRecordLog(
+      options.directory ? path.join(options.directory, 'stream-records.jsonl') : undefined,
+    );
     if (options.directory) {
       this.#descriptionsFile = path.join(options.directory, 'streams.json');
-      this.#recordsFile = path.join(options.directory, 'stream-records.jsonl');
       this.#load();
     }
+  }
+
+  /** Closes the log of records (a folder's); the object is not used after. */
+  close(): void {
+    this.#log.close();
   }
 
   /** Turns on a table's stream (`StreamSpecification` at CreateTable); its description. */
@@ -138,7 +150,7 @@ export class LocalStreams {
       createdAt: Math.floor(createdMs / 1000),
     };
     this.#streams.set(tableName, stream);
-    this.#records.set(stream.arn, []);
+    this.#log.open(stream.arn);
     this.#saveDescriptions();
     return stream;
   }
@@ -153,7 +165,7 @@ export class LocalStreams {
     const stream = this.#streams.get(tableName);
     if (!stream) return;
     this.#streams.delete(tableName);
-    this.#records.delete(stream.arn);
+    this.#log.drop(stream.arn);
     this.#saveDescriptions();
   }
 
@@ -172,7 +184,8 @@ export class LocalStreams {
     const withOld = stream.viewType === 'OLD_IMAGE' || stream.viewType === 'NEW_AND_OLD_IMAGES';
     const newImage = withNew ? after : undefined;
     const oldImage = withOld ? before : undefined;
-    this.#lastSequence = nextSequence(this.#lastSequence);
+    this.#lastSequence += 1;
+    const createdSeconds = Math.floor(this.#now() / 1000);
     const record: StreamRecord = {
       eventID: randomUUID().replaceAll('-', ''),
       eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
@@ -180,33 +193,34 @@ export class LocalStreams {
       eventSource: 'aws:dynamodb',
       awsRegion: this.#options.region,
       dynamodb: {
-        ApproximateCreationDateTime: Math.floor(this.#now() / 1000),
+        ApproximateCreationDateTime: createdSeconds,
         Keys: keys,
         ...(newImage ? { NewImage: newImage } : {}),
         ...(oldImage ? { OldImage: oldImage } : {}),
-        SequenceNumber: this.#lastSequence,
+        SequenceNumber: sequenceText(this.#lastSequence),
         SizeBytes: itemSize(keys) + itemSize(newImage) + itemSize(oldImage),
         StreamViewType: stream.viewType,
       },
     };
-    const records = this.#records.get(stream.arn) ?? [];
-    records.push(record);
-    this.#records.set(stream.arn, records);
-    if (this.#recordsFile)
-      appendFileSync(this.#recordsFile, `${JSON.stringify({ arn: stream.arn, record })}\n`);
+    this.#log.append({
+      arn: stream.arn,
+      sequence: this.#lastSequence,
+      createdSeconds,
+      text: JSON.stringify(record),
+    });
     return record;
   }
 
-  /** A Streams API call: its answer, or a `StreamsApiError`. */
-  handle(operation: string, body: Record<string, unknown>): unknown {
+  /** A Streams API call: its answer's JSON, or a `StreamsApiError`. */
+  handle(operation: string, body: Record<string, unknown>): string {
     this.#trim();
     switch (operation) {
       case 'ListStreams':
-        return this.#listStreams(body);
+        return JSON.stringify(this.#listStreams(body));
       case 'DescribeStream':
-        return this.#describeStream(body);
+        return JSON.stringify(this.#describeStream(body));
       case 'GetShardIterator':
-        return this.#getShardIterator(body);
+        return JSON.stringify(this.#getShardIterator(body));
       case 'GetRecords':
         return this.#getRecords(body);
       default:
@@ -250,8 +264,7 @@ export class LocalStreams {
 
   #describeStream(body: Record<string, unknown>) {
     const stream = this.#streamByArn(body.StreamArn);
-    const records = this.#records.get(stream.arn) ?? [];
-    const first = records[0]?.dynamodb.SequenceNumber ?? nextSequence(this.#lastSequence);
+    const first = sequenceText(this.#log.firstSequence(stream.arn) ?? this.#lastSequence + 1);
     return {
       StreamDescription: {
         StreamArn: stream.arn,
@@ -274,15 +287,14 @@ export class LocalStreams {
         `Requested resource not found: Shard: ${String(body.ShardId)} in Stream: ${stream.arn} not found`,
       );
     }
-    const records = this.#records.get(stream.arn) ?? [];
     const sequence = typeof body.SequenceNumber === 'string' ? body.SequenceNumber : undefined;
     let from: string;
     switch (body.ShardIteratorType) {
       case 'TRIM_HORIZON':
-        from = records[0]?.dynamodb.SequenceNumber ?? nextSequence(this.#lastSequence);
+        from = sequenceText(this.#log.firstSequence(stream.arn) ?? this.#lastSequence + 1);
         break;
       case 'LATEST':
-        from = nextSequence(this.#lastSequence);
+        from = sequenceText(this.#lastSequence + 1);
         break;
       case 'AT_SEQUENCE_NUMBER':
       case 'AFTER_SEQUENCE_NUMBER': {
@@ -311,7 +323,8 @@ export class LocalStreams {
     return { ShardIterator: encodeIterator(stream.arn, { from, issuedAt: this.#now() }) };
   }
 
-  #getRecords(body: Record<string, unknown>) {
+  /** Its answer's JSON: the records' texts as the log keeps them, not parsed and written again. */
+  #getRecords(body: Record<string, unknown>): string {
     if (typeof body.ShardIterator !== 'string')
       throw new StreamsApiError('ValidationException', 'ShardIterator is required');
     const { arn, position } = decodeIterator(body.ShardIterator);
@@ -329,30 +342,25 @@ export class LocalStreams {
         `Records up to ${trimmed} are past the stream's 24-hour retention`,
       );
     }
-    const records = this.#records.get(stream.arn) ?? [];
     const limit = Math.min(typeof body.Limit === 'number' ? body.Limit : MAX_GET_RECORDS, MAX_GET_RECORDS);
-    const start = records.findIndex(
-      (record) => BigInt(record.dynamodb.SequenceNumber) >= BigInt(position.from),
-    );
-    const page = start === -1 ? [] : records.slice(start, start + limit);
-    const last = page.at(-1);
-    const next = last ? nextSequence(last.dynamodb.SequenceNumber) : position.from;
+    const page = this.#log.page(stream.arn, Number(position.from), limit);
+    const next = page.lastSequence === undefined ? position.from : sequenceText(page.lastSequence + 1);
     // The shard never closes, so there is always a next iterator.
-    return {
-      Records: page,
-      NextShardIterator: encodeIterator(stream.arn, { from: next, issuedAt: this.#now() }),
-    };
+    const iterator = encodeIterator(stream.arn, { from: next, issuedAt: this.#now() });
+    return `{"Records":[${page.texts.join(',')}],"NextShardIterator":${JSON.stringify(iterator)}}`;
+  }
+
+  /** The oldest record a stream keeps was created at or after this (epoch seconds). */
+  #horizonSeconds(): number {
+    return Math.floor((this.#now() - STREAM_RETENTION_MS) / 1000);
   }
 
   /** Drops records past the 24-hour retention. */
   #trim(): void {
-    const horizon = Math.floor((this.#now() - STREAM_RETENTION_MS) / 1000);
-    for (const [arn, records] of this.#records) {
-      const found = records.findIndex((record) => record.dynamodb.ApproximateCreationDateTime >= horizon);
-      const keep = found === -1 ? records.length : found;
-      if (keep === 0) continue;
-      this.#trimmedThrough.set(arn, (records[keep - 1] as StreamRecord).dynamodb.SequenceNumber);
-      this.#records.set(arn, records.slice(keep));
+    const horizon = this.#horizonSeconds();
+    for (const stream of this.#streams.values()) {
+      const dropped = this.#log.trim(stream.arn, horizon);
+      if (dropped !== undefined) this.#trimmedThrough.set(stream.arn, sequenceText(dropped));
     }
   }
 
@@ -365,29 +373,18 @@ export class LocalStreams {
     if (this.#descriptionsFile && existsSync(this.#descriptionsFile)) {
       for (const stream of JSON.parse(readFileSync(this.#descriptionsFile, 'utf8')) as StreamDescription[]) {
         this.#streams.set(stream.tableName, stream);
-        this.#records.set(stream.arn, []);
+        this.#log.open(stream.arn);
       }
     }
-    if (!this.#recordsFile || !existsSync(this.#recordsFile)) return;
-    const lines = readFileSync(this.#recordsFile, 'utf8').split('\n');
-    for (const line of lines) {
-      if (!line) continue;
-      let entry: { arn: string; record: StreamRecord };
-      try {
-        entry = JSON.parse(line) as { arn: string; record: StreamRecord };
-      } catch {
-        continue; // a line cut short by a crash mid-append
-      }
-      this.#records.get(entry.arn)?.push(entry.record);
-      if (BigInt(entry.record.dynamodb.SequenceNumber) > BigInt(this.#lastSequence)) {
-        this.#lastSequence = entry.record.dynamodb.SequenceNumber;
-      }
-    }
-    this.#trim();
-    // Rewritten without what retention dropped, so the log does not grow across restarts.
-    const kept = [...this.#records].flatMap(([arn, records]) =>
-      records.map((record) => JSON.stringify({ arn, record })),
-    );
-    writeFileSync(this.#recordsFile, kept.length ? `${kept.join('\n')}\n` : '');
+    const known = new Set([...this.#streams.values()].map((stream) => stream.arn));
+    const horizon = this.#horizonSeconds();
+    // Records past retention go, and the log is written anew without them.
+    this.#log.load((record) => {
+      this.#lastSequence = Math.max(this.#lastSequence, record.sequence);
+      if (!known.has(record.arn)) return false;
+      if (record.createdSeconds >= horizon) return true;
+      this.#trimmedThrough.set(record.arn, sequenceText(record.sequence));
+      return false;
+    });
   }
 }

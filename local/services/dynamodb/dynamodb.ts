@@ -196,8 +196,10 @@ export async function startDynamoDB(
 
   function streamsAnswer(operation: string, raw: Buffer): FrontAnswer {
     try {
-      const result = streams.handle(operation, raw.length ? (JSON.parse(raw.toString('utf8')) as Json) : {});
-      return { status: 200, body: JSON.stringify(result) };
+      return {
+        status: 200,
+        body: streams.handle(operation, raw.length ? (JSON.parse(raw.toString('utf8')) as Json) : {}),
+      };
     } catch (error) {
       if (error instanceof StreamsApiError) {
         return {
@@ -262,6 +264,7 @@ export async function startDynamoDB(
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
       await new Promise<void>((resolve) => backend.close(() => resolve()));
+      streams.close();
     },
   };
 }

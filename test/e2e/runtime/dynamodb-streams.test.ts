@@ -323,17 +323,21 @@ describe('stream retention', () => {
     streams.record('items', undefined, { pk: { S: 'new' } });
     const iterator = (type: string, SequenceNumber?: string) =>
       (
-        streams.handle('GetShardIterator', {
-          StreamArn: stream.arn,
-          ShardId: stream.shardId,
-          ShardIteratorType: type,
-          ...(SequenceNumber ? { SequenceNumber } : {}),
-        }) as { ShardIterator: string }
+        JSON.parse(
+          streams.handle('GetShardIterator', {
+            StreamArn: stream.arn,
+            ShardId: stream.shardId,
+            ShardIteratorType: type,
+            ...(SequenceNumber ? { SequenceNumber } : {}),
+          }),
+        ) as { ShardIterator: string }
       ).ShardIterator;
     const atOld = iterator('AT_SEQUENCE_NUMBER', old?.dynamodb.SequenceNumber);
     now += 2 * 3_600_000; // the first record is now 25 hours old
     const records = (
-      streams.handle('GetRecords', { ShardIterator: iterator('TRIM_HORIZON') }) as { Records: unknown[] }
+      JSON.parse(streams.handle('GetRecords', { ShardIterator: iterator('TRIM_HORIZON') })) as {
+        Records: unknown[];
+      }
     ).Records;
     expect(records).toHaveLength(1);
     expect(() => streams.handle('GetRecords', { ShardIterator: atOld })).toThrow(/retention|expired/i);

@@ -25,16 +25,18 @@ function stream() {
     iterator: (ShardId, ShardIteratorType, SequenceNumber) =>
       Promise.resolve(
         (
-          streams.handle('GetShardIterator', {
-            StreamArn: description.arn,
-            ShardId,
-            ShardIteratorType,
-            ...(SequenceNumber ? { SequenceNumber } : {}),
-          }) as { ShardIterator: string }
+          JSON.parse(
+            streams.handle('GetShardIterator', {
+              StreamArn: description.arn,
+              ShardId,
+              ShardIteratorType,
+              ...(SequenceNumber ? { SequenceNumber } : {}),
+            }),
+          ) as { ShardIterator: string }
         ).ShardIterator,
       ),
     read: (ShardIterator) => {
-      const { Records, NextShardIterator } = streams.handle('GetRecords', { ShardIterator }) as {
+      const { Records, NextShardIterator } = JSON.parse(streams.handle('GetRecords', { ShardIterator })) as {
         Records: StreamRecord[];
         NextShardIterator: string;
       };
