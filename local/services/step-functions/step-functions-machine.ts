@@ -55,6 +55,8 @@ const WAIT_FOR_TOKEN = /:states:::lambda:invoke\.waitForTaskToken$/;
 const SQS_WAIT_FOR_TOKEN = /:states:::sqs:sendMessage\.waitForTaskToken$/;
 const LAMBDA_INVOKE = /:states:::lambda:invoke$/;
 const FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+$/;
+/** An ended execution's token's answer: nothing waits on it any more. */
+const ignore = (): void => undefined;
 
 export interface PendingToken {
   readonly executionArn: string;
@@ -266,11 +268,12 @@ export function machineRunner(
         delete execution.abort;
         // Its tokens are refused from now on (TaskTimedOut), and forgotten a while later:
         // a late answer still meets the refusal AWS gives, and the map does not grow per file.
+        // Their answers go: each held the whole run's context (~10 KB) for those minutes.
         const own = tokensOf.get(execution.executionArn) ?? [];
         tokensOf.delete(execution.executionArn);
         for (const token of own) {
           const pending = tokens.get(token);
-          if (pending) pending.settled = true;
+          if (pending) tokens.set(token, { ...pending, settled: true, resolve: ignore, reject: ignore });
         }
         const now = Date.now();
         ended.push({ at: now, tokens: own });
