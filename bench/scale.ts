@@ -9,6 +9,10 @@
  * The runtime keeps its state in a folder, as `npm start` does.
  *
  *   npm run bench:scale -- --files 10000 --cap 4 --put-ms 200 --create-rate 16 --fault-rate 0.05
+ *
+ * `--webhook-rate N` lets N deliveries a second through the webhook stage (half as many at
+ * once) instead of the deployed throttle, which otherwise bounds a run of small files.
+ * `--out NAME` writes `bench/results/NAME.json` and `.md` (default `scale`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +35,8 @@ const { values } = parseArgs({
     'put-ms': { type: 'string', default: '200' },
     'create-rate': { type: 'string', default: '16' },
     'fault-rate': { type: 'string', default: '0.05' },
+    'webhook-rate': { type: 'string' },
+    out: { type: 'string', default: 'scale' },
   },
 });
 const FILES = Number(values.files);
@@ -38,9 +44,10 @@ const CAP = Number(values.cap);
 const PUT_MS = Number(values['put-ms']);
 const CREATE_RATE = Number(values['create-rate']);
 const FAULT_RATE = Number(values['fault-rate']);
+const WEBHOOK_RATE = values['webhook-rate'] === undefined ? undefined : Number(values['webhook-rate']);
 
-const RESULTS_JSON = 'bench/results/scale.json';
-const RESULTS_MD = 'bench/results/scale.md';
+const RESULTS_JSON = `bench/results/${values.out}.json`;
+const RESULTS_MD = `bench/results/${values.out}.md`;
 
 /** Each process's RSS when a share of the files had finished. */
 interface MemoryMark {
@@ -61,6 +68,11 @@ async function main(): Promise<void> {
     // Workflow retries as deployed would take seconds to minutes each; the cap and the
     // rate limit, not the retry backoff, are what this measures.
     retryPauseMs: 200,
+    ...(WEBHOOK_RATE
+      ? {
+          webhookThrottle: { rateLimit: WEBHOOK_RATE, burstLimit: Math.max(1, Math.floor(WEBHOOK_RATE / 2)) },
+        }
+      : {}),
     simulator: {
       processingMs: 200,
       playbackMs: 100,
@@ -123,6 +135,10 @@ async function main(): Promise<void> {
     );
     const perFile = await countsPerFile(runtime, FILES, before);
     const rateLimited = sim?.requests().filter((request) => request.status === 429).length ?? 0;
+    const deliveries = sim?.deliveries() ?? [];
+    const readyByPoll = runtime.stepFunctions
+      .executions()
+      .filter((execution) => (execution.statesEntered.Poll ?? 0) > 0).length;
     // The cap's bound, or the create rate's when that is lower: no run can beat either.
     const idealSeconds = Math.max((FILES * (PUT_MS / 1000)) / CAP, FILES / CREATE_RATE);
     const happyPath = existsSync('bench/results/latest.json')
@@ -144,6 +160,7 @@ async function main(): Promise<void> {
         putMs: PUT_MS,
         createsPerSecond: CREATE_RATE,
         faultRate: FAULT_RATE,
+        webhookThrottle: WEBHOOK_RATE ?? 'as deployed',
       },
       failed: records.filter((record) => !READY_STATUSES.includes(record.status)).length,
       failedByCode: Object.fromEntries(
@@ -160,6 +177,12 @@ async function main(): Promise<void> {
       duplicateUploads: stored.length - sourcesWithBytes.size,
       mostTransfersInFlight: sim?.peakConcurrentUploads ?? 0,
       rateLimitedPerFile: round(rateLimited / FILES, 3),
+      webhookDeliveriesPerFile: {
+        delivered: round(deliveries.filter((delivery) => delivery.outcome === 'delivered').length / FILES, 2),
+        throttled: round(deliveries.filter((delivery) => delivery.status === 429).length / FILES, 2),
+        givenUp: round(deliveries.filter((delivery) => delivery.exhausted).length / FILES, 3),
+      },
+      filesThatPolled: readyByPoll,
       transitionsPerFile: perFile.transitions,
       lambdaInvocationsPerFile: perFile.lambdaInvocations,
       invocationsByFunction: perFile.invocationsByFunction,
@@ -203,7 +226,16 @@ function growthAfterWarmUp(marks: readonly MemoryMark[]): { runtime: number; dyn
 }
 
 function markdown(figures: {
-  settings: { files: number; cap: number; putMs: number; createsPerSecond: number; faultRate: number };
+  settings: {
+    files: number;
+    cap: number;
+    putMs: number;
+    createsPerSecond: number;
+    faultRate: number;
+    webhookThrottle: number | string;
+  };
+  webhookDeliveriesPerFile: { delivered: number; throttled: number; givenUp: number };
+  filesThatPolled: number;
   failed: number;
   duplicateUploads: number;
   mostTransfersInFlight: number;
@@ -221,7 +253,7 @@ function markdown(figures: {
   const { settings } = figures;
   return `# Scale: ${settings.files} files at cap ${settings.cap}
 
-Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.createsPerSecond}/s are answered 429 (Retry-After 1 s), ${settings.faultRate * 100} % of creates, PUTs and GETs fail 5xx. The ideal is the slower of files × PUT time ÷ cap and files ÷ create rate; the faults' retries come on top of it. The runtime keeps its state in a folder, as \`npm start\` does.
+Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.createsPerSecond}/s are answered 429 (Retry-After 1 s), ${settings.faultRate * 100} % of creates, PUTs and GETs fail 5xx. Webhook stage throttle: ${settings.webhookThrottle === 'as deployed' ? 'as deployed (20 a second, 10 at once)' : `${settings.webhookThrottle} a second`}. The ideal is the slower of files × PUT time ÷ cap and files ÷ create rate; the faults' retries come on top of it. The runtime keeps its state in a folder, as \`npm start\` does.
 
 | figure | measured | goal |
 |---|---|---|
@@ -229,6 +261,8 @@ Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.creates
 | duplicate uploads | ${figures.duplicateUploads} | 0 |
 | most transfers in flight (as VideoGen saw them) | ${figures.mostTransfersInFlight} | ≤ ${settings.cap} |
 | 429s per file | ${figures.rateLimitedPerFile} | < 1 |
+| webhook deliveries per file: delivered / throttled by the stage / given up | ${figures.webhookDeliveriesPerFile.delivered} / ${figures.webhookDeliveriesPerFile.throttled} / ${figures.webhookDeliveriesPerFile.givenUp} | |
+| files whose workflow polled VideoGen (no webhook came in time) | ${figures.filesThatPolled} | |
 | state transitions per file | ${figures.transitionsPerFile} | |
 | Lambda invocations per file | ${figures.lambdaInvocationsPerFile} | |
 | wall time | ${figures.wallSeconds} s (ideal ${figures.idealSeconds} s: ×${figures.wallOverIdeal}) | |
