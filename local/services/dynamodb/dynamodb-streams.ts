@@ -358,10 +358,14 @@ export class LocalStreams {
   /** Drops records past the 24-hour retention. */
   #trim(): void {
     const horizon = this.#horizonSeconds();
+    let trimmed = false;
     for (const stream of this.#streams.values()) {
       const dropped = this.#log.trim(stream.arn, horizon);
-      if (dropped !== undefined) this.#trimmedThrough.set(stream.arn, sequenceText(dropped));
+      if (dropped === undefined) continue;
+      this.#trimmedThrough.set(stream.arn, sequenceText(dropped));
+      trimmed = true;
     }
+    if (trimmed) this.#log.compact();
   }
 
   #saveDescriptions(): void {

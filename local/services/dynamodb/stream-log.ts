@@ -33,6 +33,10 @@ interface StreamEntries {
 
 /** Entries dropped by retention are spliced out once this many have gathered. */
 const COMPACT_AFTER = 4096;
+/** The log is rewritten without what retention dropped once that is at least this much (and most of it). */
+const DEFAULT_COMPACT_AT_BYTES = 64 * 1024 * 1024;
+/** What `compact` copies at a time. */
+const COPY_CHUNK_BYTES = 1024 * 1024;
 
 function linePrefix(arn: string): string {
   return `{"arn":${JSON.stringify(arn)},"record":`;
@@ -40,6 +44,7 @@ function linePrefix(arn: string): string {
 
 export class StreamRecordLog {
   readonly #file: string | undefined;
+  readonly #compactAtBytes: number;
   #fd: number | undefined;
   /** The log file's length in bytes: where the next line goes. */
   #size = 0;
@@ -47,10 +52,11 @@ export class StreamRecordLog {
 
   /**
    * `file`: keep the texts there, reading back what an earlier process wrote (`load`);
-   * in memory when absent.
+   * in memory when absent. `compactAtBytes`: see `compact`.
    */
-  constructor(file?: string) {
+  constructor(file?: string, options: { compactAtBytes?: number } = {}) {
     this.#file = file;
+    this.#compactAtBytes = options.compactAtBytes ?? DEFAULT_COMPACT_AT_BYTES;
   }
 
   /** Starts keeping records for a stream (a no-op when it has them already). */
@@ -179,6 +185,48 @@ export class StreamRecordLog {
     }
     renameSync(rewritten, this.#file);
     return kept;
+  }
+
+  /**
+   * Rewrites the log without what retention dropped, once that is most of it and at least
+   * `compactAtBytes`: a runtime left running for days keeps about a day of records on disk,
+   * not every one since it started. Lines are appended in time order and retention cuts by
+   * time, so what is kept is the log's tail: copied in chunks through a new file renamed over
+   * the old, never read whole.
+   */
+  compact(): void {
+    if (this.#file === undefined) return;
+    let cut = this.#size;
+    for (const [arn, entries] of this.#streams) {
+      if (entries.first < entries.offsets.length)
+        cut = Math.min(cut, (entries.offsets[entries.first] as number) - Buffer.byteLength(linePrefix(arn)));
+    }
+    if (cut < this.#compactAtBytes || cut < this.#size - cut) return;
+    this.#fd ??= openSync(this.#file, 'a+');
+    const rewritten = `${this.#file}.new`;
+    const out = openSync(rewritten, 'w');
+    try {
+      const chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+      for (let at = cut; at < this.#size;) {
+        const got = readSync(this.#fd, chunk, 0, Math.min(chunk.length, this.#size - at), at);
+        if (got === 0) throw new Error(`the stream log ${this.#file} ends at ${at}, before ${this.#size}`);
+        writeSync(out, chunk, 0, got);
+        at += got;
+      }
+    } finally {
+      closeSync(out);
+    }
+    closeSync(this.#fd);
+    renameSync(rewritten, this.#file);
+    this.#fd = openSync(this.#file, 'a+');
+    this.#size -= cut;
+    for (const entries of this.#streams.values()) {
+      for (const list of [entries.sequences, entries.createdSeconds, entries.offsets, entries.lengths])
+        list.splice(0, entries.first);
+      entries.first = 0;
+      for (let index = 0; index < entries.offsets.length; index += 1)
+        entries.offsets[index] = (entries.offsets[index] as number) - cut;
+    }
   }
 
   close(): void {

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalStreams, type StreamRecord } from '#local/services/dynamodb/dynamodb-streams';
+import { StreamRecordLog } from '#local/services/dynamodb/stream-log';
 
 const folders: string[] = [];
 const opened: LocalStreams[] = [];
@@ -137,5 +138,71 @@ describe('stream records in a folder', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
     writeFileSync(file, [lines[0], lines[1], (lines[2] ?? '').slice(0, 40)].join('\n'));
     expect(streamsIn(directory).readAll()).toEqual(written.slice(0, 2));
+  });
+});
+
+describe('the stream log of a runtime left running', () => {
+  const ARN = 'arn:aws:dynamodb:us-east-1:000000000000:table/items/stream/1';
+  function log(compactAtBytes: number) {
+    const file = path.join(folder(), 'stream-records.jsonl');
+    const records = new StreamRecordLog(file, { compactAtBytes });
+    records.open(ARN);
+    const append = (sequence: number, createdSeconds: number) =>
+      records.append({
+        arn: ARN,
+        sequence,
+        createdSeconds,
+        // Shaped as a stream record: a restart reads the sequence and the time from it.
+        text: JSON.stringify({
+          dynamodb: {
+            SequenceNumber: String(sequence).padStart(21, '0'),
+            ApproximateCreationDateTime: createdSeconds,
+            Keys: { pk: { S: `café 🎬 ${sequence}` } },
+          },
+        }),
+      });
+    const sequences = (from = 0) =>
+      records
+        .page(ARN, from, 1000)
+        .texts.map((text) => Number((JSON.parse(text) as StreamRecord).dynamodb.SequenceNumber));
+    return { file, records, append, sequences };
+  }
+  const range = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+  it('is rewritten without what retention dropped once that is most of it, and reads on', () => {
+    const { file, records, append, sequences } = log(1000);
+    for (let sequence = 1; sequence <= 100; sequence += 1) append(sequence, sequence < 80 ? 1 : 2);
+    const before = statSync(file).size;
+    records.trim(ARN, 2);
+    records.compact();
+    expect(statSync(file).size).toBeLessThan(before / 3);
+    expect(sequences()).toEqual(range(80, 100));
+    expect(sequences(95)).toEqual(range(95, 100));
+    append(101, 3);
+    expect(sequences(100)).toEqual([100, 101]);
+    records.close();
+    const restarted = new StreamRecordLog(file);
+    restarted.open(ARN);
+    expect(restarted.load(() => true).map((record) => record.sequence)).toEqual(range(80, 101));
+    expect(restarted.page(ARN, 0, 1000).texts).toEqual(records.page(ARN, 0, 1000).texts);
+    restarted.close();
+  });
+
+  it('is left as it is while what was dropped is less than what is kept, or small', () => {
+    for (const [compactAtBytes, droppedBelow] of [
+      [1000, 30],
+      [1_000_000, 80],
+    ] as const) {
+      const { file, records, append, sequences } = log(compactAtBytes);
+      for (let sequence = 1; sequence <= 100; sequence += 1)
+        append(sequence, sequence < droppedBelow ? 1 : 2);
+      const before = statSync(file).size;
+      records.trim(ARN, 2);
+      records.compact();
+      expect(statSync(file).size).toBe(before);
+      expect(sequences()).toEqual(range(droppedBelow, 100));
+      records.close();
+    }
   });
 });
