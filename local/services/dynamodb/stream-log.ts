@@ -80,19 +80,14 @@ export class StreamRecordLog {
   append(record: LoggedRecord): void {
     const entries = this.#streams.get(record.arn);
     if (!entries) return;
-    entries.sequences.push(record.sequence);
-    entries.createdSeconds.push(record.createdSeconds);
     if (this.#file === undefined) {
+      entries.sequences.push(record.sequence);
+      entries.createdSeconds.push(record.createdSeconds);
       entries.texts.push(record.text);
       return;
     }
-    const prefix = linePrefix(record.arn);
-    const line = `${prefix}${record.text}}\n`;
     this.#fd ??= openSync(this.#file, 'a+');
-    writeSync(this.#fd, line);
-    entries.offsets.push(this.#size + Buffer.byteLength(prefix));
-    entries.lengths.push(Buffer.byteLength(record.text));
-    this.#size += Buffer.byteLength(line);
+    writeSync(this.#fd, this.#place(entries, record));
   }
 
   /** The sequence number of the stream's oldest kept record. */
@@ -124,24 +119,15 @@ export class StreamRecordLog {
     if (first === entries.first) return undefined;
     entries.first = first;
     const lastDropped = entries.sequences[first - 1];
-    if (first >= COMPACT_AFTER && first * 2 >= entries.sequences.length) {
-      for (const list of [
-        entries.sequences,
-        entries.createdSeconds,
-        entries.offsets,
-        entries.lengths,
-        entries.texts,
-      ])
-        list.splice(0, Math.min(first, list.length));
-      entries.first = 0;
-    }
+    if (first >= COMPACT_AFTER && first * 2 >= entries.sequences.length) this.#forgetDropped(entries);
     return lastDropped;
   }
 
   /**
    * Reads the records an earlier process logged (lines cut short by a crash are skipped),
-   * keeps those `keep` accepts (of streams opened already), and writes the log anew with only them (through a new file
-   * renamed over the old, so a crash meanwhile loses nothing): it does not grow across restarts.
+   * keeps those `keep` accepts of the streams opened already, and writes the log anew with
+   * only them (through a new file renamed over the old, so a crash meanwhile loses nothing):
+   * it does not grow across restarts.
    */
   load(keep: (record: LoggedRecord) => boolean): LoggedRecord[] {
     if (this.#file === undefined || !existsSync(this.#file)) return [];
@@ -171,14 +157,7 @@ export class StreamRecordLog {
     try {
       for (const record of kept) {
         const entries = this.#streams.get(record.arn);
-        const prefix = linePrefix(record.arn);
-        const line = `${prefix}${record.text}}\n`;
-        writeSync(fd, line);
-        entries?.sequences.push(record.sequence);
-        entries?.createdSeconds.push(record.createdSeconds);
-        entries?.offsets.push(this.#size + Buffer.byteLength(prefix));
-        entries?.lengths.push(Buffer.byteLength(record.text));
-        this.#size += Buffer.byteLength(line);
+        if (entries) writeSync(fd, this.#place(entries, record));
       }
     } finally {
       closeSync(fd);
@@ -221,9 +200,7 @@ export class StreamRecordLog {
     this.#fd = openSync(this.#file, 'a+');
     this.#size -= cut;
     for (const entries of this.#streams.values()) {
-      for (const list of [entries.sequences, entries.createdSeconds, entries.offsets, entries.lengths])
-        list.splice(0, entries.first);
-      entries.first = 0;
+      this.#forgetDropped(entries);
       for (let index = 0; index < entries.offsets.length; index += 1)
         entries.offsets[index] = (entries.offsets[index] as number) - cut;
     }
@@ -232,6 +209,31 @@ export class StreamRecordLog {
   close(): void {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
+  }
+
+  /** Indexes `record` as the log's next line (at `#size`), and answers that line. */
+  #place(entries: StreamEntries, record: LoggedRecord): string {
+    const prefix = linePrefix(record.arn);
+    const line = `${prefix}${record.text}}\n`;
+    entries.sequences.push(record.sequence);
+    entries.createdSeconds.push(record.createdSeconds);
+    entries.offsets.push(this.#size + Buffer.byteLength(prefix));
+    entries.lengths.push(Buffer.byteLength(record.text));
+    this.#size += Buffer.byteLength(line);
+    return line;
+  }
+
+  /** Splices out the entries retention dropped (those before `first`). */
+  #forgetDropped(entries: StreamEntries): void {
+    for (const list of [
+      entries.sequences,
+      entries.createdSeconds,
+      entries.offsets,
+      entries.lengths,
+      entries.texts,
+    ])
+      list.splice(0, entries.first);
+    entries.first = 0;
   }
 
   /** The index of the first kept record at or after `sequence` (binary search: they are in order). */
