@@ -264,7 +264,7 @@ export class LocalStreams {
 
   #describeStream(body: Record<string, unknown>) {
     const stream = this.#streamByArn(body.StreamArn);
-    const first = sequenceText(this.#log.firstSequence(stream.arn) ?? this.#lastSequence + 1);
+    const first = this.#oldestKept(stream.arn);
     return {
       StreamDescription: {
         StreamArn: stream.arn,
@@ -291,7 +291,7 @@ export class LocalStreams {
     let from: string;
     switch (body.ShardIteratorType) {
       case 'TRIM_HORIZON':
-        from = sequenceText(this.#log.firstSequence(stream.arn) ?? this.#lastSequence + 1);
+        from = this.#oldestKept(stream.arn);
         break;
       case 'LATEST':
         from = sequenceText(this.#lastSequence + 1);
@@ -348,6 +348,11 @@ export class LocalStreams {
     // The shard never closes, so there is always a next iterator.
     const iterator = encodeIterator(stream.arn, { from: next, issuedAt: this.#now() });
     return `{"Records":[${page.texts.join(',')}],"NextShardIterator":${JSON.stringify(iterator)}}`;
+  }
+
+  /** The sequence number of the stream's oldest kept record, or of its next one when it keeps none. */
+  #oldestKept(arn: string): string {
+    return sequenceText(this.#log.firstSequence(arn) ?? this.#lastSequence + 1);
   }
 
   /** The oldest record a stream keeps was created at or after this (epoch seconds). */
