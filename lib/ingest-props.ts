@@ -31,6 +31,8 @@ export const MAX_TRANSFER_ATTEMPTS = 10;
  * `MAX_TRANSFER_ATTEMPTS`), with room for deliveries that only waited.
  */
 export const TRANSFER_MAX_RECEIVE_COUNT = 50;
+/** The webhook stage's throttle unless `webhookThrottle` says otherwise (why: its TSDoc). */
+export const DEFAULT_WEBHOOK_THROTTLE: WebhookThrottle = { rateLimit: 20, burstLimit: 10 };
 
 export interface VideoGenIngestProps {
   /**
@@ -289,10 +291,15 @@ export function resolveProps(props: VideoGenIngestProps): ResolvedProps {
       1000,
     ),
     webhookThrottle: {
-      rateLimit: wholeInRange('webhookThrottle.rateLimit', props.webhookThrottle?.rateLimit ?? 20, 1, 10_000),
+      rateLimit: wholeInRange(
+        'webhookThrottle.rateLimit',
+        props.webhookThrottle?.rateLimit ?? DEFAULT_WEBHOOK_THROTTLE.rateLimit,
+        1,
+        10_000,
+      ),
       burstLimit: wholeInRange(
         'webhookThrottle.burstLimit',
-        props.webhookThrottle?.burstLimit ?? 10,
+        props.webhookThrottle?.burstLimit ?? DEFAULT_WEBHOOK_THROTTLE.burstLimit,
         1,
         5_000,
       ),
