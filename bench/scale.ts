@@ -23,6 +23,7 @@ import { png } from '../local/media.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
 import { openStateDir } from '../local/runtime/state-dir.ts';
 import { READY_STATUSES } from '../lambdas/shared/ingest/record.ts';
+import { DEFAULT_WEBHOOK_THROTTLE } from '../lib/ingest-props.ts';
 import { costPer1000, type CostPer1000 } from './cost.ts';
 import { sampleRss } from './cpu-figures.ts';
 import { countsPerFile } from './pipeline.ts';
@@ -187,6 +188,10 @@ async function main(): Promise<void> {
       lambdaInvocationsPerFile: perFile.lambdaInvocations,
       invocationsByFunction: perFile.invocationsByFunction,
       throttles: runtime.lambdas.throttles,
+      // Each environment is an isolate of its own (~25 MB): what the peak RSS is made of.
+      environmentsByFunction: Object.fromEntries(
+        Object.entries(runtime.lambdas.figures()).map(([name, { environments }]) => [name, environments]),
+      ),
       wallSeconds: round(wallMs / 1000, 1),
       dropSeconds: round(droppedMs / 1000, 1),
       idealSeconds: round(idealSeconds, 1),
@@ -242,6 +247,7 @@ function markdown(figures: {
   rateLimitedPerFile: number;
   transitionsPerFile: number;
   lambdaInvocationsPerFile: number;
+  environmentsByFunction: Readonly<Record<string, number>>;
   wallSeconds: number;
   idealSeconds: number;
   wallOverIdeal: number;
@@ -253,7 +259,7 @@ function markdown(figures: {
   const { settings } = figures;
   return `# Scale: ${settings.files} files at cap ${settings.cap}
 
-Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.createsPerSecond}/s are answered 429 (Retry-After 1 s), ${settings.faultRate * 100} % of creates, PUTs and GETs fail 5xx. Webhook stage throttle: ${settings.webhookThrottle === 'as deployed' ? 'as deployed (20 a second, 10 at once)' : `${settings.webhookThrottle} a second`}. The ideal is the slower of files × PUT time ÷ cap and files ÷ create rate; the faults' retries come on top of it. The runtime keeps its state in a folder, as \`npm start\` does.
+Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.createsPerSecond}/s are answered 429 (Retry-After 1 s), ${settings.faultRate * 100} % of creates, PUTs and GETs fail 5xx. Webhook stage throttle: ${settings.webhookThrottle === 'as deployed' ? `as deployed (${DEFAULT_WEBHOOK_THROTTLE.rateLimit} a second, ${DEFAULT_WEBHOOK_THROTTLE.burstLimit} at once)` : `${settings.webhookThrottle} a second`}. The ideal is the slower of files × PUT time ÷ cap and files ÷ create rate; the faults' retries come on top of it. The runtime keeps its state in a folder, as \`npm start\` does.
 
 | figure | measured | goal |
 |---|---|---|
@@ -267,6 +273,9 @@ Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.creates
 | Lambda invocations per file | ${figures.lambdaInvocationsPerFile} | |
 | wall time | ${figures.wallSeconds} s (ideal ${figures.idealSeconds} s: ×${figures.wallOverIdeal}) | |
 | peak RSS (runtime + DynamoDB emulator) | ${figures.peakRssMb} MB | |
+| function environments at the end (an isolate each) | ${Object.entries(figures.environmentsByFunction)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ')} | |
 | RSS as files finish (runtime / DynamoDB emulator) | ${figures.memoryAsFilesFinish.map((mark) => `${mark.filesDone}: ${mark.runtimeMb} / ${mark.dynamoDbMb} MB`).join('; ')} | |
 | growth per 1,000 files after the first quarter (runtime / DynamoDB emulator) | ${figures.growthPer1000FilesAfterWarmUpMb ? `${figures.growthPer1000FilesAfterWarmUpMb.runtime} / ${figures.growthPer1000FilesAfterWarmUpMb.dynamoDb} MB` : 'n/a'} | 0 |
 | cost per 1,000 files, backlog | $${figures.costPer1000Files.backlog.total} | |
