@@ -3,6 +3,7 @@ import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFunctionUrl, type LocalFunctionUrl } from '#local/services/lambda/function-url';
 import { TokenBucket } from '#local/services/api-gateway/token-bucket';
+import { EnvironmentsBusyError } from '#local/services/lambda/environments';
 
 describe('the local Function URL', () => {
   let server: LocalFunctionUrl | undefined;
@@ -87,6 +88,18 @@ describe('the local HTTP API route in front of a function', () => {
       expect([(await post()).status, (await post()).status, (await post()).status]).toEqual([204, 204, 429]);
       expect(invocations).toBe(2);
       expect(bucket.refused).toBe(1);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('answers 429 when Lambda refuses the invocation (every local environment busy past the wait a caller gets)', async () => {
+    const api = await startFunctionUrl(() => Promise.reject(new EnvironmentsBusyError('webhook', 1500)), {
+      route: { method: 'POST', path: '/' },
+    });
+    try {
+      const response = await fetch(api.url, { method: 'POST', body: '{}' });
+      expect(response.status).toBe(429);
     } finally {
       await api.close();
     }

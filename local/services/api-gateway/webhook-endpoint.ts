@@ -16,6 +16,18 @@ import { ingestOf, type IngestInStack } from '../../ingests.ts';
 import type { LocalLambdas } from '../lambda/lambdas.ts';
 
 /**
+ * The longest a delivery waits for a webhook environment before it is answered 429, as
+ * Lambda answers an invocation it has no concurrency for. Lambda never makes a synchronous
+ * invocation wait: it starts another environment (a cold start, well under a second) or
+ * refuses it. This runtime keeps a few environments a function, so past a burst it can serve,
+ * deliveries would queue until the sender's timeout (VideoGen's simulator waits 5 s), run after
+ * it hung up, and come again: with the stage's throttle raised to 100 a second, 1,000 files
+ * dropped at once took 210 s instead of 58. Refused at once, a delivery is retried on the
+ * sender's schedule (1, 5 and 25 s) while the environments catch up.
+ */
+export const WEBHOOK_MAX_WAIT_MS = 1000;
+
+/**
  * As the deployed custom resource does: registers the webhook URL with the API by invoking
  * the very registration handler with a CloudFormation Create event; answers how to undo it.
  */
@@ -178,7 +190,10 @@ export async function startWebhookEndpoint(options: WebhookEndpointOptions): Pro
   const throttle = front.kind === 'http-api' && front.throttle ? new TokenBucket(front.throttle) : undefined;
   const functionUrl = await startFunctionUrl(
     async (event, signal) => {
-      const answer = await lambdas.invoke(webhook.functionArn, event, signal);
+      const answer = await lambdas.invoke(webhook.functionArn, event, {
+        signal,
+        maxWaitMs: WEBHOOK_MAX_WAIT_MS,
+      });
       if (options.failureRate > 0 && dice() < options.failureRate) {
         failures.injected += 1;
         return { statusCode: 500, body: '{"error":"injected: the handler died before it answered"}' };

@@ -63,6 +63,34 @@ export interface EnvironmentFigures {
   readonly cpuMs: number;
   /** CPU time of the environments' starts (ms): the thread's and the bundle's module scope. */
   readonly startCpuMs: number;
+  /** Invocations refused because every environment stayed busy past their `maxWaitMs`. */
+  readonly shed: number;
+}
+
+/** How one invocation may wait for an environment. */
+export interface InvokeOptions {
+  /**
+   * The caller gave up (a webhook sender's timeout) while the invocation still waited for an
+   * environment, which Lambda, never making it wait, would not have; it is then not run.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * The longest the invocation may wait for a busy environment (the line ahead of it, at the
+   * pace invocations have been running). Past it, it is refused at once with Lambda's
+   * `TooManyRequestsException` (HTTP 429 to a caller on the line) instead of reaching its
+   * handler after its caller has hung up. @default no limit
+   */
+  readonly maxWaitMs?: number;
+}
+
+/** A local refusal: every environment busy for longer than the caller may wait (`InvokeOptions.maxWaitMs`). */
+export class EnvironmentsBusyError extends LambdaInvocationError {
+  constructor(functionName: string, expectedWaitMs: number) {
+    super(
+      'TooManyRequestsException',
+      `Rate Exceeded. (${functionName}: every local environment is busy for about ${Math.round(expectedWaitMs)} ms more)`,
+    );
+  }
 }
 
 /** An invocation waiting for an environment: handed one in arrival order. */
@@ -101,6 +129,7 @@ export class FunctionEnvironments {
   #billedMs = 0;
   #cpuMicros = 0;
   #startCpuMicros = 0;
+  #shed = 0;
   #scaleTimer: NodeJS.Timeout | undefined;
   #stopWaitingForStartSlot: (() => void) | undefined;
 
@@ -119,21 +148,19 @@ export class FunctionEnvironments {
       billedMs: this.#billedMs,
       cpuMs: Math.round(this.#cpuMicros / 1000),
       startCpuMs: Math.round(this.#startCpuMicros / 1000),
+      shed: this.#shed,
     };
   }
 
-  /**
-   * Runs one invocation in a warm environment, or a cold one when none is free. `signal`:
-   * the caller gave up (a webhook sender's timeout) while the invocation still waited for an
-   * environment, which Lambda, never making it wait, would not have; it is then not run.
-   */
-  async invoke(event: unknown, signal?: AbortSignal): Promise<unknown> {
+  /** Runs one invocation in a warm environment, or a cold one when none is free. */
+  async invoke(event: unknown, options: InvokeOptions = {}): Promise<unknown> {
+    this.#refuseWhenBusyPast(options.maxWaitMs);
     this.#busy += 1;
     this.#peakConcurrency = Math.max(this.#peakConcurrency, this.#busy);
     let environment: Environment | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      environment = await this.#acquire(signal);
+      environment = await this.#acquire(options.signal);
       const started = performance.now();
       const deadline = Date.now() + this.#spec.timeoutSeconds * 1000;
       const timedOut = new Promise<never>((_, reject) => {
@@ -171,6 +198,22 @@ export class FunctionEnvironments {
       if (environment?.alive) this.#release(environment);
       else this.#scale();
     }
+  }
+
+  /**
+   * Throws `EnvironmentsBusyError` when an invocation would wait longer than `maxWaitMs`: none
+   * is free, no more may start, and the line ahead (at the pace invocations have been
+   * running, or its oldest invocation's wait already) outlasts it.
+   */
+  #refuseWhenBusyPast(maxWaitMs: number | undefined): void {
+    if (maxWaitMs === undefined || this.#all.size < this.#spec.maxEnvironments) return;
+    if (this.#line.length === 0 && this.#idle.length > 0) return;
+    const expectedWaitMs = ((this.#averageRunMs ?? 0) * (this.#line.length + 1)) / this.#all.size;
+    const oldestWaitMs = this.#line[0] ? performance.now() - this.#line[0].since : 0;
+    const waitMs = Math.max(expectedWaitMs, oldestWaitMs);
+    if (waitMs <= maxWaitMs) return;
+    this.#shed += 1;
+    throw new EnvironmentsBusyError(this.#spec.functionName, waitMs);
   }
 
   /** A free environment now, or a place in the line for the next one. */

@@ -11,7 +11,12 @@ import { HANDLER_METADATA_KEY, type HandlerName } from '../../../lib/handlers.ts
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
 import { ingestOf, type IngestInStack } from '../../ingests.ts';
 import { ANSWERING_ENVIRONMENT_NICENESS, LambdaInvocationError } from './environment.ts';
-import { FunctionEnvironments, StartGate, type EnvironmentFigures } from './environments.ts';
+import {
+  FunctionEnvironments,
+  StartGate,
+  type EnvironmentFigures,
+  type InvokeOptions,
+} from './environments.ts';
 
 export interface LocalFunction {
   readonly logicalId: string;
@@ -305,8 +310,8 @@ export class LocalLambdas {
   }
 
   /** Invokes like Lambda: JSON in, JSON out, the handler's error (and its name) passed on. */
-  invoke(functionArnOrName: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
-    const running = this.#invoke(functionArnOrName, payload, signal);
+  invoke(functionArnOrName: string, payload: unknown, options: InvokeOptions = {}): Promise<unknown> {
+    const running = this.#invoke(functionArnOrName, payload, options);
     this.#running.add(running);
     void running.catch(() => undefined).finally(() => this.#running.delete(running));
     return running;
@@ -353,7 +358,7 @@ export class LocalLambdas {
     return environments ? environments.crashBusy() : 0;
   }
 
-  async #invoke(functionArnOrName: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+  async #invoke(functionArnOrName: string, payload: unknown, options: InvokeOptions): Promise<unknown> {
     const fn = this.#functions.find(
       (candidate) =>
         candidate.functionArn === functionArnOrName || candidate.functionName === functionArnOrName,
@@ -366,7 +371,7 @@ export class LocalLambdas {
     this.invocations[fn.label] = (this.invocations[fn.label] ?? 0) + 1;
     this.#admit(fn);
     try {
-      return await environments.invoke(payload, signal);
+      return await environments.invoke(payload, options);
     } finally {
       this.#concurrent.set(fn.functionArn, (this.#concurrent.get(fn.functionArn) ?? 1) - 1);
       if (fn.reservedConcurrency === undefined) this.#unreservedInUse -= 1;

@@ -93,6 +93,29 @@ describe('function environments', () => {
     expect(order.filter((index, at) => Math.abs(index - at) > 1)).toEqual([]);
   });
 
+  it('refuse at once, as Lambda’s 429, an invocation whose wait for a busy environment would pass its caller’s limit', async () => {
+    const fn = environments({ maxEnvironments: 1 });
+    await fn.invoke({ sleepMs: 250 }); // warm, and the pace of an invocation known: ~250 ms
+    const settled: string[] = [];
+    const burst = Array.from({ length: 8 }, (_, index) =>
+      fn.invoke({ sleepMs: 250 }, { maxWaitMs: 1000 }).then(
+        () => settled.push(`ran ${index}`),
+        (error: unknown) => settled.push(`${(error as Error).name} ${index}`),
+      ),
+    );
+    // Without a limit (a queue's poller), an invocation waits its turn however long the line.
+    const patient = fn.invoke({ sleepMs: 1 });
+    await Promise.all([...burst, patient]);
+    const refused = settled.filter((outcome) => outcome.startsWith('TooManyRequestsException'));
+    const ran = settled.filter((outcome) => outcome.startsWith('ran'));
+    // One runs, the line holds about a second of them; the rest are refused before any ends.
+    expect(ran.length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(settled.slice(0, refused.length)).toEqual(refused);
+    expect(fn.figures.shed).toBe(refused.length);
+    expect(await patient).toMatchObject({ invocations: 2 + ran.length });
+  });
+
   it('count the CPU of the invocations and of the environments’ starts apart', async () => {
     const fn = environments();
     await fn.invoke({});
