@@ -87,10 +87,32 @@ function pngFolder(count: number, prefix: string): { dir: string; files: string[
   return { dir, files };
 }
 
-/** The simulator in a process of its own; counts the uploads it stored. */
+/** How VideoGen's webhook deliveries went: attempts answered 2xx, refused (4xx, a throttle), not answered within its timeout, and events it gave up on. */
+interface DeliveryCounts {
+  /** Events sent (their first attempts). */
+  events: number;
+  delivered: number;
+  refused: number;
+  timedOut: number;
+  givenUp: number;
+}
+
+/** Counts one line of the simulator's log (`deliver <type> <file> #N -> <outcome> …`) into `counts`. */
+function countDelivery(line: string, counts: DeliveryCounts): void {
+  const match = /deliver \S+ \S+ #(\d+) -> (delivered|failed)( 4\d\d)?( \(no answer within)?/.exec(line);
+  if (!match) return;
+  if (match[1] === '1') counts.events += 1;
+  if (match[2] === 'delivered') counts.delivered += 1;
+  else if (match[3]) counts.refused += 1;
+  else if (match[4]) counts.timedOut += 1;
+  if (line.endsWith(', given up')) counts.givenUp += 1;
+}
+
+/** The simulator in a process of its own; counts the uploads it stored and its webhook deliveries. */
 async function startApi(): Promise<{
   url: string;
   stored: () => number;
+  deliveries: () => DeliveryCounts;
   onStored: (n: number) => Promise<void>;
   stop: () => Promise<void>;
 }> {
@@ -102,8 +124,10 @@ async function startApi(): Promise<{
     },
   );
   let stored = 0;
+  const deliveries: DeliveryCounts = { events: 0, delivered: 0, refused: 0, timedOut: 0, givenUp: 0 };
   const waiters: { count: number; resolve: () => void }[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => {
+    countDelivery(line, deliveries);
     if (!/PUT \/upload\/\S+ -> 200 stored/.test(line)) return;
     stored += 1;
     for (const waiter of waiters.filter((candidate) => candidate.count <= stored)) {
@@ -121,6 +145,7 @@ async function startApi(): Promise<{
   return {
     url,
     stored: () => stored,
+    deliveries: () => ({ ...deliveries }),
     onStored: (count) =>
       new Promise((resolve) => (stored >= count ? resolve() : waiters.push({ count, resolve }))),
     stop: () => {
@@ -157,6 +182,16 @@ async function measureRun(apiUrl: string): Promise<Record<string, number>> {
   }
 }
 
+/** The delivery counts once every event sent was delivered or given up (VideoGen retries for about 31 s), or after 2 minutes. */
+async function settledDeliveries(api: Awaited<ReturnType<typeof startApi>>): Promise<DeliveryCounts> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const counts = api.deliveries();
+    if (counts.delivered + counts.givenUp >= counts.events || performance.now() > deadline) return counts;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 async function measureDropFolder(api: Awaited<ReturnType<typeof startApi>>): Promise<Record<string, number>> {
   const { dir: source, files } = pngFolder(DROP_FILES, 'drop');
   const work = mkdtempSync(path.join(os.tmpdir(), 'pace-start-'));
@@ -186,16 +221,26 @@ async function measureDropFolder(api: Awaited<ReturnType<typeof startApi>>): Pro
       child.once('exit', (code) => reject(new Error(`start exited with ${code}`)));
     });
     const before = api.stored();
+    const deliveriesBefore = api.deliveries();
     const started = performance.now();
     // As `cp` copies a library into the folder: one file after another, at disk speed.
     for (const file of files) copyFileSync(file, path.join(drop, path.basename(file)));
     const copiedMs = performance.now() - started;
     await api.onStored(before + DROP_FILES);
+    const allUploadedMs = performance.now() - started;
+    const peakRssMb = Math.round(peakRss() / 1_000_000);
+    const deliveries = await settledDeliveries(api);
     return {
       files: DROP_FILES,
       copiedSeconds: Math.round(copiedMs / 100) / 10,
-      allUploadedSeconds: Math.round((performance.now() - started) / 100) / 10,
-      peakRssMb: Math.round(peakRss() / 1_000_000),
+      allUploadedSeconds: Math.round(allUploadedMs / 100) / 10,
+      peakRssMb,
+      ...Object.fromEntries(
+        Object.entries(deliveries).map(([name, count]) => [
+          `webhook_${name}`,
+          count - deliveriesBefore[name as keyof DeliveryCounts],
+        ]),
+      ),
     };
   } finally {
     if (child.exitCode === null) {
@@ -229,6 +274,8 @@ Measured ${figures.machine.measuredAt} on ${figures.machine.cpus} cores, Node ${
 | --- | --- | --- |
 | \`run --json\` of ${run.files} files, start to exit | ≤ 20 s, peak RSS ≤ 1 GB | ${run.wallSeconds} s, ${run.peakRssMb} MB (exit ${run.exitCode}, ${run.ready} ready) |
 | ${start.files} files copied into a running \`start\`'s drop folder, until all stored at VideoGen | ≤ 30 s | ${start.allUploadedSeconds} s (copied in ${start.copiedSeconds} s; the drop folder's 5 s settle included), peak RSS ${start.peakRssMb} MB |
+
+The drop's webhook deliveries, as VideoGen saw them: ${start.webhook_events} events, ${start.webhook_delivered} delivered, ${start.webhook_refused} attempts refused (the stage's throttle, or every webhook environment busy past a second), ${start.webhook_timedOut} not answered within VideoGen's 5 s, ${start.webhook_givenUp} events given up after VideoGen's retries (their files then wait for their poll).
 `;
   writeFileSync(RESULTS_MD, markdown);
   console.log(markdown);

@@ -180,7 +180,9 @@ async function main(): Promise<void> {
       rateLimitedPerFile: round(rateLimited / FILES, 3),
       webhookDeliveriesPerFile: {
         delivered: round(deliveries.filter((delivery) => delivery.outcome === 'delivered').length / FILES, 2),
-        throttled: round(deliveries.filter((delivery) => delivery.status === 429).length / FILES, 2),
+        throttled: round(runtime.webhooksThrottled / FILES, 2),
+        // Every webhook environment busy for longer than a delivery may wait (`WEBHOOK_MAX_WAIT_MS`).
+        refusedBusy: round((runtime.lambdas.figures().webhook?.shed ?? 0) / FILES, 2),
         givenUp: round(deliveries.filter((delivery) => delivery.exhausted).length / FILES, 3),
       },
       filesThatPolled: readyByPoll,
@@ -239,7 +241,7 @@ function markdown(figures: {
     faultRate: number;
     webhookThrottle: number | string;
   };
-  webhookDeliveriesPerFile: { delivered: number; throttled: number; givenUp: number };
+  webhookDeliveriesPerFile: { delivered: number; throttled: number; refusedBusy: number; givenUp: number };
   filesThatPolled: number;
   failed: number;
   duplicateUploads: number;
@@ -267,7 +269,7 @@ Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.creates
 | duplicate uploads | ${figures.duplicateUploads} | 0 |
 | most transfers in flight (as VideoGen saw them) | ${figures.mostTransfersInFlight} | ≤ ${settings.cap} |
 | 429s per file | ${figures.rateLimitedPerFile} | < 1 |
-| webhook deliveries per file: delivered / throttled by the stage / given up | ${figures.webhookDeliveriesPerFile.delivered} / ${figures.webhookDeliveriesPerFile.throttled} / ${figures.webhookDeliveriesPerFile.givenUp} | |
+| webhook deliveries per file: delivered / throttled by the stage / refused, every environment busy / given up | ${figures.webhookDeliveriesPerFile.delivered} / ${figures.webhookDeliveriesPerFile.throttled} / ${figures.webhookDeliveriesPerFile.refusedBusy} / ${figures.webhookDeliveriesPerFile.givenUp} | |
 | files whose workflow polled VideoGen (no webhook came in time) | ${figures.filesThatPolled} | |
 | state transitions per file | ${figures.transitionsPerFile} | |
 | Lambda invocations per file | ${figures.lambdaInvocationsPerFile} | |

@@ -72,7 +72,7 @@ export class WebhookSender {
     this.deliveries.push(record);
     this.events.emit('delivery', record);
     this.log(
-      `deliver ${record.type} ${record.fileId} #${record.attempt} -> ${record.outcome}${record.status ? ` ${record.status}` : ''}${record.error ? ` (${record.error})` : ''}`,
+      `deliver ${record.type} ${record.fileId} #${record.attempt} -> ${record.outcome}${record.status ? ` ${record.status}` : ''}${record.error ? ` (${record.error})` : ''}${record.exhausted ? ', given up' : ''}`,
     );
   }
 
