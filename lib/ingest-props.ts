@@ -32,7 +32,7 @@ export const MAX_TRANSFER_ATTEMPTS = 10;
  */
 export const TRANSFER_MAX_RECEIVE_COUNT = 50;
 /** The webhook stage's throttle unless `webhookThrottle` says otherwise (why: its TSDoc). */
-export const DEFAULT_WEBHOOK_THROTTLE: WebhookThrottle = { rateLimit: 20, burstLimit: 10 };
+export const DEFAULT_WEBHOOK_THROTTLE: WebhookThrottle = { rateLimit: 100, burstLimit: 20 };
 
 export interface VideoGenIngestProps {
   /**
@@ -120,13 +120,14 @@ export interface VideoGenIngestProps {
    * What the public webhook URL lets through to the function, per second and at once (API
    * Gateway's stage throttling); past it, requests are answered 429 without an invocation,
    * and VideoGen delivers them again later. The bulkhead that keeps a flood of forged
-   * requests from taking the account's Lambda concurrency from the transfers. The default
-   * lets in the events of about four files a second (up to five events a file): room to
-   * spare at the default transfer cap when each transfer takes ten seconds or more. Small
-   * files go faster: in the local scale run, 10,000 images at a cap of 4 met 6.5 refusals a
-   * file, and 28 % of them waited for their `pollAfter` because the simulated VideoGen
-   * (retrying after 1, 5 and 25 s) gave their deliveries up. Raise it for such libraries.
-   * @default { rateLimit: 20, burstLimit: 10 }
+   * requests from taking the account's Lambda concurrency from the transfers: at the default,
+   * a flood costs at most 100 short invocations a second, a few at once. The default lets in
+   * the events of about twenty files a second (three to five events a file), which a library
+   * of small files reaches: 1,000 images copied into the local runtime's drop folder at once
+   * (`bench:pace`) had half of their 3,000 events given up after VideoGen's retries at 20 a
+   * second, each such file then waiting for its `pollAfter`, and one in twenty at 100. Lower
+   * it where files arrive slowly and the bulkhead matters more.
+   * @default { rateLimit: 100, burstLimit: 20 }
    */
   readonly webhookThrottle?: WebhookThrottle;
   /**
