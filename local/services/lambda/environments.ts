@@ -208,9 +208,7 @@ export class FunctionEnvironments {
   #refuseWhenBusyPast(maxWaitMs: number | undefined): void {
     if (maxWaitMs === undefined || this.#all.size < this.#spec.maxEnvironments) return;
     if (this.#line.length === 0 && this.#idle.length > 0) return;
-    const expectedWaitMs = ((this.#averageRunMs ?? 0) * (this.#line.length + 1)) / this.#all.size;
-    const oldestWaitMs = this.#line[0] ? performance.now() - this.#line[0].since : 0;
-    const waitMs = Math.max(expectedWaitMs, oldestWaitMs);
+    const waitMs = this.#lineWaitMs(this.#line.length + 1);
     if (waitMs <= maxWaitMs) return;
     this.#shed += 1;
     throw new EnvironmentsBusyError(this.#spec.functionName, waitMs);
@@ -259,9 +257,17 @@ export class FunctionEnvironments {
     const coldStartMs = this.#coldStartMs.length
       ? this.#coldStartMs.reduce((sum, ms) => sum + ms, 0) / this.#coldStartMs.length
       : COLD_START_ESTIMATE_MS;
+    return this.#lineWaitMs(waiting) >= coldStartMs;
+  }
+
+  /**
+   * How long the `waiting`-th invocation in line will wait for an environment: the line's
+   * length at the pace invocations have been running, or its oldest one's wait so far.
+   */
+  #lineWaitMs(waiting: number): number {
     const oldestWaitMs = performance.now() - (this.#line[0]?.since ?? performance.now());
     const expectedWaitMs = ((this.#averageRunMs ?? 0) * waiting) / Math.max(1, this.#all.size);
-    return Math.max(oldestWaitMs, expectedWaitMs) >= coldStartMs;
+    return Math.max(oldestWaitMs, expectedWaitMs);
   }
 
   /** Starts environments while the line outwaits a cold start, under the cap, as start slots allow; looks again later otherwise. */
