@@ -206,9 +206,12 @@ describe('Lambda concurrency, as Lambda enforces it', () => {
         expect(flood.sent / flood.seconds).toBeGreaterThanOrEqual(200);
         // Every forged request was turned away: by the stage (429) or by its signature (4xx).
         expect(flood.other).toBe(0);
-        // The stage let through at most its rate for the flood's length, and its burst.
+        // The stage let through at most its rate for the flood's length, and its burst: counted
+        // by the stage itself, as a 429 may also be Lambda's (concurrency, busy environments).
         const { rateLimit, burstLimit } = DEFAULT_WEBHOOK_THROTTLE;
-        expect(flood.throttled).toBeGreaterThanOrEqual(flood.sent - (rateLimit * flood.seconds + burstLimit));
+        expect(runtime.webhooksThrottled).toBeGreaterThanOrEqual(
+          flood.sent - (rateLimit * flood.seconds + burstLimit),
+        );
         expect(notReady).toEqual([]);
         expect(runtime.simulator?.peakConcurrentUploads).toBe(cap);
       } finally {
