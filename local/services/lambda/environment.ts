@@ -88,6 +88,8 @@ export interface Answer {
   readonly heapBytes: number;
   /** CPU the environment's thread used on the invocation (0 where Node cannot tell). */
   readonly cpuMicros: number;
+  /** Time its thread was ready to run but waited for a core (Linux's schedstat; 0 elsewhere). */
+  readonly readyMicros?: number;
 }
 
 /** One environment: a worker that answers invocations in order. */

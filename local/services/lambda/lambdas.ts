@@ -190,7 +190,9 @@ export function localFunctionArn(functionName: string): string {
  * pipeline: 13–14.5 against 14.7–15.9 files/s). A function whose deployed concurrency is a
  * setting (an SQS mapping's maximum concurrency: the transfer cap) gets that many, as its
  * invocations mostly wait on the network. They start one per core at a time (`StartGate`),
- * and only while their line outwaits a cold start.
+ * only while their line outwaits a cold start, and past a function's first only while a core
+ * idles or its invocations mostly wait on the network (but the webhook's, whose caller
+ * waits): the caps are what a function may grow to (`environments.ts`).
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availableParallelism()));
 
@@ -289,7 +291,7 @@ export class LocalLambdas {
           ...codeOf(fn),
           variables: variables(fn),
           maxEnvironments: maxEnvironments(fn),
-          ...(answersCaller?.(fn) ? { niceness: ANSWERING_ENVIRONMENT_NICENESS } : {}),
+          ...(answersCaller?.(fn) ? { niceness: ANSWERING_ENVIRONMENT_NICENESS } : { sparesBusyCores: true }),
           startGate,
           ...(onOutput
             ? { onOutput: (line: string, stream: 'stdout' | 'stderr') => onOutput(fn, line, stream) }

@@ -93,6 +93,41 @@ describe('function environments', () => {
     expect(order.filter((index, at) => Math.abs(index - at) > 1)).toEqual([]);
   });
 
+  it('start no second environment for busy invocations while every core is busy, and grow once a core idles', async () => {
+    let idleCores = 0;
+    const fn = environments({
+      maxEnvironments: 2,
+      sparesBusyCores: true,
+      startGate: new StartGate(2, () => idleCores),
+    });
+    // Four invocations that outwait a cold start on the CPU, on a machine with no core to
+    // spare: one environment serves them in turn.
+    await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ spinMs: 300 })));
+    expect(fn.figures).toMatchObject({ coldStarts: 1, environments: 1, peakConcurrency: 4 });
+
+    idleCores = 1;
+    await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ spinMs: 300 })));
+    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+  });
+
+  it('grow a function whose invocations wait on the network though every core is busy', async () => {
+    const fn = environments({
+      maxEnvironments: 2,
+      sparesBusyCores: true,
+      startGate: new StartGate(2, () => 0),
+    });
+    // The first one tells how it spends its time: asleep, off every core.
+    await fn.invoke({ sleepMs: 50 });
+    await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 600 })));
+    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+  });
+
+  it('grow a function that answers a caller whatever the cores do (its environments run above the others)', async () => {
+    const fn = environments({ maxEnvironments: 2, startGate: new StartGate(2, () => 0) });
+    await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 600 })));
+    expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+  });
+
   it('refuse at once, as Lambda’s 429, an invocation whose wait for a busy environment would pass its caller’s limit', async () => {
     const fn = environments({ maxEnvironments: 1 });
     await fn.invoke({ sleepMs: 250 }); // warm, and the pace of an invocation known: ~250 ms
