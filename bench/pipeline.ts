@@ -30,6 +30,8 @@ export interface PipelineFigures {
     readonly polls: number;
     readonly dynamoDbRequests: Record<string, number>;
     readonly invocationsByFunction: Record<string, number>;
+    /** Environments (an isolate each) each function had at the end. */
+    readonly environmentsByFunction: Record<string, number>;
   };
   readonly costPer1000Files: CostPer1000;
 }
@@ -44,9 +46,9 @@ export interface SeedApproachFigures {
 
 /**
  * The webhook stage's throttle in the pipeline runs: far above their event rate, so the
- * figures are the runtime's own cost per file. As deployed (20 a second) the stage, not the
- * runtime, bounds a burst of small files at about 6 files a second (three events each),
- * and what it turns away VideoGen delivers again later.
+ * figures are the runtime's own cost per file. As deployed (100 a second, 20 at once) the
+ * stage bounds a burst of small files at about 33 files a second (three events each), and
+ * what it turns away VideoGen delivers again later.
  */
 export const UNTHROTTLED_WEBHOOKS = { rateLimit: 5000, burstLimit: 2500 } as const;
 
@@ -167,6 +169,11 @@ export async function countsPerFile(
     ),
     invocationsByFunction: Object.fromEntries(
       Object.entries(invocations).map(([name, count]) => [name, round(count / files)]),
+    ),
+    environmentsByFunction: Object.fromEntries(
+      Object.entries(runtime.lambdas.figures())
+        .filter(([name, figures]) => name !== 'register-webhook' && figures.environments > 0)
+        .map(([name, figures]) => [name, figures.environments]),
     ),
   };
 }

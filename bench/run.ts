@@ -143,6 +143,11 @@ function markdown(results: Results): string {
         .map(([operation, count]) => `${operation} ${count}`)
         .join(', ')} | |`,
       `| files per second, CPU per file, peak RSS | ${p.filesPerSecond}, ${p.cpu.perFileMs.total} ms, ${p.cpu.peakRssMb} MB | |`,
+      `| function environments at the end (an isolate each) | ${Object.entries(
+        p.perFile.environmentsByFunction,
+      )
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', ')} | |`,
       '',
       '### CPU per file, by component',
       '',
