@@ -5,7 +5,7 @@
 import * as nodeModule from 'node:module';
 import os from 'node:os';
 import process from 'node:process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -21,13 +21,9 @@ const threadCpuMicros = () => {
  * Linux's schedstat. 0 where there is none, so elsewhere that wait counts as waiting on the
  * network (`environments.ts` then grows a function as it would on an idle machine).
  */
-const readyMicros = () => {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[1]) / 1000;
-  } catch {
-    return 0;
-  }
-};
+const SCHEDSTAT = '/proc/thread-self/schedstat';
+const hasSchedstat = existsSync(SCHEDSTAT);
+const readyMicros = () => (hasSchedstat ? Number(readFileSync(SCHEDSTAT, 'latin1').split(' ')[1]) / 1000 : 0);
 
 /** An error as Lambda reports it: its name (`errorType`), message and stack. */
 function describe(error) {
