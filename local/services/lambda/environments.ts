@@ -53,8 +53,8 @@ export class StartGate {
    * of the traffic, so while every core is busy another environment of a function only
    * splits that function's work finer (measured on 2 cores, 400 files through the pipeline:
    * 85 ms of CPU a file with seven transfer environments and two of each other function,
-   * 68 ms with two and one). When a function's environments wait on the network instead, the
-   * cores idle and it grows.
+   * 68 ms with two and one). A function whose invocations wait on the network grows all the
+   * same (`FunctionEnvironments`).
    */
   coreIdle(): boolean {
     return this.#idleCores() >= IDLE_CORES_TO_GROW;
