@@ -19,7 +19,8 @@ const threadCpuMicros = () => {
 /**
  * Time this thread has spent ready to run but waiting for a core (µs): the second field of
  * Linux's schedstat. 0 where there is none, so elsewhere that wait counts as waiting on the
- * network (`environments.ts` then grows a function as it would on an idle machine).
+ * network, and `environments.ts` grows a function on a busy machine as it did before it
+ * could tell the two apart.
  */
 const SCHEDSTAT = '/proc/thread-self/schedstat';
 const hasSchedstat = existsSync(SCHEDSTAT);
