@@ -13,6 +13,7 @@ import type { KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamo
 import dynalite from 'dynalite';
 import { sendJsonAnswer } from '../../http/json-gate.ts';
 import { DynaliteCalls } from './dynalite-calls.ts';
+import { rememberExpressionParses } from './expression-parses.ts';
 import { StreamCapture, withBody, type FrontAnswer } from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
 import type { Item } from './dynamodb-items.ts';
@@ -64,6 +65,7 @@ export async function startDynamoDB(
     /** Keep the tables in this folder (LevelDB) instead of memory. */ directory?: string;
   } = {},
 ): Promise<LocalDynamoDB> {
+  rememberExpressionParses();
   const backend = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
