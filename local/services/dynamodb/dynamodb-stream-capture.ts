@@ -6,7 +6,7 @@
  * `BatchWriteItem` is its writes one by one: each item gets its record, as on DynamoDB.
  */
 import { crc32 } from 'node:zlib';
-import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, KeySchemaElement, WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { DynaliteCalls } from './dynalite-calls.ts';
 import type { Item } from './dynamodb-items.ts';
 import type { LocalStreams } from './dynamodb-streams.ts';
@@ -40,6 +40,26 @@ function imageInAnswer(
 }
 
 /**
+ * Whether a write asks, should its condition fail, for the item as the condition saw it
+ * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`): the error then carries it as `Item`.
+ */
+export function asksForItemOnFailure(request: Json): boolean {
+  return request.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
+}
+
+/** A failed condition's answer, with the item it was checked against where the write asked for it. */
+export function withItemOnConditionFailure(
+  answer: FrontAnswer,
+  request: Json,
+  item: Item | undefined,
+): FrontAnswer {
+  if (answer.status === 200 || !item || !asksForItemOnFailure(request)) return answer;
+  const parsed = JSON.parse(answer.body.toString()) as Json;
+  if (!String(parsed.__type).endsWith('#ConditionalCheckFailedException')) return answer;
+  return withBody(answer, JSON.stringify({ ...parsed, Item: item }));
+}
+
+/**
  * An answer with another body, and the `x-amz-crc32` DynamoDB sends with every body made
  * anew (botocore, so the AWS CLI, checks it and retries on a mismatch).
  */
@@ -56,6 +76,8 @@ export class StreamCapture {
   readonly #streams: LocalStreams;
   /** The write now running on each item, by table and key: the next one waits for it. */
   readonly #itemLocks = new Map<string, Promise<unknown>>();
+  /** Key attribute names of tables without a stream, as DescribeTable gave them. */
+  readonly #keyNames = new Map<string, string[]>();
 
   constructor(direct: DynaliteCalls, streams: LocalStreams) {
     this.#direct = direct;
@@ -67,12 +89,20 @@ export class StreamCapture {
     return typeof tableName === 'string' && this.#streams.of(tableName) !== undefined;
   }
 
-  /** The key attributes of an item (or of a `Key`), by the stream's key schema. */
-  keyOf(tableName: string, item: Item): Item {
-    const schema = this.#streams.of(tableName)?.keySchema ?? [];
-    return Object.fromEntries(
-      schema.map(({ AttributeName: name = '' }) => [name, item[name] as AttributeValue]),
-    );
+  /** The key attributes of an item (or of a `Key`), by its table's key schema. */
+  async keyOf(tableName: string, item: Item): Promise<Item> {
+    let names =
+      this.#streams.of(tableName)?.keySchema.map(({ AttributeName: name = '' }) => name) ??
+      this.#keyNames.get(tableName);
+    if (!names) {
+      const { Table } = await this.#direct.send<{ Table?: { KeySchema?: KeySchemaElement[] } }>(
+        'DescribeTable',
+        { TableName: tableName },
+      );
+      names = (Table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
+      this.#keyNames.set(tableName, names);
+    }
+    return Object.fromEntries(names.map((name) => [name, item[name] as AttributeValue]));
   }
 
   /** The item as it is now (a consistent read), for a record's images. */
@@ -105,14 +135,18 @@ export class StreamCapture {
   ): Promise<FrontAnswer> {
     const asked = request.ReturnValues;
     const carried = imageInAnswer(operation, asked);
-    if (!carried) return this.write(tableName, key, () => this.#direct.call(operation, raw));
+    if (!carried) return this.write(tableName, key, () => this.#direct.call(operation, raw), request);
     return this.#onItem(tableName, key, async () => {
       const before = carried.image === 'after' ? await this.current(tableName, key) : undefined;
       const answer = await this.#direct.call(
         operation,
         JSON.stringify({ ...request, ReturnValues: carried.returnValues }),
       );
-      if (answer.status !== 200) return answer;
+      if (answer.status !== 200) {
+        const seen =
+          before ?? (asksForItemOnFailure(request) ? await this.current(tableName, key) : undefined);
+        return withItemOnConditionFailure(answer, request, seen);
+      }
       const parsed = JSON.parse(answer.body.toString()) as Json & { Attributes?: Item };
       const image = parsed.Attributes;
       if (carried.image === 'after') this.#streams.record(tableName, before, image);
@@ -128,14 +162,35 @@ export class StreamCapture {
 
   /**
    * Runs one item's write alone on its item, between reads of it, and appends its record
-   * when it succeeded and changed the item.
+   * when it succeeded and changed the item; `request`: the caller's, for a failed condition's answer.
    */
-  async write(tableName: string, key: Item, perform: () => Promise<FrontAnswer>): Promise<FrontAnswer> {
+  async write(
+    tableName: string,
+    key: Item,
+    perform: () => Promise<FrontAnswer>,
+    request: Json = {},
+  ): Promise<FrontAnswer> {
     return this.#onItem(tableName, key, async () => {
       const before = await this.current(tableName, key);
       const answer = await perform();
-      if (answer.status === 200) this.#streams.record(tableName, before, await this.current(tableName, key));
+      if (answer.status !== 200) return withItemOnConditionFailure(answer, request, before);
+      this.#streams.record(tableName, before, await this.current(tableName, key));
       return answer;
+    });
+  }
+
+  /** A write to a table without a stream that asks for the item its condition saw: alone on its item, so the item read is that one. */
+  async writeUnstreamed(
+    tableName: string,
+    key: Item,
+    operation: string,
+    request: Json,
+    raw: Buffer | string,
+  ) {
+    return this.#onItem(tableName, key, async () => {
+      const answer = await this.#direct.call(operation, raw);
+      if (answer.status === 200) return answer;
+      return withItemOnConditionFailure(answer, request, await this.current(tableName, key));
     });
   }
 
@@ -150,7 +205,7 @@ export class StreamCapture {
           continue;
         }
         const key = write.PutRequest?.Item
-          ? this.keyOf(tableName, write.PutRequest.Item)
+          ? await this.keyOf(tableName, write.PutRequest.Item)
           : (write.DeleteRequest?.Key ?? {});
         await this.write(tableName, key, async () => {
           if (write.PutRequest) {

@@ -4,7 +4,7 @@
  * `TransactionCanceledException` with per-item reasons, as DynamoDB does; each item's
  * stream record appended once the whole transaction committed.
  */
-import type { AttributeValue, KeySchemaElement, TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { DynaliteCalls } from './dynalite-calls.ts';
 import type { StreamCapture } from './dynamodb-stream-capture.ts';
 import type { Item } from './dynamodb-items.ts';
@@ -52,27 +52,10 @@ export class TransactionLock {
 export class Transactions {
   readonly #direct: DynaliteCalls;
   readonly #capture: StreamCapture;
-  readonly #keyNames = new Map<string, string[]>();
 
   constructor(direct: DynaliteCalls, capture: StreamCapture) {
     this.#direct = direct;
     this.#capture = capture;
-  }
-
-  async #keyOf(
-    tableName: string,
-    item: Record<string, AttributeValue>,
-  ): Promise<Record<string, AttributeValue>> {
-    let names = this.#keyNames.get(tableName);
-    if (!names) {
-      const { Table } = await this.#direct.send<{ Table?: { KeySchema?: KeySchemaElement[] } }>(
-        'DescribeTable',
-        { TableName: tableName },
-      );
-      names = (Table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
-      this.#keyNames.set(tableName, names);
-    }
-    return Object.fromEntries(names.map((name) => [name, item[name] as AttributeValue]));
   }
 
   /** Runs the writes in order; on a failure, undoes the ones done and says why, item by item. */
@@ -85,6 +68,7 @@ export class Transactions {
     }[] = [];
     const changes: { tableName: string; before: Item | undefined; after: Item | undefined }[] = [];
     for (const [index, entry] of items.entries()) {
+      let seen: Item | undefined;
       try {
         if (entry.ConditionCheck)
           throw Object.assign(new Error('ConditionCheck is not supported by the local emulator'), {
@@ -92,9 +76,10 @@ export class Transactions {
           });
         const tableName = entry.Put?.TableName ?? entry.Update?.TableName ?? entry.Delete?.TableName ?? '';
         const key = entry.Put
-          ? await this.#keyOf(tableName, entry.Put.Item ?? {})
+          ? await this.#capture.keyOf(tableName, entry.Put.Item ?? {})
           : (entry.Update?.Key ?? entry.Delete?.Key ?? {});
         const before = await this.#capture.current(tableName, key);
+        seen = before;
         if (entry.Put) await this.#direct.send('PutItem', { ...entry.Put });
         else if (entry.Update) await this.#direct.send('UpdateItem', { ...entry.Update });
         else if (entry.Delete) await this.#direct.send('DeleteItem', { ...entry.Delete });
@@ -115,9 +100,14 @@ export class Transactions {
             body: errorBody(name, error instanceof Error ? error.message : String(error)),
           };
         }
+        const write = entry.Put ?? entry.Update ?? entry.Delete;
         const reasons = items.map((_, position) =>
           position === index
-            ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
+            ? {
+                Code: 'ConditionalCheckFailed',
+                Message: 'The conditional request failed',
+                ...(seen && write?.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? { Item: seen } : {}),
+              }
             : { Code: 'None' },
         );
         return {

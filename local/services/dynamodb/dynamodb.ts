@@ -14,7 +14,12 @@ import dynalite from 'dynalite';
 import { sendJsonAnswer } from '../../http/json-gate.ts';
 import { DynaliteCalls } from './dynalite-calls.ts';
 import { rememberExpressionParses } from './expression-parses.ts';
-import { StreamCapture, withBody, type FrontAnswer } from './dynamodb-stream-capture.ts';
+import {
+  asksForItemOnFailure,
+  StreamCapture,
+  withBody,
+  type FrontAnswer,
+} from './dynamodb-stream-capture.ts';
 import { errorBody, TransactionLock, Transactions } from './dynamodb-transactions.ts';
 import type { Item } from './dynamodb-items.ts';
 import { LocalStreams, StreamsApiError, type StreamViewType } from './dynamodb-streams.ts';
@@ -168,9 +173,15 @@ export async function startDynamoDB(
       case 'UpdateItem':
       case 'DeleteItem': {
         const tableName = body.TableName;
-        if (!capture.streamed(tableName)) return undefined;
-        const key = capture.keyOf(tableName, (operation === 'PutItem' ? body.Item : body.Key) as Item);
-        return capture.writeItem(tableName, key, operation, body, raw).catch(internalError);
+        const streamed = capture.streamed(tableName);
+        if (!streamed && !asksForItemOnFailure(body)) return undefined;
+        if (typeof tableName !== 'string') return undefined; // dynalite answers the malformed request
+        const key = await capture.keyOf(tableName, (operation === 'PutItem' ? body.Item : body.Key) as Item);
+        return (
+          streamed
+            ? capture.writeItem(tableName, key, operation, body, raw)
+            : capture.writeUnstreamed(tableName, key, operation, body, raw)
+        ).catch(internalError);
       }
       case 'BatchWriteItem': {
         const tables = Object.keys(body.RequestItems ?? {});
