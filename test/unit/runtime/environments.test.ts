@@ -99,6 +99,10 @@ describe('function environments', () => {
       maxEnvironments: 2,
       sparesBusyCores: true,
       startGate: new StartGate(2, () => idleCores),
+      // At the runtime's priority, with time to spare: on a machine loaded by the other test
+      // files, a thread ten nice steps down can take seconds over 300 ms of CPU.
+      niceness: 0,
+      timeoutSeconds: 20,
     });
     // Four invocations that outwait a cold start on the CPU, on a machine with no core to
     // spare: one environment serves them in turn.
