@@ -9,7 +9,8 @@ const MAX_CONFLICTS = 8;
 
 /**
  * Reads a record, applies an observation of its VideoGen file, and writes it back if
- * nobody wrote in between; on a conflict, reads and applies again. The answer carries the
+ * nobody wrote in between; on a conflict, applies it again to the record that won (which
+ * the refusal carries, else read again). The answer carries the
  * record as stored, with its task token, and how long the file took from its drop to
  * readiness when this very write made it ready (for the latency metric, counted once).
  */
@@ -27,8 +28,9 @@ export async function recordObservation(
   observation: Observation,
   readinessOverride?: Readiness,
 ): Promise<Observed> {
+  let current: IngestRecord | undefined;
   for (let conflict = 0; ; conflict += 1) {
-    const record = await getRecord(store, pk);
+    const record = current ?? (await getRecord(store, pk));
     if (!record) throw new IngestRecordMissingError(`no ingest record ${pk}`);
     const applied = applyObservation(record, observation, readinessOverride ?? record.readiness);
     if (!applied.changed) return applied;
@@ -40,6 +42,7 @@ export async function recordObservation(
       return { ...stored, dropToReadyMs: Math.max(0, readyAt - Date.parse(record.createdAt)) };
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError) || conflict + 1 >= MAX_CONFLICTS) throw error;
+      current = error.current;
     }
   }
 }

@@ -15,6 +15,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   filePk,
   filePointerSchema,
@@ -30,9 +31,18 @@ export interface IngestStore {
   readonly tableName: string;
 }
 
-/** The conditional write lost to a concurrent one; re-read and try again. */
+/**
+ * The conditional write lost to a concurrent one; re-read and try again. `current`: the
+ * record as the losing write found it, when DynamoDB answered it (no read needed then).
+ */
 export class ConcurrentUpdateError extends Error {
   override readonly name = 'ConcurrentUpdateError';
+  constructor(
+    message: string,
+    readonly current?: IngestRecord,
+  ) {
+    super(message);
+  }
 }
 
 function isConditionFailure(error: unknown): boolean {
@@ -251,16 +261,24 @@ export async function saveRecord(
     statusChanged: next.status !== previous.status,
     version: previous.version + 1,
   });
-  const written = await conditionally(() =>
-    store.client.send(
+  try {
+    await store.client.send(
       new PutCommand({
         TableName: store.tableName,
         Item: item,
         ConditionExpression: '#version = :expected',
         ExpressionAttributeNames: { '#version': 'version' },
         ExpressionAttributeValues: { ':expected': previous.version },
+        // The record that won comes with the refusal, for the retry: a conflict costs no read.
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
-    ),
-  );
-  if (!written) throw new ConcurrentUpdateError(`${previous.pk} changed concurrently`);
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const found = error instanceof ConditionalCheckFailedException ? error.Item : undefined;
+    throw new ConcurrentUpdateError(
+      `${previous.pk} changed concurrently`,
+      found ? ingestRecordSchema.parse(unmarshall(found)) : undefined,
+    );
+  }
 }

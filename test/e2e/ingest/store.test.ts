@@ -12,7 +12,8 @@ import { claimSource, requestRetry } from '#shared/ingest/claims';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clearTaskToken, storeTaskToken } from '#shared/ingest/task-token';
 import { WAITING_STATUSES } from '#shared/ingest/record';
-import { receivedRecord, AT } from '../../fixtures/records.ts';
+import { receivedRecord, videoGenFile, AT } from '../../fixtures/records.ts';
+import { recordObservation } from '#shared/ingest/observe';
 import { startIngestTable, type TestTable } from '../../helpers/ingest-table.ts';
 import { present } from '../../helpers/present.ts';
 
@@ -204,10 +205,44 @@ describe('ingest store against the DynamoDB emulator', () => {
   it('saves a record only if nobody wrote since it was read', async () => {
     const record = await claimed();
     await saveRecord(table.store, record, { ...record, status: 'UPLOADED' });
-    await expect(saveRecord(table.store, record, { ...record, status: 'READY' })).rejects.toBeInstanceOf(
-      ConcurrentUpdateError,
+    const refused = await saveRecord(table.store, record, { ...record, status: 'READY' }).catch(
+      (error: unknown) => error,
     );
+    expect(refused).toBeInstanceOf(ConcurrentUpdateError);
+    // The refusal carries the record that won, for the retry.
+    expect((refused as ConcurrentUpdateError).current).toEqual(await getRecord(table.store, record.pk));
     expect(await getRecord(table.store, record.pk)).toMatchObject({ status: 'UPLOADED', version: 1 });
+  });
+
+  it('applies an observation that lost a race to the record that won it, reading that one from the refusal', async () => {
+    const record = await claimed({ status: 'UPLOADED', fileId: 'vg_file_race' });
+    const sent: string[] = [];
+    let raced = false;
+    const client = new Proxy(table.store.client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver) as unknown;
+        return async (command: { constructor: { name: string } }) => {
+          sent.push(command.constructor.name);
+          if (command.constructor.name === 'PutCommand' && !raced) {
+            // Another writer gets there between this read and this write: AwaitFile storing its token.
+            raced = true;
+            await storeTaskToken(table.store, record.pk, 'token-race', WAITING_STATUSES, AT);
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+    const observed = await recordObservation({ ...table.store, client }, record.pk, {
+      eventType: 'file.download_ready',
+      file: videoGenFile('vg_file_race', 'ready'),
+      at: AT,
+    });
+    expect(sent).toEqual(['GetCommand', 'PutCommand', 'PutCommand']);
+    expect(observed.record).toMatchObject({ status: 'READY', taskToken: 'token-race', version: 2 });
+    expect(await getRecord(table.store, record.pk)).toMatchObject({
+      status: 'READY',
+      taskToken: 'token-race',
+    });
   });
 
   it('stores a task token only while waiting, keeps it across saves, and clears only its own', async () => {
