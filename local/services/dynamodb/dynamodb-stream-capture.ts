@@ -42,6 +42,7 @@ function imageInAnswer(
 /**
  * Whether a write asks, should its condition fail, for the item as the condition saw it
  * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`): the error then carries it as `Item`.
+ * dynalite ignores the parameter (architect/dynalite#182).
  */
 export function asksForItemOnFailure(request: Json): boolean {
   return request.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
