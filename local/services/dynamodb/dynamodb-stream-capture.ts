@@ -180,14 +180,18 @@ export class StreamCapture {
     });
   }
 
-  /** A write to a table without a stream that asks for the item its condition saw: alone on its item, so the item read is that one. */
+  /**
+   * A write to a table without a stream that asks for the item its condition saw, read right
+   * after a refusal. Only the writes that ask run one at a time on their item there: one that
+   * does not ask could land between the refusal and the read (DynamoDB reads it atomically).
+   */
   async writeUnstreamed(
     tableName: string,
     key: Item,
     operation: string,
     request: Json,
     raw: Buffer | string,
-  ) {
+  ): Promise<FrontAnswer> {
     return this.#onItem(tableName, key, async () => {
       const answer = await this.#direct.call(operation, raw);
       if (answer.status === 200) return answer;
