@@ -6,7 +6,7 @@
  */
 import type { AttributeValue, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { DynaliteCalls } from './dynalite-calls.ts';
-import type { StreamCapture } from './dynamodb-stream-capture.ts';
+import { asksForItemOnFailure, type StreamCapture } from './dynamodb-stream-capture.ts';
 import type { Item } from './dynamodb-items.ts';
 
 type Json = Record<string, unknown>;
@@ -100,13 +100,13 @@ export class Transactions {
             body: errorBody(name, error instanceof Error ? error.message : String(error)),
           };
         }
-        const write = entry.Put ?? entry.Update ?? entry.Delete;
+        const write = entry.Put ?? entry.Update ?? entry.Delete ?? {};
         const reasons = items.map((_, position) =>
           position === index
             ? {
                 Code: 'ConditionalCheckFailed',
                 Message: 'The conditional request failed',
-                ...(seen && write?.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? { Item: seen } : {}),
+                ...(seen && asksForItemOnFailure(write) ? { Item: seen } : {}),
               }
             : { Code: 'None' },
         );
