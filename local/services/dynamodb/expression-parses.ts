@@ -75,6 +75,8 @@ export function rememberingParse(original: Parser['parse']): Parser['parse'] {
     }
     const key = `${input}\u0000${JSON.stringify(context.attrNames ?? null)}\u0000${valueTypes(context.attrVals)}`;
     let found = remembered.get(key);
+    // Past the bound, a new expression is parsed as dynalite parses it, with nothing learnt to keep.
+    if (!found && remembered.size >= MAX_REMEMBERED) return original.call(this, input, options);
     if (!found) {
       // Parsed once with every name and value unused, to learn which the expression uses.
       const names = Object.keys(context.attrNames ?? {});
@@ -97,7 +99,7 @@ export function rememberingParse(original: Parser['parse']): Parser['parse'] {
         usedNames: names.filter((name) => !(name in (probe.unusedAttrNames ?? {}))),
         usedValues: values.filter((name) => !(name in (probe.unusedAttrVals ?? {}))),
       };
-      if (remembered.size < MAX_REMEMBERED) remembered.set(key, found);
+      remembered.set(key, found);
     }
     for (const name of found.usedNames) delete context.unusedAttrNames?.[name];
     for (const name of found.usedValues) delete context.unusedAttrVals?.[name];
