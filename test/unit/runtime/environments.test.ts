@@ -18,6 +18,10 @@ export const handler = async (event, context) => {
   invocations += 1;
   if (event.priority) return { priority: getPriority() };
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  for (let line = 0; line < (event.lines ?? 0); line++) {
+    console.log(\`out \${invocations}.\${line} \${'x'.repeat(200)}\`);
+    process.stderr.write(\`err \${invocations}.\${line}\\n\`);
+  }
   // Busy for spinMs of this thread's CPU (not of the wall clock, which a loaded machine stretches).
   const cpu = () => { const { user, system } = process.threadCpuUsage(); return (user + system) / 1000; };
   for (const until = cpu() + (event.spinMs ?? 0); cpu() < until; );
@@ -153,6 +157,26 @@ describe('function environments', () => {
     expect(settled.slice(0, refused.length)).toEqual(refused);
     expect(fn.figures.shed).toBe(refused.length);
     expect(await patient).toMatchObject({ invocations: 2 + ran.length });
+  });
+
+  it('hand on every line an invocation wrote before its answer, whole and in order, on each stream', async () => {
+    const lines: { line: string; stream: string }[] = [];
+    const fn = environments({ onOutput: (line, stream) => lines.push({ line, stream }) });
+    const written = (invocation: number, stream: string, count: number) =>
+      Array.from({ length: count }, (_, line) =>
+        stream === 'stdout' ? `out ${invocation}.${line} ${'x'.repeat(200)}` : `err ${invocation}.${line}`,
+      );
+    const of = (stream: string) =>
+      lines.filter((entry) => entry.stream === stream).map((entry) => entry.line);
+    // About 1 MB of stdout: many writes still unacknowledged when the handler returns.
+    await fn.invoke({ lines: 5000 });
+    expect(of('stdout')).toEqual(written(1, 'stdout', 5000));
+    expect(of('stderr')).toEqual(written(1, 'stderr', 5000));
+    // An invocation that writes nothing answers without waiting on the streams, and loses nothing after.
+    await fn.invoke({});
+    await fn.invoke({ lines: 3 });
+    expect(of('stdout').slice(5000)).toEqual(written(3, 'stdout', 3));
+    expect(of('stderr').slice(5000)).toEqual(written(3, 'stderr', 3));
   });
 
   it('count the CPU of the invocations and of the environments’ starts apart', async () => {
