@@ -40,6 +40,11 @@ declare module 's3rver' {
     /** The store its routes use (set on both in its constructor). */
     store: unknown;
     context: { store: unknown };
+    /** Koa's request handler, of the middleware as it is when called. */
+    callback(): (
+      request: import('node:http').IncomingMessage,
+      response: import('node:http').ServerResponse,
+    ) => void;
     /** Koa's middleware list (s3rver is a Koa application). */
     middleware: ((context: unknown, next: () => Promise<void>) => Promise<void>)[];
   }
@@ -74,6 +79,15 @@ declare module 's3rver/lib/stores/filesystem' {
     getBucketPath(bucket: string): string;
     getResourcePath(bucket: string, key: string | undefined, resource: string): string;
     getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+    getBucket(bucket: string): Promise<{ readonly name: string; readonly creationDate: Date } | null>;
+    putBucket(bucket: string): Promise<{ readonly name: string; readonly creationDate: Date } | null>;
+    getSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<unknown>;
+    putSubresource(
+      bucket: string,
+      key: string | undefined,
+      resource: { readonly type: string },
+    ): Promise<void>;
+    deleteSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<void>;
     putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
     listObjects(
       bucket: string,

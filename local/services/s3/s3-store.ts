@@ -75,9 +75,133 @@ async function writeWhole(content: Buffer | Readable, file: string): Promise<{ s
   return { size, md5: md5.digest('hex') };
 }
 
+/** Objects whose metadata the store keeps in memory: ~0.5 KB each. */
+const KEPT_METADATA = 10_000;
+
+/**
+ * What the store last read of each file, while nothing has written it since: every request
+ * s3rver serves asks again whether its bucket exists and has a website or CORS
+ * configuration, and a GET reads the object's metadata and ETag files. From disk, that is
+ * a dozen file operations a request, each a trip through libuv's thread pool. This process
+ * is the only writer of these files, so each write forgets what it changes; a read that a
+ * write overtook keeps nothing.
+ */
+class FileReads<T> {
+  readonly #kept = new Map<string, T>();
+  readonly #reading = new Map<string, object>();
+  readonly #capacity: number;
+
+  constructor(capacity = Infinity) {
+    this.#capacity = capacity;
+  }
+
+  async read(file: string, load: () => Promise<T>, keep: (value: T) => boolean = () => true): Promise<T> {
+    if (this.#kept.has(file)) return this.#kept.get(file) as T;
+    const token = {};
+    this.#reading.set(file, token);
+    let value: T;
+    try {
+      value = await load();
+    } catch (error) {
+      if (this.#reading.get(file) === token) this.#reading.delete(file);
+      throw error;
+    }
+    if (this.#reading.get(file) !== token) return value;
+    this.#reading.delete(file);
+    if (keep(value)) {
+      this.#kept.set(file, value);
+      // A Map iterates in insertion order: the first is the longest kept.
+      if (this.#kept.size > this.#capacity) this.#kept.delete(this.#kept.keys().next().value as string);
+    }
+    return value;
+  }
+
+  forget(file: string): void {
+    this.#kept.delete(file);
+    this.#reading.delete(file);
+  }
+
+  /** Forgets every file under `folder` (a bucket's), or everything. */
+  forgetUnder(folder?: string): void {
+    for (const file of [...this.#kept.keys(), ...this.#reading.keys()]) {
+      if (folder === undefined || file === folder || file.startsWith(`${folder}${path.sep}`))
+        this.forget(file);
+    }
+  }
+}
+
 export class HashedKeyStore extends FilesystemStore {
   /** Each bucket's keys, read from disk on the bucket's first use. */
   readonly #keys = new Map<string, Promise<Set<string>>>();
+  readonly #buckets = new FileReads<Awaited<ReturnType<S3rverStore['getBucket']>>>();
+  /** Subresources (a bucket's CORS, website, an object's tagging) known to be absent. */
+  readonly #subresources = new FileReads<unknown>();
+  readonly #metadata = new FileReads<Record<string, unknown>>(KEPT_METADATA);
+
+  override getBucket(bucket: string) {
+    // An existing bucket only: one being created is read again until it is there.
+    return this.#buckets.read(
+      this.getBucketPath(bucket),
+      () => super.getBucket(bucket),
+      (found) => found !== null,
+    );
+  }
+
+  override async putBucket(bucket: string) {
+    this.#buckets.forget(this.getBucketPath(bucket));
+    return super.putBucket(bucket);
+  }
+
+  override getSubresource(bucket: string, key: string | undefined, resourceType: string) {
+    // Only an absent one is kept: a present one is a model its caller may change.
+    return this.#subresources.read(
+      this.getResourcePath(bucket, key, `${resourceType}.xml`),
+      () => super.getSubresource(bucket, key, resourceType),
+      (found) => found === null,
+    );
+  }
+
+  override async putSubresource(
+    bucket: string,
+    key: string | undefined,
+    resource: { readonly type: string },
+  ) {
+    const file = this.getResourcePath(bucket, key, `${resource.type}.xml`);
+    this.#subresources.forget(file);
+    try {
+      await super.putSubresource(bucket, key, resource);
+    } finally {
+      this.#subresources.forget(file);
+    }
+  }
+
+  override async deleteSubresource(bucket: string, key: string | undefined, resourceType: string) {
+    await super.deleteSubresource(bucket, key, resourceType);
+    this.#subresources.forget(this.getResourcePath(bucket, key, `${resourceType}.xml`));
+  }
+
+  override async getMetadata(bucket: string, key: string): Promise<Record<string, unknown>> {
+    const metadata = await this.#metadata.read(this.getResourcePath(bucket, key, 'object'), () =>
+      super.getMetadata(bucket, key),
+    );
+    // Each caller gets its own copy: s3rver's models keep and may change what they are given.
+    return { ...metadata };
+  }
+
+  override async putMetadata(
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+    md5?: string,
+  ): Promise<void> {
+    const file = this.getResourcePath(bucket, key, 'object');
+    this.#metadata.forget(file);
+    try {
+      await super.putMetadata(bucket, key, metadata, md5);
+    } finally {
+      this.#metadata.forget(file);
+    }
+  }
 
   override getResourcePath(bucket: string, key = '', resource: string): string {
     // The bucket's own subresources and its uploads in progress stay where s3rver puts them.
@@ -145,6 +269,7 @@ export class HashedKeyStore extends FilesystemStore {
   }
 
   override async putObject(object: S3rverObject): Promise<{ size: number; md5: string }> {
+    this.#metadata.forget(this.getResourcePath(object.bucket, object.key, 'object'));
     const written = await writeWhole(
       object.content ?? Buffer.alloc(0),
       this.getResourcePath(object.bucket, object.key, 'object'),
@@ -177,28 +302,49 @@ export class HashedKeyStore extends FilesystemStore {
     destKey: string,
     replacementMetadata: Record<string, string> | undefined,
   ) {
-    const metadata = await super.copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
+    const destination = this.getResourcePath(destBucket, destKey, 'object');
+    this.#metadata.forget(destination);
+    let metadata: Record<string, unknown>;
+    try {
+      metadata = await super.copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
+    } finally {
+      // s3rver copies the metadata files themselves when none replaces them.
+      this.#metadata.forget(destination);
+    }
     await this.#remember(destBucket, destKey);
     return metadata;
   }
 
   override async deleteObject(bucket: string, key: string): Promise<void> {
     (await this.#keysOf(bucket)).delete(key);
+    const file = this.getResourcePath(bucket, key, 'object');
+    this.#metadata.forget(file);
     await Promise.all(
       ['object', 'object.md5', 'metadata.json', 'key'].map((resource) =>
         unlink(this.getResourcePath(bucket, key, resource)).catch(unlessMissing(undefined)),
       ),
     );
+    this.#metadata.forget(file);
   }
 
   override async deleteBucket(bucket: string): Promise<void> {
     this.#keys.delete(bucket);
-    await super.deleteBucket(bucket);
+    this.#forgetUnder(this.getBucketPath(bucket));
+    try {
+      await super.deleteBucket(bucket);
+    } finally {
+      this.#forgetUnder(this.getBucketPath(bucket));
+    }
   }
 
   override reset(): void {
     this.#keys.clear();
+    this.#forgetUnder();
     super.reset();
+  }
+
+  #forgetUnder(folder?: string): void {
+    for (const reads of [this.#buckets, this.#subresources, this.#metadata]) reads.forgetUnder(folder);
   }
 
   async #remember(bucket: string, key: string): Promise<void> {

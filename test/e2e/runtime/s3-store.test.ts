@@ -5,7 +5,13 @@ import path from 'node:path';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketCorsCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutBucketCorsCommand,
+  PutObjectTaggingCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -159,6 +165,77 @@ describe('the local S3 store', () => {
     );
     const stray = (await readdir(directory, { recursive: true })).filter((file) => file.endsWith('.partial'));
     expect(stray).toEqual([]);
+  });
+
+  it('serves each read as the last write left it, however often the same object is read', async () => {
+    const head = (key: string) => client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    const read = async (key: string) =>
+      (await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString();
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reads/a.txt', Body: 'first' }));
+    expect(await read('reads/a.txt')).toBe('first');
+    const first = await head('reads/a.txt');
+
+    // Replaced: its new size, ETag and type, not the ones read before.
+    const put = await client.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'reads/a.txt',
+        Body: 'replaced',
+        ContentType: 'text/x-new',
+      }),
+    );
+    const replaced = await head('reads/a.txt');
+    // The version id the front adds to s3rver's answers, to the PUT's and to the read's.
+    expect(put.VersionId).toMatch(/\S/);
+    expect(put.VersionId).not.toBe(first.VersionId);
+    expect(replaced).toMatchObject({ ContentLength: 8, ContentType: 'text/x-new', VersionId: put.VersionId });
+    expect(replaced.ETag).not.toBe(first.ETag);
+    expect(await read('reads/a.txt')).toBe('replaced');
+
+    // Copied onto a key read before.
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reads/b.txt', Body: 'b' }));
+    expect(await read('reads/b.txt')).toBe('b');
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: 'reads/b.txt', CopySource: `${BUCKET}/reads/a.txt` }),
+    );
+    expect(await head('reads/b.txt')).toMatchObject({ ContentLength: 8, ETag: replaced.ETag });
+
+    // A bucket's CORS and an object's tags, absent when first asked, then set.
+    await expect(client.send(new GetBucketCorsCommand({ Bucket: BUCKET }))).rejects.toThrow(/CORS/);
+    await client.send(
+      new PutBucketCorsCommand({
+        Bucket: BUCKET,
+        CORSConfiguration: {
+          CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['https://example.com'] }],
+        },
+      }),
+    );
+    const cors = await client.send(new GetBucketCorsCommand({ Bucket: BUCKET }));
+    expect(cors.CORSRules?.[0]?.AllowedOrigins).toEqual(['https://example.com']);
+    expect(
+      (await client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'reads/a.txt' }))).TagSet,
+    ).toEqual([]);
+    await client.send(
+      new PutObjectTaggingCommand({
+        Bucket: BUCKET,
+        Key: 'reads/a.txt',
+        Tagging: { TagSet: [{ Key: 'stage', Value: 'two' }] },
+      }),
+    );
+    expect(
+      (await client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'reads/a.txt' }))).TagSet,
+    ).toEqual([{ Key: 'stage', Value: 'two' }]);
+
+    // Deleted by a DeleteObjects (its XML body read by s3rver itself): gone, though read before.
+    const deleted = await client.send(
+      new DeleteObjectsCommand({
+        Bucket: BUCKET,
+        Delete: { Objects: [{ Key: 'reads/a.txt' }, { Key: 'reads/b.txt' }] },
+      }),
+    );
+    expect(deleted.Deleted?.map((object) => object.Key).sort()).toEqual(['reads/a.txt', 'reads/b.txt']);
+    await expect(read('reads/a.txt')).rejects.toThrow(/does not exist/);
+    await expect(head('reads/b.txt')).rejects.toThrow();
   });
 });
 
