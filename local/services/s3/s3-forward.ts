@@ -4,6 +4,7 @@
  * and S3's error answers.
  */
 import http from 'node:http';
+import { finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 import { xmlEscape } from '../../http/xml.ts';
@@ -41,12 +42,23 @@ export interface ForwardChange {
   readonly headers?: Record<string, string>;
 }
 
+/** s3rver: its port, and its request handler (Koa's), which takes a request without a socket of its own. */
+export interface S3rverBackend {
+  readonly port: number;
+  readonly handle: (request: http.IncomingMessage, response: http.ServerResponse) => void;
+}
+
+/** s3rver knows one key pair: a function's own key (judged before) is signed as it. */
+function asS3rverKey(authorization: string | undefined): string | undefined {
+  return authorization?.replace(/Credential=[^/,\s]+\//, 'Credential=S3RVER/');
+}
+
 /**
  * Sends the request on to s3rver (at `path` when given), its answer back (with `headers`
  * added to a success); resolves with the answer's status once it is sent.
  */
 export function forwardToS3rver(
-  port: number,
+  backend: S3rverBackend,
   request: http.IncomingMessage,
   response: http.ServerResponse,
   change: ForwardChange = {},
@@ -57,11 +69,50 @@ export function forwardToS3rver(
     s3Error(response, 'PUT', 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
     return Promise.resolve({ status: 400 });
   }
-  const headers: http.OutgoingHttpHeaders = { ...request.headers };
-  // s3rver knows one key pair: a function's own key (judged above) is signed as it.
-  if (typeof headers.authorization === 'string') {
-    headers.authorization = headers.authorization.replace(/Credential=[^/,\s]+\//, 'Credential=S3RVER/');
+  return isAwsChunked(request.headers)
+    ? forwardOverHttp(backend.port, request, response, change)
+    : handOver(backend, request, response, change);
+}
+
+/**
+ * The request itself to s3rver's handler: no second HTTP request and answer on loopback,
+ * which cost more CPU than s3rver's own work on a small object. The body streams from the
+ * client's socket as it is; the answer goes to the client's response.
+ */
+function handOver(
+  backend: S3rverBackend,
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  change: ForwardChange,
+): Promise<{ status: number }> {
+  const authorization = asS3rverKey(request.headers.authorization);
+  if (authorization !== undefined) request.headers.authorization = authorization;
+  if (change.path !== undefined) request.url = change.path;
+  const added = change.headers;
+  if (added) {
+    // Koa sets its headers one by one and writes them with the first byte (or its end).
+    const writeHead = response.writeHead.bind(response) as (...args: unknown[]) => http.ServerResponse;
+    response.writeHead = (status: number, ...rest: unknown[]) => {
+      if (status < 300) for (const [name, value] of Object.entries(added)) response.setHeader(name, value);
+      return writeHead(status, ...rest);
+    };
   }
+  return new Promise((resolve) => {
+    finished(response, () => resolve({ status: response.statusCode }));
+    backend.handle(request, response);
+  });
+}
+
+/** Over loopback HTTP: what needs its body changed on the way (an `aws-chunked` one, decoded). */
+function forwardOverHttp(
+  port: number,
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  change: ForwardChange,
+): Promise<{ status: number }> {
+  const headers: http.OutgoingHttpHeaders = { ...request.headers };
+  const authorization = asS3rverKey(request.headers.authorization);
+  if (authorization !== undefined) headers.authorization = authorization;
   const chunked = isAwsChunked(request.headers);
   if (chunked) {
     const encodings = (request.headers['content-encoding'] ?? '')

@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ServiceProtocol } from '../../http/front.ts';
-import { forwardToS3rver, s3Error, type ForwardChange } from './s3-forward.ts';
+import { forwardToS3rver, s3Error, type ForwardChange, type S3rverBackend } from './s3-forward.ts';
 import { listObjectsV2 } from './s3-list.ts';
 import { S3_MAX_KEY_BYTES, type HashedKeyStore } from './s3-store.ts';
 import { listVersionsXml, newVersionId, type VersionIndex } from './s3-versions.ts';
@@ -23,8 +23,8 @@ export interface DropBucket {
 export interface S3FrontSettings {
   readonly store: HashedKeyStore;
   readonly drops: ReadonlyMap<string, DropBucket>;
-  /** s3rver's port, and a client of it (copies of replaced versions). */
-  readonly backendPort: number;
+  /** s3rver, and a client of it (copies of replaced versions). */
+  readonly backend: S3rverBackend;
   readonly direct: S3Client;
   /** Refuses what IAM would refuse: throws an `AccessDeniedException`. */
   readonly judge?: (method: string, url: string, accessKeyId: string | undefined) => Promise<void>;
@@ -49,9 +49,12 @@ export class S3Front implements ServiceProtocol<S3Call> {
     this.#settings = settings;
   }
 
-  /** A request's call, as IAM judges it: the method and the URL (the body streams on untouched). */
+  /**
+   * A request's call, as IAM judges it: the method and the URL. The body is left unread, and
+   * not paused either: s3rver reads some bodies by their `data` events, which a paused
+   * stream never emits.
+   */
   readCall(request: http.IncomingMessage): S3Call {
-    request.pause();
     return { method: request.method ?? 'GET', url: request.url ?? '/' };
   }
 
@@ -134,7 +137,6 @@ export class S3Front implements ServiceProtocol<S3Call> {
     const completesObject =
       (method === 'PUT' && !subresource) || (method === 'POST' && query.has('uploadId'));
     if (completesObject || (method === 'DELETE' && !query.has('uploadId'))) {
-      request.pause();
       void versions
         .exclusive(key, async () => {
           const asked = query.get('versionId');
@@ -209,6 +211,6 @@ export class S3Front implements ServiceProtocol<S3Call> {
     response: http.ServerResponse,
     change: ForwardChange = {},
   ): Promise<{ status: number }> {
-    return forwardToS3rver(this.#settings.backendPort, request, response, change);
+    return forwardToS3rver(this.#settings.backend, request, response, change);
   }
 }
