@@ -1,6 +1,7 @@
 /**
  * An SQS event source mapping, as Lambda runs one: batches of up to `batchSize` to the
- * function, at most `maxConcurrency` invocations at once (the mapping's
+ * function, gathered for up to `MaximumBatchingWindowInSeconds` while fewer are waiting,
+ * at most `maxConcurrency` invocations at once (the mapping's
  * `ScalingConfig.MaximumConcurrency`), and with `ReportBatchItemFailures` only the messages
  * the function names stay in the queue. A message that is not deleted (failed, a crashed
  * or throttled invocation) comes back when its visibility timeout ends, as SQS does; the
@@ -17,6 +18,11 @@ export interface EventSourceMappingOptions {
   readonly batchSize?: number;
   /** At most this many batches in flight: `ScalingConfig.MaximumConcurrency`. @default 1000 (Lambda's own limit) */
   readonly maxConcurrency?: number;
+  /**
+   * How long a batch smaller than `batchSize` is gathered before the function gets it
+   * (`MaximumBatchingWindowInSeconds`, in ms). @default 0: at once
+   */
+  readonly batchingWindowMs?: number;
   /** `FunctionResponseTypes: ["ReportBatchItemFailures"]`. @default false */
   readonly reportBatchItemFailures?: boolean;
 }
@@ -28,9 +34,18 @@ export class SqsEventSourceMapping {
   #peakBatchesInFlight = 0;
   #invocations = 0;
   #closed = false;
+  /** When the batch being gathered goes to the function however small, and its timer. */
+  #windowEndsAt: number | undefined;
+  #windowTimer: NodeJS.Timeout | undefined;
 
   constructor(options: EventSourceMappingOptions) {
-    this.#options = { batchSize: 10, maxConcurrency: 1000, reportBatchItemFailures: false, ...options };
+    this.#options = {
+      batchSize: 10,
+      maxConcurrency: 1000,
+      reportBatchItemFailures: false,
+      batchingWindowMs: 0,
+      ...options,
+    };
     this.#stopListening = options.queue.onChange(() => this.#poll());
     this.#poll();
   }
@@ -47,12 +62,14 @@ export class SqsEventSourceMapping {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#windowTimer);
     this.#stopListening();
   }
 
   #poll(): void {
     const { queue, batchSize, maxConcurrency } = this.#options;
     while (!this.#closed && this.#batchesInFlight < maxConcurrency && queue.visible > 0) {
+      if (this.#gathering()) return;
       const batch = queue.receive(batchSize);
       if (batch.length === 0) return;
       this.#batchesInFlight += 1;
@@ -62,6 +79,32 @@ export class SqsEventSourceMapping {
         this.#poll();
       });
     }
+  }
+
+  /**
+   * Whether the batch is still being gathered: fewer than a batch wait and its window has not
+   * ended. The window opens with the first message the mapping finds waiting, and a batch
+   * taken closes it.
+   */
+  #gathering(): boolean {
+    const { queue, batchSize, batchingWindowMs } = this.#options;
+    const now = Date.now();
+    if (batchingWindowMs > 0 && queue.visible < batchSize) {
+      this.#windowEndsAt ??= now + batchingWindowMs;
+      if (now < this.#windowEndsAt) {
+        if (!this.#windowTimer) {
+          this.#windowTimer = setTimeout(() => {
+            this.#windowTimer = undefined;
+            this.#poll();
+          }, this.#windowEndsAt - now);
+        }
+        return true;
+      }
+    }
+    this.#windowEndsAt = undefined;
+    clearTimeout(this.#windowTimer);
+    this.#windowTimer = undefined;
+    return false;
   }
 
   async #deliver(batch: ReceivedMessage[]): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The template's SQS queues and the Lambda event source mappings that consume them, made
  * local: each queue with its visibility timeout and redrive policy, each mapping with its
- * batch size, maximum concurrency and batch-item-failure reporting, as deployed.
+ * batch size, batching window, maximum concurrency and batch-item-failure reporting, as deployed.
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { SQSEvent } from 'aws-lambda';
@@ -21,6 +21,7 @@ interface MappingProperties {
   EventSourceArn?: { 'Fn::GetAtt'?: [string, string] };
   FunctionName?: { Ref?: string };
   BatchSize?: number;
+  MaximumBatchingWindowInSeconds?: number;
   ScalingConfig?: { MaximumConcurrency?: number };
   FunctionResponseTypes?: string[];
 }
@@ -30,6 +31,8 @@ export interface MappingSpec {
   readonly queueLogicalId: string;
   readonly functionLogicalId: string;
   readonly batchSize: number;
+  /** `MaximumBatchingWindowInSeconds`, in ms (0 when the template sets none). */
+  readonly batchingWindowMs: number;
   readonly maxConcurrency: number | undefined;
   readonly reportBatchItemFailures: boolean;
 }
@@ -97,6 +100,7 @@ export function queuesFromTemplate(
       queueLogicalId,
       functionLogicalId,
       batchSize: properties.BatchSize ?? 10,
+      batchingWindowMs: (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
       maxConcurrency: properties.ScalingConfig?.MaximumConcurrency,
       reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     });
@@ -150,6 +154,7 @@ export async function startMappings(
       queue,
       invoke: (event: SQSEvent) => lambdas.invoke(consumer.functionArn, event),
       batchSize: spec.batchSize,
+      batchingWindowMs: spec.batchingWindowMs,
       reportBatchItemFailures: spec.reportBatchItemFailures,
       ...(spec.maxConcurrency === undefined ? {} : { maxConcurrency: spec.maxConcurrency }),
     });

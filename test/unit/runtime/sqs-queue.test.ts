@@ -2,6 +2,9 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqsQueue } from '#local/services/sqs/sqs-queue';
 import { SqsEventSourceMapping } from '#local/services/sqs/event-source-mapping';
+import { queuesFromTemplate } from '#local/services/sqs/queues';
+import { templateArns } from '#local/iam/arns';
+import { synthesizeStack } from '#local/synth';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -160,5 +163,42 @@ describe('the local SQS event source mapping', () => {
     expect(queue.visible).toBe(0);
     expect(seen.flat()).toContain('bad');
     mapping.close();
+  });
+
+  it('gathers a batch for its window: a full one goes at once, a smaller one when the window ends', async () => {
+    vi.useFakeTimers();
+    const { queue } = queues();
+    const batches: number[] = [];
+    const mapping = new SqsEventSourceMapping({
+      queue,
+      batchSize: 10,
+      batchingWindowMs: 1000,
+      invoke: (event: SQSEvent) => Promise.resolve(batches.push(event.Records.length)),
+    });
+    for (let index = 0; index < 3; index += 1) queue.send(`first ${index}`);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(batches).toEqual([]);
+    // Twelve more: ten of the fifteen make a full batch, sent without waiting for the window.
+    for (let index = 0; index < 12; index += 1) queue.send(`more ${index}`);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([10]);
+    // The five left open a window of their own.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(batches).toEqual([10]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toEqual([10, 5]);
+    expect(queue.depth).toBe(0);
+    mapping.close();
+  });
+
+  it('take each mapping’s batch size, window and concurrency from the template, as deployed', () => {
+    const { template } = synthesizeStack();
+    const queues = queuesFromTemplate(template, templateArns(template));
+    // The S3 notifications' queue feeds the starter ten at a time, gathered for a second.
+    expect(queues.mappings).toContainEqual(
+      expect.objectContaining({ batchSize: 10, batchingWindowMs: 1000, maxConcurrency: 5 }),
+    );
+    expect(queues.mappings).toContainEqual(expect.objectContaining({ batchSize: 1, batchingWindowMs: 0 }));
+    queues.close();
   });
 });
