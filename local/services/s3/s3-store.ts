@@ -75,8 +75,11 @@ async function writeWhole(content: Buffer | Readable, file: string): Promise<{ s
   return { size, md5: md5.digest('hex') };
 }
 
-/** Objects whose metadata the store keeps in memory: ~0.5 KB each. */
-const KEPT_METADATA = 10_000;
+/**
+ * Objects whose metadata the store keeps in memory (~0.5 KB each): the recently written ones,
+ * which the ingest reads twice soon after their drop, not a whole library.
+ */
+const KEPT_METADATA = 1_000;
 
 /**
  * What the store last read of each file, while nothing has written it since: every request
