@@ -35,7 +35,9 @@ export function s3Action(method: string, url: string): ActionOnResource | undefi
   return undefined;
 }
 
-const TABLE_ARN = (table: string) => `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${table}`;
+/** A table's ARN, from its name or from its ARN (DynamoDB takes either where a table is named). */
+const TABLE_ARN = (table: string) =>
+  table.startsWith('arn:') ? table : `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${table}`;
 
 /**
  * A DynamoDB (or DynamoDB Streams) call as its actions: a transaction is one per item, as
@@ -68,6 +70,11 @@ export function dynamoDbActions(operation: string, body: Record<string, unknown>
         resource: TABLE_ARN(target.TableName ?? ''),
       })),
     );
+  }
+  if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
+    // The action on every table the batch names, as IAM authorizes a batch.
+    const tables = Object.keys(body.RequestItems ?? {});
+    return tables.map((table) => ({ action: `dynamodb:${operation}`, resource: TABLE_ARN(table) }));
   }
   const table = typeof body.TableName === 'string' ? body.TableName : '';
   const index = typeof body.IndexName === 'string' ? `/index/${body.IndexName}` : '';
