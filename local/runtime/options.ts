@@ -41,6 +41,12 @@ export interface LocalRuntimeOptions {
    * transfer message is put back for a retry (its worker's ChangeMessageVisibility).
    */
   readonly retryPauseMs?: number;
+  /**
+   * The longest an SQS event source mapping gathers a batch (the starter's queue has a 1 s
+   * `MaximumBatchingWindowInSeconds`): the tests' speed knob, as `retryPauseMs` is; a shorter
+   * window still gathers, it only waits less. @default as deployed
+   */
+  readonly maxBatchingWindowMs?: number;
   /** The S3 endpoint's port (for `aws s3 --endpoint-url`). @default any free port */
   readonly s3Port?: number;
   /**

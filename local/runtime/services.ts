@@ -137,6 +137,9 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
     const lambdas = new LocalLambdas(functions, options.accountConcurrency);
     const queues = queuesFromTemplate(template, arns, {
       ...(options.retryPauseMs === undefined ? {} : { maxVisibilityChangeMs: options.retryPauseMs }),
+      ...(options.maxBatchingWindowMs === undefined
+        ? {}
+        : { maxBatchingWindowMs: options.maxBatchingWindowMs }),
       ...(options.duplicateDeliveryRate
         ? { duplicateRate: options.duplicateDeliveryRate, random: seededRandom((options.seed ?? 1) + 1) }
         : {}),

@@ -17,6 +17,8 @@ export const FAST: LocalRuntimeOptions = {
   pollAfterSeconds: 2,
   maxWaitSeconds: 60,
   retryPauseMs: 20,
+  // The starter's queue gathers for 100 ms instead of its deployed second (sqs-queue.test.ts runs the deployed one).
+  maxBatchingWindowMs: 100,
   handlerLogLevel: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
 };
 

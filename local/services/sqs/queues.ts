@@ -55,7 +55,10 @@ export interface TemplateQueues {
 export function queuesFromTemplate(
   template: Template,
   arns: TemplateArns,
-  options: Pick<SqsQueueOptions, 'maxVisibilityChangeMs' | 'duplicateRate' | 'random'> = {},
+  options: Pick<SqsQueueOptions, 'maxVisibilityChangeMs' | 'duplicateRate' | 'random'> & {
+    /** The longest a mapping gathers a batch: its deployed window, or this if shorter. @default as deployed */
+    readonly maxBatchingWindowMs?: number;
+  } = {},
 ): TemplateQueues {
   const resources = template.findResources('AWS::SQS::Queue') as Record<
     string,
@@ -100,7 +103,10 @@ export function queuesFromTemplate(
       queueLogicalId,
       functionLogicalId,
       batchSize: properties.BatchSize ?? 10,
-      batchingWindowMs: (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+      batchingWindowMs: Math.min(
+        (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+        options.maxBatchingWindowMs ?? Number.POSITIVE_INFINITY,
+      ),
       maxConcurrency: properties.ScalingConfig?.MaximumConcurrency,
       reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     });
