@@ -30,17 +30,21 @@ export async function startRuntime(options: LocalRuntimeOptions = {}): Promise<L
   return LocalRuntime.start({ ...FAST, ...options, simulator: { ...FAST.simulator, ...options.simulator } });
 }
 
-/** Drops the files, waits until every workflow has ended, and answers their records by key. */
+/**
+ * Drops the files, waits until every workflow has ended, and answers their records by key.
+ * `idleTimeoutMs`: how long the queues may take to drain (`runtime.idle`'s 120 s by default).
+ */
 export async function ingestAll(
   runtime: LocalRuntime,
   files: Record<string, { body: Buffer; metadata?: Record<string, string> }>,
+  { idleTimeoutMs }: { readonly idleTimeoutMs?: number } = {},
 ): Promise<Record<string, IngestRecord>> {
   for (const [key, file] of Object.entries(files)) {
     await runtime.drop(key, file.body, file.metadata ? { metadata: file.metadata } : {});
   }
   const deadline = Date.now() + 60_000;
   for (;;) {
-    await runtime.idle();
+    await runtime.idle(idleTimeoutMs);
     const records = await runtime.records();
     if (
       Object.keys(files).every((key) => records.some((record) => record.key === key)) ||
