@@ -23,6 +23,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { unlessMissing } from '../../missing-file.ts';
+import { FileReads } from './file-reads.ts';
 import type S3rverStore from 's3rver/lib/stores/filesystem';
 import type S3rverObject from 's3rver/lib/models/object';
 
@@ -80,58 +81,6 @@ async function writeWhole(content: Buffer | Readable, file: string): Promise<{ s
  * which the ingest reads twice soon after their drop, not a whole library.
  */
 const KEPT_METADATA = 1_000;
-
-/**
- * What the store last read of each file, while nothing has written it since: every request
- * s3rver serves asks again whether its bucket exists and has a website or CORS
- * configuration, and a GET reads the object's metadata and ETag files. From disk, that is
- * a dozen file operations a request, each a trip through libuv's thread pool. This process
- * is the only writer of these files, so each write forgets what it changes; a read that a
- * write overtook keeps nothing.
- */
-class FileReads<T> {
-  readonly #kept = new Map<string, T>();
-  readonly #reading = new Map<string, object>();
-  readonly #capacity: number;
-
-  constructor(capacity = Infinity) {
-    this.#capacity = capacity;
-  }
-
-  async read(file: string, load: () => Promise<T>, keep: (value: T) => boolean = () => true): Promise<T> {
-    if (this.#kept.has(file)) return this.#kept.get(file) as T;
-    const token = {};
-    this.#reading.set(file, token);
-    let value: T;
-    try {
-      value = await load();
-    } catch (error) {
-      if (this.#reading.get(file) === token) this.#reading.delete(file);
-      throw error;
-    }
-    if (this.#reading.get(file) !== token) return value;
-    this.#reading.delete(file);
-    if (keep(value)) {
-      this.#kept.set(file, value);
-      // A Map iterates in insertion order: the first is the longest kept.
-      if (this.#kept.size > this.#capacity) this.#kept.delete(this.#kept.keys().next().value as string);
-    }
-    return value;
-  }
-
-  forget(file: string): void {
-    this.#kept.delete(file);
-    this.#reading.delete(file);
-  }
-
-  /** Forgets every file under `folder` (a bucket's), or everything. */
-  forgetUnder(folder?: string): void {
-    for (const file of [...this.#kept.keys(), ...this.#reading.keys()]) {
-      if (folder === undefined || file === folder || file.startsWith(`${folder}${path.sep}`))
-        this.forget(file);
-    }
-  }
-}
 
 export class HashedKeyStore extends FilesystemStore {
   /** Each bucket's keys, read from disk on the bucket's first use. */
