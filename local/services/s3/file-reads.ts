@@ -38,6 +38,19 @@ export class FileReads<T> {
     return value;
   }
 
+  /**
+   * Runs `write`, a write of `file`: what was kept of it is forgotten before (a read while it is
+   * written goes to disk) and again after (a read the write overtook keeps nothing).
+   */
+  async writing<R>(file: string, write: () => Promise<R>): Promise<R> {
+    this.forget(file);
+    try {
+      return await write();
+    } finally {
+      this.forget(file);
+    }
+  }
+
   forget(file: string): void {
     this.#kept.delete(file);
     this.#reading.delete(file);

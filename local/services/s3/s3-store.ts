@@ -118,18 +118,15 @@ export class HashedKeyStore extends FilesystemStore {
     key: string | undefined,
     resource: { readonly type: string },
   ) {
-    const file = this.getResourcePath(bucket, key, `${resource.type}.xml`);
-    this.#subresources.forget(file);
-    try {
-      await super.putSubresource(bucket, key, resource);
-    } finally {
-      this.#subresources.forget(file);
-    }
+    await this.#subresources.writing(this.getResourcePath(bucket, key, `${resource.type}.xml`), () =>
+      super.putSubresource(bucket, key, resource),
+    );
   }
 
   override async deleteSubresource(bucket: string, key: string | undefined, resourceType: string) {
-    await super.deleteSubresource(bucket, key, resourceType);
-    this.#subresources.forget(this.getResourcePath(bucket, key, `${resourceType}.xml`));
+    await this.#subresources.writing(this.getResourcePath(bucket, key, `${resourceType}.xml`), () =>
+      super.deleteSubresource(bucket, key, resourceType),
+    );
   }
 
   override async getMetadata(bucket: string, key: string): Promise<Record<string, unknown>> {
@@ -146,13 +143,9 @@ export class HashedKeyStore extends FilesystemStore {
     metadata: Record<string, string>,
     md5?: string,
   ): Promise<void> {
-    const file = this.getResourcePath(bucket, key, 'object');
-    this.#metadata.forget(file);
-    try {
-      await super.putMetadata(bucket, key, metadata, md5);
-    } finally {
-      this.#metadata.forget(file);
-    }
+    await this.#metadata.writing(this.getResourcePath(bucket, key, 'object'), () =>
+      super.putMetadata(bucket, key, metadata, md5),
+    );
   }
 
   override getResourcePath(bucket: string, key = '', resource: string): string {
@@ -221,12 +214,12 @@ export class HashedKeyStore extends FilesystemStore {
   }
 
   override async putObject(object: S3rverObject): Promise<{ size: number; md5: string }> {
-    this.#metadata.forget(this.getResourcePath(object.bucket, object.key, 'object'));
-    const written = await writeWhole(
-      object.content ?? Buffer.alloc(0),
-      this.getResourcePath(object.bucket, object.key, 'object'),
-    );
-    await this.putMetadata(object.bucket, object.key, object.metadata, written.md5);
+    const file = this.getResourcePath(object.bucket, object.key, 'object');
+    const written = await this.#metadata.writing(file, async () => {
+      const whole = await writeWhole(object.content ?? Buffer.alloc(0), file);
+      await this.putMetadata(object.bucket, object.key, object.metadata, whole.md5);
+      return whole;
+    });
     await this.#remember(object.bucket, object.key);
     return written;
   }
@@ -254,29 +247,23 @@ export class HashedKeyStore extends FilesystemStore {
     destKey: string,
     replacementMetadata: Record<string, string> | undefined,
   ) {
-    const destination = this.getResourcePath(destBucket, destKey, 'object');
-    this.#metadata.forget(destination);
-    let metadata: Record<string, unknown>;
-    try {
-      metadata = await super.copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
-    } finally {
-      // s3rver copies the metadata files themselves when none replaces them.
-      this.#metadata.forget(destination);
-    }
+    // s3rver copies the metadata files themselves when none replaces them.
+    const metadata = await this.#metadata.writing(this.getResourcePath(destBucket, destKey, 'object'), () =>
+      super.copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata),
+    );
     await this.#remember(destBucket, destKey);
     return metadata;
   }
 
   override async deleteObject(bucket: string, key: string): Promise<void> {
     (await this.#keysOf(bucket)).delete(key);
-    const file = this.getResourcePath(bucket, key, 'object');
-    this.#metadata.forget(file);
-    await Promise.all(
-      ['object', 'object.md5', 'metadata.json', 'key'].map((resource) =>
-        unlink(this.getResourcePath(bucket, key, resource)).catch(unlessMissing(undefined)),
+    await this.#metadata.writing(this.getResourcePath(bucket, key, 'object'), () =>
+      Promise.all(
+        ['object', 'object.md5', 'metadata.json', 'key'].map((resource) =>
+          unlink(this.getResourcePath(bucket, key, resource)).catch(unlessMissing(undefined)),
+        ),
       ),
     );
-    this.#metadata.forget(file);
   }
 
   override async deleteBucket(bucket: string): Promise<void> {
