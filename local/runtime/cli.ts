@@ -15,7 +15,7 @@ import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
 import { describeRecord, describeSubscribers, progressReporter } from './progress.ts';
-import { RecordFeed } from './record-feed.ts';
+import { RecordFeed, reportEvery } from './record-feed.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
 import { loadApp, type AppStack } from './cloud-assembly.ts';
 import {
@@ -191,18 +191,12 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     all: () => runtime.records(),
     changedSince: (since) => runtime.recordsChangedSince(since),
   });
-  let reporting = false;
-  const timer = setInterval(() => {
-    if (reporting) return;
-    reporting = true;
-    feed
-      .refresh()
-      .then((records) => reporter.report(records, runtime.subscriberFigures()))
-      .catch((error: unknown) =>
-        say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
-      )
-      .finally(() => (reporting = false));
-  }, 500);
+  const looks = reportEvery(
+    feed,
+    500,
+    (records) => reporter.report(records, runtime.subscriberFigures()),
+    (error) => say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
+  );
   await stopped;
   // Counted first, while every service still answers.
   const inFlight = await feed.refresh().then(
@@ -210,7 +204,7 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     (error: unknown) => error as Error,
   );
   stopping = true;
-  clearInterval(timer);
+  looks.stop();
   await folder.close();
   process.stdout.write('\n');
   console.error(
@@ -279,16 +273,22 @@ export async function runOnce(args: readonly string[]): Promise<number> {
         values.temporary ? { metadata: { [METADATA.temporary]: 'true' } } : {},
       );
     }
-    const progress = setInterval(() => {
-      void runtime.records().then(
-        (records) => reporter.report(records, runtime.subscriberFigures()),
-        () => undefined,
-      );
-    }, 250);
+    // What changed since the last look, not a scan of the table: a look then costs what
+    // moved, however many files the run holds.
+    const feed = new RecordFeed({
+      all: () => runtime.records(),
+      changedSince: (since) => runtime.recordsChangedSince(since),
+    });
+    const looks = reportEvery(
+      feed,
+      250,
+      (records) => reporter.report(records, runtime.subscriberFigures()),
+      () => undefined,
+    );
     try {
       await waitForRecords(runtime, keys, (options.maxWaitSeconds ?? 600) * 1000 + 120_000);
     } finally {
-      clearInterval(progress);
+      looks.stop();
     }
     const records = (await runtime.records()).filter((record) => keys.includes(record.key));
     reporter.report(records, runtime.subscriberFigures());

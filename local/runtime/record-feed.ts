@@ -37,3 +37,26 @@ export class RecordFeed {
     );
   }
 }
+
+/**
+ * Looks at the feed every `intervalMs` and hands each look to `report`, one look at a
+ * time: a look still running when the next is due (a large table, a busy machine) is not
+ * joined by another. `stop` ends the looks; one already running still reports.
+ */
+export function reportEvery(
+  feed: RecordFeed,
+  intervalMs: number,
+  report: (records: IngestRecord[]) => void,
+  onError: (error: unknown) => void,
+): { stop(): void } {
+  let looking = false;
+  const timer = setInterval(() => {
+    if (looking) return;
+    looking = true;
+    feed
+      .refresh()
+      .then(report, onError)
+      .finally(() => (looking = false));
+  }, intervalMs);
+  return { stop: () => clearInterval(timer) };
+}
