@@ -152,7 +152,13 @@ export class StreamCapture {
       const image = parsed.Attributes;
       if (carried.image === 'after') this.#streams.record(tableName, before, image);
       else {
-        const after = operation === 'DeleteItem' ? undefined : await this.current(tableName, key);
+        // dynalite keeps a put's item as it was sent, as DynamoDB keeps it: no read to learn it.
+        const after =
+          operation === 'DeleteItem'
+            ? undefined
+            : operation === 'PutItem'
+              ? (request.Item as Item)
+              : await this.current(tableName, key);
         this.#streams.record(tableName, image, after);
       }
       if (asked === carried.returnValues) return answer;
