@@ -29,19 +29,44 @@ export function itemSize(item: Item | undefined): number {
   );
 }
 
-/** An item as comparable text: attributes, and the members of sets, in a fixed order. */
-function canonical(value: unknown, isSet = false): string {
-  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
-  if (Array.isArray(value)) {
-    const members = (value as unknown[]).map((member) => canonical(member));
-    return `[${(isSet ? members.sort() : members).join(',')}]`;
+const SET_TYPES = new Set(['SS', 'NS', 'BS']);
+
+/** A set's member, or a binary value, as comparable text: binary as its base64. */
+function memberText(value: unknown): string {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : String(value);
+}
+
+/**
+ * Whether two attribute values are the same: maps whatever their key order, sets whatever
+ * their members' order, lists in order. Compared in place, stopping at the first difference:
+ * every streamed write is compared with the item it replaced, most of them differing early.
+ */
+function sameValue(a: unknown, b: unknown, isSet: boolean): boolean {
+  if (a === b) return true;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) return memberText(a) === memberText(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    if (isSet) {
+      const sortedB = b.map(memberText).sort();
+      return a
+        .map(memberText)
+        .sort()
+        .every((member, index) => member === sortedB[index]);
+    }
+    return a.every((member, index) => sameValue(member, b[index], false));
   }
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
-  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item, ['SS', 'NS', 'BS'].includes(key))}`).join(',')}}`;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  const aKeys = Object.keys(a);
+  if (aKeys.length !== Object.keys(b).length) return false;
+  const bRecord = b as Record<string, unknown>;
+  return aKeys.every(
+    (key) =>
+      Object.hasOwn(bRecord, key) &&
+      sameValue((a as Record<string, unknown>)[key], bRecord[key], SET_TYPES.has(key)),
+  );
 }
 
 export function sameItem(a: Item | undefined, b: Item | undefined): boolean {
   if (!a || !b) return a === b;
-  return canonical(a) === canonical(b);
+  return sameValue(a, b, false);
 }
