@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { sameItem, type Item } from '#local/services/dynamodb/dynamodb-items';
+
+/** Binary as it arrives on the wire (base64 text), where the SDK's type has bytes. */
+const wireBinary = (base64: string) => ({ B: base64 }) as unknown as AttributeValue;
 
 const record: Item = {
   pk: { S: 'SRC#drop/a.mp4#v1' },
@@ -13,7 +17,7 @@ const record: Item = {
   tags: { SS: ['b', 'a', 'c'] },
   sizes: { NS: ['1', '2'] },
   history: { L: [{ S: 'RECEIVED' }, { S: 'CREATED' }] },
-  digest: { B: 'AAEC' },
+  digest: wireBinary('AAEC'),
   file: { NULL: true },
 };
 
