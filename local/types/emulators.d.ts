@@ -50,6 +50,16 @@ declare module 's3rver' {
   }
 }
 
+// s3rver's error: thrown by what s3rver calls, it answers with its code and S3's status for it.
+declare module 's3rver/lib/models/error' {
+  class S3Error extends Error {
+    constructor(code: string, message: string, detail?: Record<string, string>);
+    readonly code: string;
+    readonly status: number;
+  }
+  export = S3Error;
+}
+
 // s3rver's store and object model, which `local/services/s3/s3-store.ts` extends.
 declare module 's3rver/lib/models/object' {
   import type { Readable } from 'node:stream';

@@ -90,6 +90,26 @@ describe('the local S3 endpoint', () => {
     expect(empty.ContentLength).toBe(0);
   });
 
+  it('answers an aws-chunked body whose framing is broken 400 IncompleteBody, stores nothing, and goes on serving', async () => {
+    const answer = await fetch(`${s3.endpoint}/drop/broken-chunks.bin`, {
+      method: 'PUT',
+      headers: {
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': '5',
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      },
+      body: 'zz\r\nhello\r\n0\r\n\r\n',
+    });
+    // S3's answer to a body its framing does not add up to, which no client retries.
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('<Code>IncompleteBody</Code>');
+    await expect(
+      client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'broken-chunks.bin' })),
+    ).rejects.toMatchObject({ name: 'NoSuchKey' });
+    expect(created).not.toContain('broken-chunks.bin');
+    await client.send(new PutObjectCommand({ Bucket: 'drop', Key: 'after-broken-chunks.bin', Body: 'ok' }));
+  });
+
   it('answers a malformed request with an error of its own and goes on serving', async () => {
     const answer = await fetch(`${s3.endpoint}/drop/bad%E0%A4%A.mp4`, { method: 'PUT', body: 'x' });
     expect(answer.status).toBe(400);

@@ -14,9 +14,16 @@ export function isAwsChunked(headers: Readonly<Record<string, string | string[] 
 }
 
 export class AwsChunkedDecoder extends Transform {
+  /** What a broken framing fails the stream with, from its description. */
+  readonly #error: (message: string) => Error;
   #state: 'size' | 'data' | 'data-end' | 'trailer' = 'size';
   #line = '';
   #remaining = 0;
+
+  constructor(options: { readonly error?: (message: string) => Error } = {}) {
+    super();
+    this.#error = options.error ?? ((message) => new Error(message));
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     let offset = 0;
@@ -41,13 +48,13 @@ export class AwsChunkedDecoder extends Transform {
         const line = this.#line;
         this.#line = '';
         if (this.#state === 'data-end') {
-          if (line !== '') throw new Error('aws-chunked: a chunk did not end with CRLF');
+          if (line !== '') throw this.#error('aws-chunked: a chunk did not end with CRLF');
           this.#state = 'size';
           continue;
         }
         const size = Number.parseInt(line.split(';')[0] ?? '', 16);
         if (!Number.isFinite(size) || size < 0)
-          throw new Error(`aws-chunked: bad chunk header "${line.slice(0, 40)}"`);
+          throw this.#error(`aws-chunked: bad chunk header "${line.slice(0, 40)}"`);
         this.#remaining = size;
         this.#state = size === 0 ? 'trailer' : 'data';
       }

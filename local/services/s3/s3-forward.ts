@@ -1,13 +1,17 @@
 /**
- * The front's way to s3rver: each request forwarded as S3 would take it (a PUT over 5 GiB
- * refused before it is read, an `aws-chunked` body decoded, since s3rver reads neither),
- * and S3's error answers.
+ * The front's way to s3rver: each request handed to s3rver's own handler as S3 would take
+ * it (a PUT over 5 GiB refused before it is read, an `aws-chunked` body decoded, since
+ * s3rver reads neither), and S3's error answers.
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { finished } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.ts';
 import { xmlEscape } from '../../http/xml.ts';
+import type S3ErrorClass from 's3rver/lib/models/error';
+
+// s3rver's modules are CommonJS without an exports map: required, as `s3-store.ts` does.
+const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as typeof S3ErrorClass;
 
 /** S3's ceiling for one PUT, an object's or a part's: larger objects need a multipart upload. */
 export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
@@ -42,9 +46,8 @@ export interface ForwardChange {
   readonly headers?: Record<string, string>;
 }
 
-/** s3rver: its port, and its request handler (Koa's), which takes a request without a socket of its own. */
+/** s3rver: its request handler (Koa's), which takes a request without a socket of its own. */
 export interface S3rverBackend {
-  readonly port: number;
   readonly handle: (request: http.IncomingMessage, response: http.ServerResponse) => void;
 }
 
@@ -69,9 +72,52 @@ export function forwardToS3rver(
     s3Error(response, 'PUT', 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
     return Promise.resolve({ status: 400 });
   }
-  return isAwsChunked(request.headers)
-    ? forwardOverHttp(backend.port, request, response, change)
-    : handOver(backend, request, response, change);
+  return handOver(
+    backend,
+    isAwsChunked(request.headers) ? decodedRequest(request) : request,
+    response,
+    change,
+  );
+}
+
+/**
+ * An `aws-chunked` request as s3rver takes a plain one: its body decoded as it streams in,
+ * under the headers a plain upload of it would carry (s3rver would store the framing as the
+ * object's bytes, and `aws-chunked` as its encoding). Koa reads of a request only its
+ * headers, method, URL, HTTP version and socket, and the body as a stream.
+ */
+function decodedRequest(request: http.IncomingMessage): http.IncomingMessage {
+  const headers: http.IncomingHttpHeaders = { ...request.headers };
+  const encodings = (request.headers['content-encoding'] ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '' && part !== 'aws-chunked');
+  if (encodings.length > 0) headers['content-encoding'] = encodings.join(', ');
+  else delete headers['content-encoding'];
+  headers['content-length'] = String(request.headers['x-amz-decoded-content-length'] ?? '');
+  headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  delete headers['x-amz-decoded-content-length'];
+  delete headers['x-amz-trailer'];
+  delete headers['transfer-encoding'];
+  // S3 answers a body shorter than its framing said 400 IncompleteBody, which no client retries.
+  const body = new AwsChunkedDecoder({ error: (message) => new S3Error('IncompleteBody', message) });
+  request.pipe(body);
+  // A broken framing fails s3rver's write, which answers it; the rest of the body is read and
+  // dropped, so the client still gets that answer.
+  body.once('error', () => {
+    request.unpipe(body);
+    request.resume();
+  });
+  request.once('error', (error) => body.destroy(error));
+  return Object.assign(body, {
+    headers,
+    method: request.method,
+    url: request.url,
+    httpVersion: request.httpVersion,
+    httpVersionMajor: request.httpVersionMajor,
+    httpVersionMinor: request.httpVersionMinor,
+    socket: request.socket,
+  }) as unknown as http.IncomingMessage;
 }
 
 /**
@@ -100,57 +146,5 @@ function handOver(
   return new Promise((resolve) => {
     finished(response, () => resolve({ status: response.statusCode }));
     backend.handle(request, response);
-  });
-}
-
-/** Over loopback HTTP: what needs its body changed on the way (an `aws-chunked` one, decoded). */
-function forwardOverHttp(
-  port: number,
-  request: http.IncomingMessage,
-  response: http.ServerResponse,
-  change: ForwardChange,
-): Promise<{ status: number }> {
-  const headers: http.OutgoingHttpHeaders = { ...request.headers };
-  const authorization = asS3rverKey(request.headers.authorization);
-  if (authorization !== undefined) headers.authorization = authorization;
-  const chunked = isAwsChunked(request.headers);
-  if (chunked) {
-    const encodings = (request.headers['content-encoding'] ?? '')
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== '' && part !== 'aws-chunked');
-    if (encodings.length > 0) headers['content-encoding'] = encodings.join(', ');
-    else delete headers['content-encoding'];
-    headers['content-length'] = String(request.headers['x-amz-decoded-content-length'] ?? '');
-    headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-    delete headers['x-amz-decoded-content-length'];
-    delete headers['x-amz-trailer'];
-    delete headers['transfer-encoding'];
-  }
-  request.resume();
-  return new Promise((resolve) => {
-    const upstream = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: request.method,
-        path: change.path ?? request.url,
-        headers,
-      },
-      (answer) => {
-        const status = answer.statusCode ?? 502;
-        response.writeHead(status, { ...answer.headers, ...(status < 300 ? change.headers : {}) });
-        void pipeline(answer, response)
-          .catch(() => undefined)
-          .finally(() => resolve({ status }));
-      },
-    );
-    upstream.on('error', () => {
-      if (!response.headersSent) response.writeHead(502);
-      response.end();
-      resolve({ status: 502 });
-    });
-    const body = chunked ? pipeline(request, new AwsChunkedDecoder(), upstream) : pipeline(request, upstream);
-    void body.catch(() => upstream.destroy());
   });
 }

@@ -121,7 +121,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
       new S3Front({
         store,
         drops,
-        backend: { port: backend.port, handle: server.callback() },
+        backend: { handle: server.callback() },
         direct,
         ...(options.judge ? { judge: options.judge } : {}),
       }),
