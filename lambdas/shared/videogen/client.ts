@@ -14,6 +14,7 @@ import {
 } from './contract.ts';
 import { VideoGenNetworkError, VideoGenResponseError, VideoGenValidationError } from './errors.ts';
 import { errorFromAnswer } from './http-errors.ts';
+import { requestText, type TextAnswer, type Transport } from './http.ts';
 
 export interface VideoGenClientOptions {
   /** @default https://api.videogen.io */
@@ -22,8 +23,8 @@ export interface VideoGenClientOptions {
   readonly apiKey: string;
   /** Per-call timeout; the call fails with `VideoGenNetworkError` when it runs out. @default 10000 */
   readonly timeoutMs?: number;
-  /** Injected for tests; Node's global `fetch` (undici) keeps connections alive by default. */
-  readonly fetch?: typeof fetch;
+  /** Injected for tests. @default `requestText`: `node:http` on keep-alive connections */
+  readonly transport?: Transport;
   /** @default videogen-ingest */
   readonly userAgent?: string;
 }
@@ -41,7 +42,7 @@ export class VideoGenClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof fetch;
+  readonly #transport: Transport;
   readonly #userAgent: string;
 
   constructor(options: VideoGenClientOptions) {
@@ -52,7 +53,7 @@ export class VideoGenClient {
     }
     this.#apiKey = options.apiKey;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#fetch = options.fetch ?? fetch;
+    this.#transport = options.transport ?? requestText;
     this.#userAgent = options.userAgent ?? 'videogen-ingest';
   }
 
@@ -112,16 +113,14 @@ export class VideoGenClient {
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
 
-    let response: Response;
-    let text: string;
+    let response: TextAnswer;
     try {
-      response = await this.#fetch(`${this.baseUrl}${path}`, {
+      response = await this.#transport(`${this.baseUrl}${path}`, {
         method,
         headers,
         signal,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      text = await response.text();
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
@@ -130,12 +129,13 @@ export class VideoGenClient {
       throw new VideoGenNetworkError(`${what} failed: ${describeNetworkError(error)}`, { cause: error });
     }
 
-    if (!response.ok) {
+    const text = response.text;
+    if (response.status < 200 || response.status > 299) {
       throw errorFromAnswer({
         what,
         status: response.status,
         body: text,
-        retryAfter: response.headers.get('retry-after'),
+        retryAfter: response.header('retry-after'),
         isUpload: false,
       });
     }
@@ -178,7 +178,7 @@ export function summarizeIssues(error: {
     .join('; ');
 }
 
-/** `fetch` wraps socket errors in `TypeError: fetch failed` with the real one as `cause`. */
+/** A socket error's code and message (`fetch` wraps it in `TypeError: fetch failed`, as `cause`). */
 export function describeNetworkError(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   if (cause instanceof Error) {

@@ -6,15 +6,7 @@ import { MAX_SINGLE_PUT_BYTES } from './contract.ts';
 import { SourceStreamError, VideoGenNetworkError, VideoGenValidationError } from './errors.ts';
 import { errorFromAnswer, redactUrl } from './http-errors.ts';
 import { describeNetworkError } from './client.ts';
-
-/**
- * Shared keep-alive agents: one TCP/TLS connection serves the PUTs of a warm Lambda.
- * `maxSockets` is left unbounded; the workflow bounds concurrency, not the agent.
- */
-const keepAliveAgents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
-};
+import { keepAliveAgents } from './http.ts';
 
 export interface UploadOptions {
   /** The presigned URL from `createFile`. Its query string is a credential and is never logged. */

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   VideoGenAuthError,
@@ -11,6 +13,7 @@ import {
   parseRetryAfter,
 } from '#shared/videogen/index';
 import { VideoGenSimulator } from '#local/simulator/simulator';
+import type { TextRequest, Transport } from '#shared/videogen/http';
 import { closedPort } from '../../helpers/net.ts';
 
 const API_KEY = 'vg_test_key_do_not_log';
@@ -150,6 +153,29 @@ describe('VideoGenClient against the simulator', () => {
     await expect(pending).rejects.toThrow('shutting down');
   });
 
+  it('times out an answer whose body stops half-way, and sends again on a fresh connection', async () => {
+    let requests = 0;
+    const stalling = http.createServer((_request, response) => {
+      requests += 1;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      if (requests === 1) response.write('{"fileId":');
+      else response.end(JSON.stringify({ fileId: 'vg_file_s', status: 'READY' }));
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const impatient = new VideoGenClient({
+        baseUrl: `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`,
+        apiKey: API_KEY,
+        timeoutMs: 200,
+      });
+      await expect(impatient.getFile('vg_file_s')).rejects.toThrow(/timed out after 200 ms/);
+      await expect(impatient.getFile('vg_file_s')).resolves.toMatchObject({ fileId: 'vg_file_s' });
+    } finally {
+      stalling.closeAllConnections();
+      stalling.close();
+    }
+  });
+
   it('answers VideoGenNetworkError when nothing listens', async () => {
     const nowhere = new VideoGenClient({
       baseUrl: `http://127.0.0.1:${await closedPort()}`,
@@ -182,20 +208,20 @@ describe('VideoGenClient against the simulator', () => {
 });
 
 describe('VideoGenClient response handling', () => {
-  function answering(status: number, body: unknown, headers: Record<string, string> = {}): typeof fetch {
+  function answering(status: number, body: unknown, headers: Record<string, string> = {}): Transport {
+    const answered: Record<string, string> = { 'content-type': 'application/json', ...headers };
     return () =>
-      Promise.resolve(
-        new Response(typeof body === 'string' ? body : JSON.stringify(body), {
-          status,
-          headers: { 'content-type': 'application/json', ...headers },
-        }),
-      );
+      Promise.resolve({
+        status,
+        header: (name) => answered[name] ?? null,
+        text: typeof body === 'string' ? body : JSON.stringify(body),
+      });
   }
 
   it('keeps unknown fields and tolerates missing optional ones', async () => {
     const client = new VideoGenClient({
       apiKey: 'k',
-      fetch: answering(200, {
+      transport: answering(200, {
         fileId: 'vg_file_1',
         status: 'READY',
         thumbnailUrl: 'https://t',
@@ -216,21 +242,21 @@ describe('VideoGenClient response handling', () => {
   it('answers VideoGenResponseError for a body outside the contract', async () => {
     const client = new VideoGenClient({
       apiKey: 'k',
-      fetch: answering(200, { fileId: 'vg_file_1', status: 'EXPLODED' }),
+      transport: answering(200, { fileId: 'vg_file_1', status: 'EXPLODED' }),
     });
     await expect(client.getFile('vg_file_1')).rejects.toBeInstanceOf(VideoGenResponseError);
 
-    const notJson = new VideoGenClient({ apiKey: 'k', fetch: answering(201, '<html>') });
+    const notJson = new VideoGenClient({ apiKey: 'k', transport: answering(201, '<html>') });
     await expect(notJson.createFile({ displayName: 'a' })).rejects.toThrow(/not JSON/);
   });
 
   it('sends the bearer key and JSON to the configured base URL', async () => {
-    const seen: { url: string; init: RequestInit | undefined }[] = [];
+    const seen: { url: string; init: TextRequest }[] = [];
     const client = new VideoGenClient({
       apiKey: 'secret-key',
       baseUrl: 'https://api.example.test/',
-      fetch: (url, init) => {
-        seen.push({ url: url instanceof Request ? url.url : url.toString(), init });
+      transport: (url, init) => {
+        seen.push({ url, init });
         return answering(201, { fileId: 'vg_file_2', uploadUrl: 'https://bucket.example/x?sig=1' })(
           url,
           init,
@@ -241,11 +267,11 @@ describe('VideoGenClient response handling', () => {
     await client.createFile({ displayName: 'a', type: 'VIDEO', isTemporary: true });
 
     expect(seen[0]?.url).toBe('https://api.example.test/v1/files/upload');
-    expect(seen[0]?.init?.headers).toMatchObject({
+    expect(seen[0]?.init.headers).toMatchObject({
       authorization: 'Bearer secret-key',
       'content-type': 'application/json',
     });
-    expect(JSON.parse(seen[0]?.init?.body as string)).toEqual({
+    expect(JSON.parse(seen[0]?.init.body ?? '')).toEqual({
       displayName: 'a',
       type: 'VIDEO',
       isTemporary: true,
