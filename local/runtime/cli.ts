@@ -14,7 +14,7 @@ import { LOCAL_STATE_DIR, removeHandshake, writeHandshake } from '../../ops/hand
 import { untilStopped } from '../signals.ts';
 import { METADATA } from '../../lambdas/prepare/prepare.ts';
 import { watchDropFolder } from './drop-folder.ts';
-import { describeRecord, describeSubscribers, progressReporter } from './progress.ts';
+import { describeRecord, describeSubscribers, progressReporter, type ProgressReporter } from './progress.ts';
 import { RecordFeed, reportEvery } from './record-feed.ts';
 import { openStateDir, StateDirInUseError, type StateDir } from './state-dir.ts';
 import { loadApp, type AppStack } from './cloud-assembly.ts';
@@ -187,24 +187,17 @@ Copy files into the drop folder; each file's status follows. Ctrl-C stops.`);
     settleMs,
     onError: (message) => say(`[drop] ${message}`),
   });
-  const feed = new RecordFeed({
-    all: () => runtime.records(),
-    changedSince: (since) => runtime.recordsChangedSince(since),
-  });
-  const looks = reportEvery(
-    feed,
-    500,
-    (records) => reporter.report(records, runtime.subscriberFigures()),
-    (error) => say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
+  const progress = showProgress(runtime, reporter, 500, (error) =>
+    say(`[runtime] reading records: ${error instanceof Error ? error.message : String(error)}`),
   );
   await stopped;
   // Counted first, while every service still answers.
-  const inFlight = await feed.refresh().then(
+  const inFlight = await progress.feed.refresh().then(
     (records) => records.filter(isUnfinished).length,
     (error: unknown) => error as Error,
   );
   stopping = true;
-  looks.stop();
+  progress.stop();
   await folder.close();
   process.stdout.write('\n');
   console.error(
@@ -273,22 +266,11 @@ export async function runOnce(args: readonly string[]): Promise<number> {
         values.temporary ? { metadata: { [METADATA.temporary]: 'true' } } : {},
       );
     }
-    // What changed since the last look, not a scan of the table: a look then costs what
-    // moved, however many files the run holds.
-    const feed = new RecordFeed({
-      all: () => runtime.records(),
-      changedSince: (since) => runtime.recordsChangedSince(since),
-    });
-    const looks = reportEvery(
-      feed,
-      250,
-      (records) => reporter.report(records, runtime.subscriberFigures()),
-      () => undefined,
-    );
+    const progress = showProgress(runtime, reporter, 250, () => undefined);
     try {
       await waitForRecords(runtime, keys, (options.maxWaitSeconds ?? 600) * 1000 + 120_000);
     } finally {
-      looks.stop();
+      progress.stop();
     }
     const records = (await runtime.records()).filter((record) => keys.includes(record.key));
     reporter.report(records, runtime.subscriberFigures());
@@ -310,6 +292,30 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     await runtime.stop();
     await app?.dispose();
   }
+}
+
+/**
+ * What `start` and `run` show while files move: the table's records as a feed (what changed
+ * since the last look, not a scan of the table, so a look costs what moved however many files
+ * it holds), looked at every `intervalMs` and reported.
+ */
+function showProgress(
+  runtime: LocalRuntime,
+  reporter: ProgressReporter,
+  intervalMs: number,
+  onError: (error: unknown) => void,
+): { feed: RecordFeed; stop(): void } {
+  const feed = new RecordFeed({
+    all: () => runtime.records(),
+    changedSince: (since) => runtime.recordsChangedSince(since),
+  });
+  const looks = reportEvery(
+    feed,
+    intervalMs,
+    (records) => reporter.report(records, runtime.subscriberFigures()),
+    onError,
+  );
+  return { feed, stop: () => looks.stop() };
 }
 
 /** Waits until every key's workflow has ended (or the deadline passes). */
