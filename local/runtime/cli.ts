@@ -259,15 +259,16 @@ export async function runOnce(args: readonly string[]): Promise<number> {
     );
     const reporter = progressReporter(process.stderr, runtime);
     if (process.stderr.isTTY) say = (line) => reporter.note(line);
-    for (const [index, file] of files.entries()) {
-      await runtime.dropFile(
-        keys[index] ?? file,
-        file,
-        values.temporary ? { metadata: { [METADATA.temporary]: 'true' } } : {},
-      );
-    }
+    // Shown from the first drop: the first files move on while the last are still uploading.
     const progress = showProgress(runtime, reporter, 250, () => undefined);
     try {
+      for (const [index, file] of files.entries()) {
+        await runtime.dropFile(
+          keys[index] ?? file,
+          file,
+          values.temporary ? { metadata: { [METADATA.temporary]: 'true' } } : {},
+        );
+      }
       await waitForRecords(runtime, keys, (options.maxWaitSeconds ?? 600) * 1000 + 120_000);
     } finally {
       progress.stop();
