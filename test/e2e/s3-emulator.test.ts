@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -109,6 +110,40 @@ describe('the local S3 endpoint', () => {
     expect(created).not.toContain('broken-chunks.bin');
     await client.send(new PutObjectCommand({ Bucket: 'drop', Key: 'after-broken-chunks.bin', Body: 'ok' }));
   });
+
+  it('refuses a streamed upload s3rver answers before reading it, and serves the next request on the same client', async () => {
+    const bytes = Buffer.alloc(300_000, 1);
+    const lone = new S3Client({
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+      // One connection: the next request goes on the one the refused upload used. A request
+      // unanswered for 3 s fails, not retried: a connection left with unread bytes stalls.
+      requestHandler: {
+        httpAgent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+        requestTimeout: 3_000,
+      },
+      maxAttempts: 1,
+    });
+    try {
+      await expect(
+        lone.send(
+          new PutObjectCommand({
+            Bucket: 'no-such-bucket',
+            Key: 'streamed.bin',
+            Body: Readable.from([bytes.subarray(0, 100_000), bytes.subarray(100_000)]),
+            ContentLength: bytes.length,
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'NoSuchBucket' });
+      await lone.send(new PutObjectCommand({ Bucket: 'drop', Key: 'after-refused.bin', Body: 'ok' }));
+      const read = await lone.send(new GetObjectCommand({ Bucket: 'drop', Key: 'after-refused.bin' }));
+      expect(await read.Body?.transformToString()).toBe('ok');
+    } finally {
+      lone.destroy();
+    }
+  }, 20_000);
 
   it('answers a malformed request with an error of its own and goes on serving', async () => {
     const answer = await fetch(`${s3.endpoint}/drop/bad%E0%A4%A.mp4`, { method: 'PUT', body: 'x' });

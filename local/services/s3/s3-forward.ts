@@ -74,7 +74,7 @@ export function forwardToS3rver(
   }
   return handOver(
     backend,
-    isAwsChunked(request.headers) ? decodedRequest(request) : request,
+    isAwsChunked(request.headers) ? decodedRequest(request, response) : request,
     response,
     change,
   );
@@ -86,7 +86,7 @@ export function forwardToS3rver(
  * object's bytes, and `aws-chunked` as its encoding). Koa reads of a request only its
  * headers, method, URL, HTTP version and socket, and the body as a stream.
  */
-function decodedRequest(request: http.IncomingMessage): http.IncomingMessage {
+function decodedRequest(request: http.IncomingMessage, response: http.ServerResponse): http.IncomingMessage {
   const headers: http.IncomingHttpHeaders = { ...request.headers };
   const encodings = (request.headers['content-encoding'] ?? '')
     .split(',')
@@ -104,9 +104,15 @@ function decodedRequest(request: http.IncomingMessage): http.IncomingMessage {
   request.pipe(body);
   // A broken framing fails s3rver's write, which answers it; the rest of the body is read and
   // dropped, so the client still gets that answer.
-  body.once('error', () => {
+  const drain = () => {
     request.unpipe(body);
     request.resume();
+  };
+  body.once('error', drain);
+  // An answer sent before the body was read (no such bucket): the rest is read and dropped, as
+  // Node drops a body nobody read, or the connection would stall the client's next request.
+  finished(response, () => {
+    if (!request.readableEnded) drain();
   });
   request.once('error', (error) => body.destroy(error));
   return Object.assign(body, {
