@@ -129,7 +129,8 @@ function decodedRequest(request: http.IncomingMessage, response: http.ServerResp
 /**
  * The request itself to s3rver's handler: no second HTTP request and answer on loopback,
  * which cost more CPU than s3rver's own work on a small object. The body streams from the
- * client's socket as it is; the answer goes to the client's response.
+ * client's socket (through the decoder, for an `aws-chunked` one); the answer goes to the
+ * client's response.
  */
 function handOver(
   backend: S3rverBackend,
