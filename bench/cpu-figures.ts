@@ -3,8 +3,10 @@
  * function's environments (their invocations and their starts, measured by their own
  * threads), the DynamoDB emulator's process, and the runtime's main thread, split among the
  * emulators on it by a V8 CPU profile of that thread (its samples' shares of the thread's
- * measured CPU). Also the peak RSS of the runtime's processes. Process figures come from
- * `/proc` (Linux); elsewhere they read 0.
+ * measured CPU), and the rest of the runtime's process: the threads none of those measure
+ * (V8's compilers and GC helpers, libuv's pool for the file system, the environments'
+ * threads between invocations). Also the peak RSS of the runtime's processes. Process
+ * figures come from `/proc` (Linux); elsewhere they read 0.
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -38,6 +40,8 @@ export interface CpuFigures {
     readonly functionStarts: number;
     readonly dynamoDbEmulator: number;
     readonly mainThread: Record<string, number>;
+    /** The runtime process's CPU that no figure above measures (its other threads). */
+    readonly otherThreads: number;
     readonly total: number;
   };
   readonly peakRssMb: number;
@@ -93,6 +97,7 @@ export async function measureCpu(
   await session.post('Profiler.start');
   const mainBefore = threadCpuMs();
   const dynamoBefore = processCpuMs(dynamoPid);
+  const processBefore = processCpuMs(process.pid);
   let peakRss = sampleRss([process.pid, dynamoPid]);
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, sampleRss([process.pid, dynamoPid]))), 250);
   return {
@@ -100,6 +105,7 @@ export async function measureCpu(
       clearInterval(sampler);
       const mainMs = threadCpuMs() - mainBefore;
       const dynamoMs = processCpuMs(dynamoPid) - dynamoBefore;
+      const processMs = processCpuMs(process.pid) - processBefore;
       const { profile } = await session.post('Profiler.stop');
       session.disconnect();
       const shares = mainThreadShares(profile as { nodes: ProfileNode[]; samples: number[] });
@@ -114,17 +120,25 @@ export async function measureCpu(
       const mainThread = Object.fromEntries(
         Object.entries(shares).map(([component, share]) => [component, perFile(mainMs * share)]),
       );
+      const functionsMs = Object.entries(functionsAfter).reduce(
+        (sum, [name, after]) => sum + after.cpuMs - (functionsBefore[name]?.cpuMs ?? 0),
+        starts,
+      );
+      // /proc counts in 10 ms ticks: a difference below zero is rounding, not CPU.
+      const otherThreadsMs = Math.max(0, processMs - mainMs - functionsMs);
       const total =
         Object.values(functions).reduce((sum, ms) => sum + ms, 0) +
         perFile(starts) +
         perFile(dynamoMs) +
-        perFile(mainMs);
+        perFile(mainMs) +
+        perFile(otherThreadsMs);
       return {
         perFileMs: {
           functions,
           functionStarts: perFile(starts),
           dynamoDbEmulator: perFile(dynamoMs),
           mainThread,
+          otherThreads: perFile(otherThreadsMs),
           total: Math.round(total * 10) / 10,
         },
         peakRssMb: Math.round(peakRss / 1_000_000),
