@@ -109,6 +109,12 @@ export interface LocalRuntimeOptions {
    * output as CloudWatch embedded-metric-format lines, as on Lambda. @default false
    */
   readonly publishMetrics?: boolean;
+  /**
+   * The most environments (isolates) any function may have at once. Benchmarks set 1 to
+   * measure the warmest code the runtime can run, every function's traffic on one isolate.
+   * @default one per core (2 to 8), the webhook twice that, the transfer worker its cap
+   */
+  readonly environmentsPerFunction?: number;
   /** Told what the runtime does, a line at a time. */
   readonly log?: (line: string) => void;
 }

@@ -26,11 +26,7 @@ import { VideoGenSimulator } from '../simulator/simulator.ts';
 import { LOCAL_REGION } from '../cfn.ts';
 import { LocalIam, serviceJudges } from '../iam/local-iam.ts';
 import { functionCode } from './bundles.ts';
-import {
-  DEFAULT_ENVIRONMENTS_PER_FUNCTION,
-  LocalLambdas,
-  type LocalFunction,
-} from '../services/lambda/lambdas.ts';
+import { environmentCap, LocalLambdas, type LocalFunction } from '../services/lambda/lambdas.ts';
 import type { SqsEventSourceMapping } from '../services/sqs/event-source-mapping.ts';
 import { queuesFromTemplate, startMappings } from '../services/sqs/queues.ts';
 import { seededRandom } from '../simulator/faults.ts';
@@ -263,16 +259,14 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
       await functionCode(options, log),
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
       {
-        // The transfer cap, as deployed: its worker's invocations mostly wait on VideoGen. The
-        // webhook twice the others': held to one per core, a burst of its line outwaited
-        // VideoGen's timeout, and the deliveries were sent again.
         maxEnvironments: (fn) =>
-          Math.max(
-            (answersCaller(fn) ? 2 : 1) * DEFAULT_ENVIRONMENTS_PER_FUNCTION,
-            ...queues.mappings
+          environmentCap({
+            answersCaller: answersCaller(fn),
+            mappingMaxConcurrency: queues.mappings
               .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
               .map((mapping) => mapping.maxConcurrency ?? 0),
-          ),
+            perFunction: options.environmentsPerFunction,
+          }),
         answersCaller,
         ...(onFunctionOutput
           ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) }

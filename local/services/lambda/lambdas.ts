@@ -196,6 +196,35 @@ export function localFunctionArn(functionName: string): string {
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availableParallelism()));
 
+/**
+ * The most environments a function may grow to here: `DEFAULT_ENVIRONMENTS_PER_FUNCTION`,
+ * twice that for a function whose caller waits on its answer (the webhook: with one per core,
+ * 1,000 files dropped into `start` had 3,751–3,892 deliveries refused for a line past a second
+ * and 85–99 events given up, their files left to their poll; with two per core, 40–70
+ * refused and none given up), and a
+ * queue mapping's maximum concurrency where that is more (the transfer cap, as deployed: its
+ * invocations mostly wait on VideoGen). `perFunction`, where set, is every function's cap
+ * instead (the bench's warm floor: one isolate a function, each warming on all its traffic).
+ */
+export function environmentCap(options: {
+  readonly answersCaller: boolean;
+  readonly mappingMaxConcurrency: readonly number[];
+  readonly perFunction?: number | undefined;
+}): number {
+  const { perFunction } = options;
+  if (perFunction !== undefined) {
+    if (!Number.isInteger(perFunction) || perFunction < 1)
+      throw new RangeError(
+        `environmentsPerFunction must be a whole number of at least 1, not ${perFunction}`,
+      );
+    return perFunction;
+  }
+  return Math.max(
+    (options.answersCaller ? 2 : 1) * DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+    ...options.mappingMaxConcurrency,
+  );
+}
+
 /** Lambda's default concurrency quota per account and region. */
 export const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 /** Lambda keeps this much of the account's concurrency for functions without a reservation. */
