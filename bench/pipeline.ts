@@ -4,6 +4,7 @@
  * requests), and the same files uploaded the way the VideoGen SDK's `uploadFile` works
  * (create, PUT, GET every 2 s until ready) against the same simulator, side by side.
  */
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { EVENTUAL_GET, readOperationCounts } from '../local/services/dynamodb/dynamodb.ts';
 import { png } from '../local/media.ts';
@@ -56,34 +57,53 @@ export const UNTHROTTLED_WEBHOOKS = { rateLimit: 5000, burstLimit: 2500 } as con
 const MEMORY_MIB: Record<string, number> = { transfer: 1024 };
 const DEFAULT_MEMORY_MIB = 256;
 
-export async function measurePipeline(files: number, processingMs: number): Promise<PipelineFigures> {
-  const runtime = await LocalRuntime.start({
+/** The runtime every pipeline run measures: webhooks unthrottled, handlers silent. */
+function startPipelineRuntime(processingMs: number, environmentsPerFunction?: number): Promise<LocalRuntime> {
+  return LocalRuntime.start({
     simulator: { processingMs, playbackMs: processingMs / 2, analysisMs: processingMs, seed: 1 },
     pollAfterSeconds: 60,
     maxWaitSeconds: 600,
     handlerLogLevel: 'SILENT',
     webhookThrottle: UNTHROTTLED_WEBHOOKS,
+    ...(environmentsPerFunction === undefined ? {} : { environmentsPerFunction }),
   });
+}
+
+/**
+ * Drops files `from` to `to` (PNGs of varying sizes), ten PUTs at a time as `aws s3 sync`
+ * sends them (its max_concurrent_requests), noting when each was dropped; then waits until
+ * the table has `to` records.
+ */
+async function dropAndAwait(
+  runtime: LocalRuntime,
+  from: number,
+  to: number,
+  dropped: Map<string, number>,
+): Promise<void> {
+  let next = from;
+  const dropper = async (): Promise<void> => {
+    for (let index = next++; index < to; index = next++) {
+      const key = `bench/${index}.png`;
+      dropped.set(key, Date.now());
+      await runtime.drop(key, png((index % 64) + 1, 2));
+    }
+  };
+  await Promise.all(Array.from({ length: 10 }, dropper));
+  for (;;) {
+    await runtime.idle(30 * 60_000);
+    const records = await runtime.records();
+    if (records.length >= to) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export async function measurePipeline(files: number, processingMs: number): Promise<PipelineFigures> {
+  const runtime = await startPipelineRuntime(processingMs);
   try {
     const dropped = new Map<string, number>();
     const before = await readOperationCounts(runtime.dynamoEndpoint);
     const cpu = await measureCpu(runtime.dynamoPid, runtime.lambdas.figures());
-    // Ten PUTs at a time, as `aws s3 sync` sends them (its max_concurrent_requests).
-    let next = 0;
-    const dropper = async (): Promise<void> => {
-      for (let index = next++; index < files; index = next++) {
-        const key = `bench/${index}.png`;
-        dropped.set(key, Date.now());
-        await runtime.drop(key, png((index % 64) + 1, 2));
-      }
-    };
-    await Promise.all(Array.from({ length: 10 }, dropper));
-    for (;;) {
-      await runtime.idle(30 * 60_000);
-      const records = await runtime.records();
-      if (records.length >= files) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await dropAndAwait(runtime, 0, files, dropped);
     const cpuFigures = await cpu.stop(files, runtime.lambdas.figures());
     const records = await runtime.records();
     const readyAt = records.map((record) => Date.parse(record.readyAt ?? ''));
@@ -107,6 +127,85 @@ export async function measurePipeline(files: number, processingMs: number): Prom
   }
 }
 
+/** The pipeline once warm: figures of the files dropped after the first `warmFiles`. */
+export interface WarmPipelineFigures {
+  /** One environment a function (the warmest code), or the runtime's own caps. */
+  readonly environments: 'one a function' | 'as the runtime grows them';
+  readonly warmFiles: number;
+  readonly files: number;
+  readonly filesPerSecond: number;
+  readonly cpu: CpuFigures;
+  readonly dynamoDbRequestsPerFile: number;
+  /** Environments (an isolate each) each function had at the end. */
+  readonly environmentsByFunction: Record<string, number>;
+  /** This machine's cores' worth of files a second at that CPU a file, were every core busy with them. */
+  readonly filesPerSecondTheCpuAllows: number;
+}
+
+/**
+ * The pipeline's cost once warm, after `warmFiles` went through: what the runtime costs a
+ * file when its isolates have compiled their code. With `environmentsPerFunction` 1, every
+ * function's traffic warms one isolate, the least CPU a file this runtime can take with
+ * every fidelity kept (real bundles, the SDK over HTTP, IAM on every call, the emulators):
+ * the floor that a files-a-second target on this machine is measured against.
+ */
+export async function measureWarmPipeline(
+  warmFiles: number,
+  files: number,
+  processingMs: number,
+  environmentsPerFunction?: number,
+): Promise<WarmPipelineFigures> {
+  const runtime = await startPipelineRuntime(processingMs, environmentsPerFunction);
+  try {
+    const dropped = new Map<string, number>();
+    await dropAndAwait(runtime, 0, warmFiles, dropped);
+    const before = await readOperationCounts(runtime.dynamoEndpoint);
+    const cpu = await measureCpu(runtime.dynamoPid, runtime.lambdas.figures());
+    const started = Date.now();
+    await dropAndAwait(runtime, warmFiles, warmFiles + files, dropped);
+    const elapsedMs = Date.now() - started;
+    const cpuFigures = await cpu.stop(files, runtime.lambdas.figures());
+    const after = await readOperationCounts(runtime.dynamoEndpoint);
+    return {
+      environments: environmentsPerFunction === 1 ? 'one a function' : 'as the runtime grows them',
+      warmFiles,
+      files,
+      filesPerSecond: round((files / elapsedMs) * 1000, 1),
+      cpu: cpuFigures,
+      dynamoDbRequestsPerFile: round(
+        Object.values(dynamoDbRequestsBetween(before, after)).reduce((sum, count) => sum + count, 0) / files,
+      ),
+      environmentsByFunction: environmentsAtTheEnd(runtime),
+      filesPerSecondTheCpuAllows: round((availableParallelism() * 1000) / cpuFigures.perFileMs.total, 1),
+    };
+  } finally {
+    await runtime.stop();
+  }
+}
+
+/** Environments each function that ran had (the webhook's registration left out). */
+function environmentsAtTheEnd(runtime: LocalRuntime): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(runtime.lambdas.figures())
+      .filter(([name, figures]) => name !== 'register-webhook' && figures.environments > 0)
+      .map(([name, figures]) => [name, figures.environments]),
+  );
+}
+
+/**
+ * The DynamoDB requests the pipeline made between two readings of the emulator's counts, by
+ * operation: not the benchmark's own scans, not the tables' creation.
+ */
+function dynamoDbRequestsBetween(before: Record<string, number>, after: Record<string, number>) {
+  const requests: Record<string, number> = {};
+  for (const [operation, count] of Object.entries(after)) {
+    const delta = count - (before[operation] ?? 0);
+    if (delta > 0 && !['Scan', 'CreateTable', 'DescribeTable', EVENTUAL_GET].includes(operation))
+      requests[operation] = delta;
+  }
+  return requests;
+}
+
 /**
  * What each file cost the runtime since `before` (the emulator's DynamoDB operation
  * counts then): transitions, invocations and GB-seconds, DynamoDB units, SQS requests,
@@ -124,12 +223,7 @@ export async function countsPerFile(
   const videoGenRequests =
     (sim?.requests().filter((request) => request.op !== 'register' && request.op !== 'unregister').length ??
       0) + (sim?.uploads().length ?? 0);
-  const dynamo: Record<string, number> = {};
-  for (const [operation, count] of Object.entries(after)) {
-    const delta = count - (before[operation] ?? 0);
-    if (delta > 0 && !['Scan', 'CreateTable', 'DescribeTable', EVENTUAL_GET].includes(operation))
-      dynamo[operation] = delta;
-  }
+  const dynamo = dynamoDbRequestsBetween(before, after);
   const eventualGets = (after[EVENTUAL_GET] ?? 0) - (before[EVENTUAL_GET] ?? 0);
   const itemBytes = records.reduce((sum, record) => sum + JSON.stringify(record).length, 0) / records.length;
   const unitsPerWrite = Math.ceil(itemBytes / 1024);
@@ -170,11 +264,7 @@ export async function countsPerFile(
     invocationsByFunction: Object.fromEntries(
       Object.entries(invocations).map(([name, count]) => [name, round(count / files)]),
     ),
-    environmentsByFunction: Object.fromEntries(
-      Object.entries(runtime.lambdas.figures())
-        .filter(([name, figures]) => name !== 'register-webhook' && figures.environments > 0)
-        .map(([name, figures]) => [name, figures.environments]),
-    ),
+    environmentsByFunction: environmentsAtTheEnd(runtime),
   };
 }
 

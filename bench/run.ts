@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures, writes `bench/results/latest.json` and `bench/results/latest.md`,
  * and says which targets hold. Sections: coldstart, pipeline (with the seed's approach
- * side by side), transfer, runtime (what Lambda fidelity costs locally). `npm run bench -- --only pipeline --files 100` runs one quickly;
+ * side by side), floor (the pipeline once warm), transfer, runtime (what Lambda fidelity costs locally). `npm run bench -- --only pipeline --files 100` runs one quickly;
  * sections not run keep their last figures.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,8 +11,10 @@ import { measureColdStart, type BundleFigures } from './coldstart.ts';
 import {
   measurePipeline,
   measureSeedApproach,
+  measureWarmPipeline,
   type PipelineFigures,
   type SeedApproachFigures,
+  type WarmPipelineFigures,
 } from './pipeline.ts';
 import { measureTransfer, type TransferFigures } from './transfer.ts';
 import { measureLocalRuntime, type LocalRuntimeFigures } from './local-runtime.ts';
@@ -44,6 +46,8 @@ interface Results {
   coldStart?: BundleFigures[];
   pipeline?: PipelineFigures;
   seedApproach?: SeedApproachFigures;
+  /** The pipeline once warm: as the runtime grows its environments, and with one a function. */
+  warmPipeline?: readonly WarmPipelineFigures[];
   transfer?: TransferFigures;
   localRuntime?: LocalRuntimeFigures;
   targets?: Record<string, { target: string; measured: string; holds: boolean }>;
@@ -99,6 +103,14 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
       holds: run.memoryGrowthMb <= TARGETS.transferMemoryGrowthMb,
     };
   }
+  const floor = results.warmPipeline?.find((figures) => figures.environments === 'one a function');
+  if (floor) {
+    targets['warm floor: files per second its CPU allows (one environment a function)'] = {
+      target: `≥ ${TARGETS.pipelineFilesPerSecond}`,
+      measured: `${floor.filesPerSecondTheCpuAllows} (${floor.cpu.perFileMs.total} ms of CPU a file)`,
+      holds: floor.filesPerSecondTheCpuAllows >= TARGETS.pipelineFilesPerSecond,
+    };
+  }
   if (results.localRuntime) {
     const { startWithBundlingMs, startCachedMs } = results.localRuntime;
     targets['local runtime ready (bundling / cached)'] = {
@@ -108,6 +120,45 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
     };
   }
   return targets;
+}
+
+function sum(values: Record<string, number>): number {
+  return round(Object.values(values).reduce((total, value) => total + value, 0));
+}
+
+function warmPipelineMarkdown(runs: readonly WarmPipelineFigures[]): string[] {
+  const [first] = runs;
+  const row = (figure: string, value: (run: WarmPipelineFigures) => string | number) =>
+    `| ${figure} | ${runs.map((run) => value(run)).join(' | ')} |`;
+  return [
+    '',
+    '## The warm floor: the pipeline once its code has warmed',
+    '',
+    `The same pipeline, measured over ${first?.files ?? '?'} files dropped after its first ${first?.warmFiles ?? '?'} had gone through. With one environment a function, each function's traffic warms one isolate: the least CPU a file this runtime takes with every fidelity kept (the real bundles, the AWS SDK over HTTP, IAM on every call, the emulators), so the files a second that CPU allows on this machine bound what any tuning of the runtime reaches here.`,
+    '',
+    `| figure | ${runs.map((run) => `environments ${run.environments}`).join(' | ')} |`,
+    `| --- | ${runs.map(() => '---').join(' | ')} |`,
+    row('files per second', (run) => run.filesPerSecond),
+    row('CPU a file: functions (their starts included)', (run) =>
+      round(sum(run.cpu.perFileMs.functions) + run.cpu.perFileMs.functionStarts),
+    ),
+    row('CPU a file: DynamoDB emulator (its process)', (run) => run.cpu.perFileMs.dynamoDbEmulator),
+    row('CPU a file: main thread (the other emulators, HTTP, IAM)', (run) =>
+      sum(run.cpu.perFileMs.mainThread),
+    ),
+    row("CPU a file: the runtime process's other threads", (run) => run.cpu.perFileMs.otherThreads),
+    row('**CPU a file: total**', (run) => `**${run.cpu.perFileMs.total} ms**`),
+    row(
+      `files per second that CPU allows on ${os.availableParallelism()} cores`,
+      (run) => run.filesPerSecondTheCpuAllows,
+    ),
+    row('DynamoDB requests per file', (run) => run.dynamoDbRequestsPerFile),
+    row('environments at the end', (run) =>
+      Object.entries(run.environmentsByFunction)
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', '),
+    ),
+  ];
 }
 
 function markdown(results: Results): string {
@@ -175,6 +226,7 @@ function markdown(results: Results): string {
       `| $${p.costPer1000Files.stepFunctions} | $${p.costPer1000Files.lambda} | $${p.costPer1000Files.dynamoDb} | $${p.costPer1000Files.sqs} | $${p.costPer1000Files.eventBridge} | **$${p.costPer1000Files.total}** |`,
     );
   }
+  if (results.warmPipeline?.length) lines.push(...warmPipelineMarkdown(results.warmPipeline));
   if (results.coldStart) {
     lines.push(
       '',
@@ -235,7 +287,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
   },
 });
-const only = new Set((values.only ?? 'coldstart,pipeline,transfer,runtime').split(','));
+const only = new Set((values.only ?? 'coldstart,pipeline,floor,transfer,runtime').split(','));
 const files = Number(values.files ?? 500);
 const processingMs = Number(values['processing-ms'] ?? 1000);
 const results: Results = existsSync(RESULTS_JSON)
@@ -257,6 +309,13 @@ if (only.has('pipeline')) {
   results.pipeline = await measurePipeline(files, processingMs);
   console.error(`seed approach: ${files} files with create, PUT, GET every 2 s…`);
   results.seedApproach = await measureSeedApproach(files, processingMs);
+}
+if (only.has('floor')) {
+  console.error(`warm floor: ${files} files to warm, then ${2 * files} measured, twice…`);
+  results.warmPipeline = [
+    await measureWarmPipeline(files, 2 * files, processingMs),
+    await measureWarmPipeline(files, 2 * files, processingMs, 1),
+  ];
 }
 if (only.has('transfer')) {
   const sizes = (values.sizes ?? '1,4').split(',').map(Number);
