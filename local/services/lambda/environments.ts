@@ -326,25 +326,29 @@ export class FunctionEnvironments {
     return Math.max(oldestWaitMs, expectedWaitMs);
   }
 
-  /** Starts environments while the line outwaits a cold start, under the cap, as start slots allow; looks again later otherwise. */
+  /**
+   * Starts an environment when the line outwaits a cold start, under the cap, as start slots
+   * allow; looks again later otherwise. One start of a function at a time: the line and the
+   * machine's idle cores are read again once it serves, so a short burst does not start
+   * several isolates that the first one would have sufficed for.
+   */
   #scale(): void {
     clearTimeout(this.#scaleTimer);
     this.#scaleTimer = undefined;
     this.#stopWaitingForStartSlot?.();
     this.#stopWaitingForStartSlot = undefined;
-    while (this.#line.length > this.#starting && this.#all.size < this.#spec.maxEnvironments) {
-      if (!this.#lineOutwaitsColdStart() || !this.#anotherWouldRun()) {
-        // Not yet: look again when the oldest invocation has waited a cold start's time, or a core idles.
-        this.#scaleTimer = setTimeout(() => this.#scale(), COLD_START_ESTIMATE_MS / 5);
-        this.#scaleTimer.unref();
-        return;
-      }
-      if (!this.#spec.startGate.tryTake()) {
-        this.#stopWaitingForStartSlot = this.#spec.startGate.whenReleased(() => this.#scale());
-        return;
-      }
-      void this.#coldStart();
+    if (this.#starting > 0 || this.#line.length === 0 || this.#all.size >= this.#spec.maxEnvironments) return;
+    if (!this.#lineOutwaitsColdStart() || !this.#anotherWouldRun()) {
+      // Not yet: look again when the oldest invocation has waited a cold start's time, or a core idles.
+      this.#scaleTimer = setTimeout(() => this.#scale(), COLD_START_ESTIMATE_MS / 5);
+      this.#scaleTimer.unref();
+      return;
     }
+    if (!this.#spec.startGate.tryTake()) {
+      this.#stopWaitingForStartSlot = this.#spec.startGate.whenReleased(() => this.#scale());
+      return;
+    }
+    void this.#coldStart();
   }
 
   async #coldStart(): Promise<void> {

@@ -189,10 +189,11 @@ export function localFunctionArn(functionName: string): string {
  * 49–56 s and ~1.03 GB, 2 per function 43–45 s and ~0.85 GB; 400 files through the
  * pipeline: 13–14.5 against 14.7–15.9 files/s). A function whose deployed concurrency is a
  * setting (an SQS mapping's maximum concurrency: the transfer cap) gets that many, as its
- * invocations mostly wait on the network. They start one per core at a time (`StartGate`),
- * only while their line outwaits a cold start, and past a function's first only while a core
- * idles or its invocations mostly wait on the network (but the webhook's, whose caller
- * waits): the caps are what a function may grow to (`environments.ts`).
+ * invocations mostly wait on the network. They start one per core at a time (`StartGate`) and
+ * one of a function at a time, only while their line outwaits a cold start, and past a
+ * function's first only while a core idles or its invocations mostly wait on the network (but
+ * the webhook's, whose caller waits): the caps are what a function may grow to
+ * (`environments.ts`).
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availableParallelism()));
 

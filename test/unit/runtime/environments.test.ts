@@ -38,6 +38,20 @@ writeFileSync(
   `throw Object.assign(new Error('TABLE_NAME is missing'), { name: 'ConfigError' });\n`,
 );
 
+/** A bundle whose module scope takes 400 ms, saying on its output when it began and ended. */
+const slowStartBundle = path.join(dir, 'slow-start.mjs');
+writeFileSync(
+  slowStartBundle,
+  `console.log('init ' + (performance.timeOrigin + performance.now()));
+await new Promise((resolve) => setTimeout(resolve, 400));
+console.log('ready ' + (performance.timeOrigin + performance.now()));
+export const handler = async (event) => {
+  await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  return {};
+};
+`,
+);
+
 const spec = (overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
   functionName: 'fn',
   functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fn',
@@ -116,6 +130,34 @@ describe('function environments', () => {
     idleCores = 1;
     await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ spinMs: 300 })));
     expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
+  });
+
+  it('start one environment of a function at a time, reading the line again once it serves', async () => {
+    const output: string[] = [];
+    const fn = environments({
+      bundle: slowStartBundle,
+      maxEnvironments: 4,
+      startGate: new StartGate(4),
+      niceness: 0,
+      timeoutSeconds: 20,
+      onOutput: (line) => output.push(line),
+    });
+    // Six long invocations at once: the line outwaits a cold start, so the function grows.
+    await Promise.all(Array.from({ length: 6 }, () => fn.invoke({ sleepMs: 1500 })));
+    expect(fn.figures.coldStarts).toBeGreaterThanOrEqual(2);
+    // Never two environments' module scopes running at once.
+    let starting = 0;
+    let mostAtOnce = 0;
+    const events = output
+      .map((line) => line.split(' '))
+      .map(([what, at]) => ({ step: what === 'init' ? 1 : -1, at: Number(at) }))
+      .sort((a, b) => a.at - b.at || a.step - b.step);
+    for (const { step } of events) {
+      starting += step;
+      mostAtOnce = Math.max(mostAtOnce, starting);
+    }
+    expect(events).toHaveLength(2 * fn.figures.coldStarts);
+    expect(mostAtOnce).toBe(1);
   });
 
   it('grow a function whose invocations wait on the network though every core is busy', async () => {
