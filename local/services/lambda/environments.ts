@@ -288,10 +288,10 @@ export class FunctionEnvironments {
     else this.#idle.push(environment);
   }
 
-  /** Whether the line would wait longer for a warm environment than for a cold one. */
+  /** Whether the line would wait longer for a warm environment than for a cold one (read with no start under way). */
   #lineOutwaitsColdStart(): boolean {
-    const waiting = this.#line.length - this.#starting;
-    if (waiting <= 0) return false;
+    const waiting = this.#line.length;
+    if (waiting === 0) return false;
     if (this.#all.size === 0) return true;
     const coldStartMs = this.#coldStartMs.length
       ? this.#coldStartMs.reduce((sum, ms) => sum + ms, 0) / this.#coldStartMs.length
