@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ENVIRONMENTS_PER_FUNCTION, environmentCap } from '#local/services/lambda/lambdas';
+import { DEFAULT_ENVIRONMENTS_PER_FUNCTION, environmentCap } from '#local/services/lambda/environment-caps';
 
 describe('environmentCap', () => {
   it('gives a function one environment per core, and the webhook, whose caller waits, twice that', () => {
