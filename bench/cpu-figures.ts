@@ -112,20 +112,19 @@ export async function measureCpu(
       const perFile = (ms: number) => Math.round((ms / files) * 10) / 10;
       const functions: Record<string, number> = {};
       let starts = 0;
+      let invocationsMs = 0;
       for (const [name, after] of Object.entries(functionsAfter)) {
         const before = functionsBefore[name];
-        functions[name] = perFile(after.cpuMs - (before?.cpuMs ?? 0));
+        const ms = after.cpuMs - (before?.cpuMs ?? 0);
+        functions[name] = perFile(ms);
+        invocationsMs += ms;
         starts += after.startCpuMs - (before?.startCpuMs ?? 0);
       }
       const mainThread = Object.fromEntries(
         Object.entries(shares).map(([component, share]) => [component, perFile(mainMs * share)]),
       );
-      const functionsMs = Object.entries(functionsAfter).reduce(
-        (sum, [name, after]) => sum + after.cpuMs - (functionsBefore[name]?.cpuMs ?? 0),
-        starts,
-      );
       // /proc counts in 10 ms ticks: a difference below zero is rounding, not CPU.
-      const otherThreadsMs = Math.max(0, processMs - mainMs - functionsMs);
+      const otherThreadsMs = Math.max(0, processMs - mainMs - invocationsMs - starts);
       const total =
         Object.values(functions).reduce((sum, ms) => sum + ms, 0) +
         perFile(starts) +
