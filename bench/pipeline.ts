@@ -14,7 +14,7 @@ import { VideoGenClient } from '../lambdas/shared/videogen/client.ts';
 import { uploadToPresignedUrl } from '../lambdas/shared/videogen/upload.ts';
 import { costPer1000, type CostPer1000, type PerFileCounts } from './cost.ts';
 import { measureCpu, type CpuFigures } from './cpu-figures.ts';
-import { percentile, round } from './stats.ts';
+import { percentile, round, sumOfValues } from './stats.ts';
 
 export interface PipelineFigures {
   readonly files: number;
@@ -172,9 +172,7 @@ export async function measureWarmPipeline(
       files,
       filesPerSecond: round((files / elapsedMs) * 1000, 1),
       cpu: cpuFigures,
-      dynamoDbRequestsPerFile: round(
-        Object.values(dynamoDbRequestsBetween(before, after)).reduce((sum, count) => sum + count, 0) / files,
-      ),
+      dynamoDbRequestsPerFile: round(sumOfValues(dynamoDbRequestsBetween(before, after)) / files),
       environmentsByFunction: environmentsAtTheEnd(runtime),
       filesPerSecondTheCpuAllows: round((availableParallelism() * 1000) / cpuFigures.perFileMs.total, 1),
     };

@@ -18,7 +18,7 @@ import {
 } from './pipeline.ts';
 import { measureTransfer, type TransferFigures } from './transfer.ts';
 import { measureLocalRuntime, type LocalRuntimeFigures } from './local-runtime.ts';
-import { round } from './stats.ts';
+import { round, sumOfValues } from './stats.ts';
 
 const RESULTS_JSON = 'bench/results/latest.json';
 const RESULTS_MD = 'bench/results/latest.md';
@@ -74,7 +74,7 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
       measured: String(perFile.videoGenRequests),
       holds: perFile.videoGenRequests === TARGETS.videoGenRequestsPerFileWithWebhooks,
     };
-    const requests = Object.values(results.pipeline.perFile.dynamoDbRequests).reduce((sum, n) => sum + n, 0);
+    const requests = sumOfValues(results.pipeline.perFile.dynamoDbRequests);
     targets['DynamoDB requests per file'] = {
       target: `≤ ${TARGETS.dynamoDbRequestsPerFile}`,
       measured: String(round(requests, 2)),
@@ -122,10 +122,6 @@ function checkTargets(results: Results): NonNullable<Results['targets']> {
   return targets;
 }
 
-function sum(values: Record<string, number>): number {
-  return round(Object.values(values).reduce((total, value) => total + value, 0));
-}
-
 function warmPipelineMarkdown(runs: readonly WarmPipelineFigures[]): string[] {
   const [first] = runs;
   const row = (figure: string, value: (run: WarmPipelineFigures) => string | number) =>
@@ -140,11 +136,11 @@ function warmPipelineMarkdown(runs: readonly WarmPipelineFigures[]): string[] {
     `| --- | ${runs.map(() => '---').join(' | ')} |`,
     row('files per second', (run) => run.filesPerSecond),
     row('CPU a file: functions (their starts included)', (run) =>
-      round(sum(run.cpu.perFileMs.functions) + run.cpu.perFileMs.functionStarts),
+      round(sumOfValues(run.cpu.perFileMs.functions) + run.cpu.perFileMs.functionStarts),
     ),
     row('CPU a file: DynamoDB emulator (its process)', (run) => run.cpu.perFileMs.dynamoDbEmulator),
     row('CPU a file: main thread (the other emulators, HTTP, IAM)', (run) =>
-      sum(run.cpu.perFileMs.mainThread),
+      round(sumOfValues(run.cpu.perFileMs.mainThread)),
     ),
     row("CPU a file: the runtime process's other threads", (run) => run.cpu.perFileMs.otherThreads),
     row('**CPU a file: total**', (run) => `**${run.cpu.perFileMs.total} ms**`),

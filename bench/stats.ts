@@ -11,3 +11,7 @@ export function median(values: readonly number[]): number {
 }
 
 export const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The sum of a record's values (per-file figures by operation, function or component). */
+export const sumOfValues = (values: Readonly<Record<string, number>>): number =>
+  Object.values(values).reduce((total, value) => total + value, 0);
