@@ -26,9 +26,10 @@ export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availab
  * twice that for a function whose caller waits on its answer (the webhook: with one per core,
  * 1,000 files dropped into `start` had 3,751–3,892 deliveries refused for a line past a second
  * and 85–99 events given up, their files left to their poll; with two per core, 40–70
- * refused and none given up), and a queue mapping's maximum concurrency where that is more (the transfer cap, as deployed: its
- * invocations mostly wait on VideoGen). `perFunction`, where set, is every function's cap
- * instead (the bench's warm floor: one isolate a function, each warming on all its traffic).
+ * refused and none given up), and a queue mapping's maximum concurrency where that is more
+ * (the transfer cap, as deployed: its invocations mostly wait on VideoGen). `perFunction`,
+ * where set, is every function's cap instead (the bench's warm floor: one isolate a
+ * function, each warming on all its traffic).
  */
 export function environmentCap(options: {
   readonly answersCaller: boolean;
