@@ -256,6 +256,12 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
     const onFunctionOutput = options.onFunctionOutput;
     // VideoGen waits on the webhook's answer, with a timeout; nothing waits on the others.
     const answersCaller = (fn: LocalFunction): boolean => fn.handlerName === 'webhook';
+    const mappingConcurrencies = (fn: LocalFunction): number[] =>
+      queues.mappings
+        .filter(
+          (mapping) => mapping.functionLogicalId === fn.logicalId && mapping.maxConcurrency !== undefined,
+        )
+        .map((mapping) => mapping.maxConcurrency ?? 0);
     lambdas.load(
       await functionCode(options, log),
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),
@@ -263,12 +269,12 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
         maxEnvironments: (fn) =>
           environmentCap({
             answersCaller: answersCaller(fn),
-            mappingMaxConcurrency: queues.mappings
-              .filter((mapping) => mapping.functionLogicalId === fn.logicalId)
-              .map((mapping) => mapping.maxConcurrency ?? 0),
+            mappingMaxConcurrency: mappingConcurrencies(fn),
             perFunction: options.environmentsPerFunction,
           }),
         answersCaller,
+        // A queue mapping's maximum concurrency (the transfer cap) is run in full, as on AWS.
+        fillsDeployedConcurrency: (fn) => mappingConcurrencies(fn).length > 0,
         ...(onFunctionOutput
           ? { onOutput: (fn, line, stream) => onFunctionOutput(fn.label, line, stream) }
           : {}),

@@ -14,10 +14,10 @@ import { availableParallelism } from 'node:os';
  * pipeline: 13–14.5 against 14.7–15.9 files/s). A function whose deployed concurrency is a
  * setting (an SQS mapping's maximum concurrency: the transfer cap) gets that many, as its
  * invocations mostly wait on the network. They start one per core at a time (`StartGate`) and
- * one of a function at a time, only while their line outwaits a cold start, and past a
- * function's first only while a core idles or its invocations mostly wait on the network (but
- * the webhook's, whose caller waits): the caps are what a function may grow to
- * (`environments.ts`).
+ * one of a function at a time, only while their line outwaits a cold start (or, at a mapping's
+ * cap, has waited one in all since its last start), and past a function's first only while a
+ * core idles or its invocations mostly wait on the network (but the webhook's, whose caller
+ * waits): the caps are what a function may grow to (`environments.ts`).
  */
 export const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, Math.min(8, availableParallelism()));
 

@@ -261,9 +261,16 @@ export class LocalLambdas {
       onOutput?: (fn: LocalFunction, line: string, stream: 'stdout' | 'stderr') => void;
       /** Whether a function answers a caller waiting on the line (its environments then run above the others'). */
       answersCaller?: (fn: LocalFunction) => boolean;
+      /** Whether a function's cap is a deployed setting that AWS runs in full (`EnvironmentSpec.fillsDeployedConcurrency`). */
+      fillsDeployedConcurrency?: (fn: LocalFunction) => boolean;
     } = {},
   ): void {
-    const { maxEnvironments = () => DEFAULT_ENVIRONMENTS_PER_FUNCTION, onOutput, answersCaller } = options;
+    const {
+      maxEnvironments = () => DEFAULT_ENVIRONMENTS_PER_FUNCTION,
+      onOutput,
+      answersCaller,
+      fillsDeployedConcurrency,
+    } = options;
     const startGate = new StartGate(availableParallelism());
     for (const fn of this.#functions) {
       this.#environments.set(
@@ -277,6 +284,7 @@ export class LocalLambdas {
           variables: variables(fn),
           maxEnvironments: maxEnvironments(fn),
           ...(answersCaller?.(fn) ? { niceness: ANSWERING_ENVIRONMENT_NICENESS } : { sparesBusyCores: true }),
+          ...(fillsDeployedConcurrency?.(fn) ? { fillsDeployedConcurrency: true } : {}),
           startGate,
           ...(onOutput
             ? { onOutput: (line: string, stream: 'stdout' | 'stderr') => onOutput(fn, line, stream) }

@@ -172,6 +172,35 @@ describe('function environments', () => {
     expect(fn.figures).toMatchObject({ coldStarts: 2, environments: 2 });
   });
 
+  it('grow a function to its deployed concurrency once its line has waited a cold start in all, though no invocation alone outwaits one', async () => {
+    const options = {
+      bundle: slowStartBundle,
+      maxEnvironments: 2,
+      sparesBusyCores: true,
+      startGate: new StartGate(2, () => 2),
+      niceness: 0,
+      timeoutSeconds: 20,
+    };
+    // A queue mapping's maximum concurrency (the transfer cap), and a function without one.
+    const atItsCap = environments({ ...options, fillsDeployedConcurrency: true });
+    const other = environments(options);
+    // Two callers, each invoking again once its last invocation answers: the second waits one
+    // 150 ms invocation at most, under the 400 ms module scope of a start, but always.
+    const keepCalling = async (fn: FunctionEnvironments) => {
+      for (const until = performance.now() + 2000; performance.now() < until;)
+        await fn.invoke({ sleepMs: 150 });
+    };
+    await Promise.all(
+      [atItsCap, other].map(async (fn) => {
+        await fn.invoke({ sleepMs: 150 }); // its first environment, and its cold start's time
+        await Promise.all([keepCalling(fn), keepCalling(fn)]);
+      }),
+    );
+    expect(atItsCap.figures.environments).toBe(2);
+    // Its line comes and goes as far as it knows: it grows only when one wait would pass a start.
+    expect(other.figures.environments).toBe(1);
+  });
+
   it('grow a function that answers a caller whatever the cores do (its environments run above the others)', async () => {
     const fn = environments({ maxEnvironments: 2, startGate: new StartGate(2, () => 0) });
     await Promise.all([1, 2, 3, 4].map(() => fn.invoke({ sleepMs: 600 })));
