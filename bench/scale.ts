@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { readOperationCounts } from '../local/services/dynamodb/dynamodb.ts';
 import { png } from '../local/media.ts';
 import { LocalRuntime } from '../local/runtime/runtime.ts';
+import { cpuTimes, idleCoresBetween } from '../local/services/lambda/idle-cores.ts';
 import { openStateDir } from '../local/runtime/state-dir.ts';
 import { READY_STATUSES } from '../lambdas/shared/ingest/record.ts';
 import { DEFAULT_WEBHOOK_THROTTLE } from '../lib/ingest-props.ts';
@@ -107,6 +108,8 @@ async function main(): Promise<void> {
       await runtime.drop(`library/${index}.png`, png((index % 64) + 1, 2));
     }
     const droppedMs = Date.now() - started;
+    // The machine's CPU while the backlog drains: whether cores, or waits, bound the run.
+    const cpuAfterDrop = cpuTimes();
     let lastReport = 0;
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
       if (waiting === 0 && running.length === 0 && runtime.stepFunctions.executions().length >= FILES) break;
     }
     const wallMs = Date.now() - started;
+    const idleCoresWhileDraining = idleCoresBetween(cpuAfterDrop, cpuTimes(), os.cpus().length);
     const records = await runtime.records();
     const sim = runtime.simulator;
     const stored = sim?.uploads().filter((upload) => upload.outcome === 'stored') ?? [];
@@ -194,6 +198,7 @@ async function main(): Promise<void> {
       environmentsByFunction: Object.fromEntries(
         Object.entries(runtime.lambdas.figures()).map(([name, { environments }]) => [name, environments]),
       ),
+      drain: drainFigures(runtime, idleCoresWhileDraining),
       wallSeconds: round(wallMs / 1000, 1),
       dropSeconds: round(droppedMs / 1000, 1),
       idealSeconds: round(idealSeconds, 1),
@@ -217,6 +222,28 @@ async function main(): Promise<void> {
     await state.release();
     rmSync(stateFolder, { recursive: true, force: true });
   }
+}
+
+/** What bounded the drain after the drop: the transfer's time at the cap, or the machine's cores. */
+interface DrainFigures {
+  /** A transfer invocation's mean time: its calls, the PUT, in-invocation retries and pauses for a 429. */
+  readonly transferInvocationMs: number;
+  /** Files a second the cap allows at that time: `cap ÷ transferInvocationMs`. */
+  readonly filesPerSecondAtCap: number;
+  /** Share of the machine's cores busy between the drop's end and the run's (0..1). */
+  readonly coresBusyShare: number | undefined;
+}
+
+function drainFigures(runtime: LocalRuntime, idleCores: number | undefined): DrainFigures {
+  const transfers = runtime.lambdas.invocations.transfer ?? 0;
+  const transferInvocationMs = transfers
+    ? (runtime.lambdas.figures().transfer?.billedMs ?? 0) / transfers
+    : 0;
+  return {
+    transferInvocationMs: Math.round(transferInvocationMs),
+    filesPerSecondAtCap: transferInvocationMs ? round((CAP * 1000) / transferInvocationMs, 1) : 0,
+    coresBusyShare: idleCores === undefined ? undefined : round(1 - idleCores / os.cpus().length, 2),
+  };
 }
 
 /** MB each process grew per 1,000 files from the first quarter's mark to the last. */
@@ -250,6 +277,7 @@ function markdown(figures: {
   transitionsPerFile: number;
   lambdaInvocationsPerFile: number;
   environmentsByFunction: Readonly<Record<string, number>>;
+  drain: DrainFigures;
   wallSeconds: number;
   idealSeconds: number;
   wallOverIdeal: number;
@@ -274,6 +302,7 @@ Simulator: each PUT takes ${settings.putMs} ms, creates above ${settings.creates
 | state transitions per file | ${figures.transitionsPerFile} | |
 | Lambda invocations per file | ${figures.lambdaInvocationsPerFile} | |
 | wall time | ${figures.wallSeconds} s (ideal ${figures.idealSeconds} s: ×${figures.wallOverIdeal}) | |
+| what bounded the drain: a transfer invocation's mean time, the files a second the cap allows at it; the machine's cores busy after the drop | ${figures.drain.transferInvocationMs} ms, ${figures.drain.filesPerSecondAtCap} files/s; ${figures.drain.coresBusyShare === undefined ? 'n/a' : `${Math.round(figures.drain.coresBusyShare * 100)} %`} | |
 | peak RSS (runtime + DynamoDB emulator) | ${figures.peakRssMb} MB | |
 | function environments at the end (an isolate each) | ${Object.entries(figures.environmentsByFunction)
     .map(([name, count]) => `${name} ${count}`)
