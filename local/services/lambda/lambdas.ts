@@ -12,12 +12,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../cfn.ts';
 import { ingestOf, type IngestInStack } from '../../ingests.ts';
 import { ANSWERING_ENVIRONMENT_NICENESS, LambdaInvocationError } from './environment.ts';
 import { DEFAULT_ENVIRONMENTS_PER_FUNCTION } from './environment-caps.ts';
-import {
-  FunctionEnvironments,
-  StartGate,
-  type EnvironmentFigures,
-  type InvokeOptions,
-} from './environments.ts';
+import { FunctionEnvironments, type EnvironmentFigures, type InvokeOptions } from './environments.ts';
+import { StartGate } from './start-gate.ts';
 
 export interface LocalFunction {
   readonly logicalId: string;

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { FunctionEnvironments, StartGate, type EnvironmentSpec } from '#local/services/lambda/environments';
+import { FunctionEnvironments, type EnvironmentSpec } from '#local/services/lambda/environments';
+import { StartGate } from '#local/services/lambda/start-gate';
 import { ANSWERING_ENVIRONMENT_NICENESS, ENVIRONMENT_NICENESS } from '#local/services/lambda/environment';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'environments-test-'));
