@@ -257,11 +257,9 @@ export async function startServices(options: LocalRuntimeOptions = {}): Promise<
     // VideoGen waits on the webhook's answer, with a timeout; nothing waits on the others.
     const answersCaller = (fn: LocalFunction): boolean => fn.handlerName === 'webhook';
     const mappingConcurrencies = (fn: LocalFunction): number[] =>
-      queues.mappings
-        .filter(
-          (mapping) => mapping.functionLogicalId === fn.logicalId && mapping.maxConcurrency !== undefined,
-        )
-        .map((mapping) => mapping.maxConcurrency ?? 0);
+      queues.mappings.flatMap(({ functionLogicalId, maxConcurrency }) =>
+        functionLogicalId === fn.logicalId && maxConcurrency !== undefined ? [maxConcurrency] : [],
+      );
     lambdas.load(
       await functionCode(options, log),
       (fn) => localFunctionVariables(fn, local, iam?.credentialsFor(fn.logicalId) ?? LOCAL_CREDENTIALS),

@@ -263,7 +263,8 @@ export class FunctionEnvironments {
    * it. Measured at scale (3,000 files, a cap of 4, 200 ms uploads): without this, often three
    * transfers at a time, the machine 60 % idle, and none of the 429s that four at once meet.
    * Other functions keep the rule of one wait past a start: their lines come in bursts, and
-   * each isolate keeps its memory (await-file grew to two by this rule, ~40 MB more RSS).
+   * each isolate keeps its memory (for every function whose invocations mostly wait, this
+   * rule gave await-file a second isolate in every run at scale, for no throughput).
    */
   #lineHasCostAColdStart(): boolean {
     const waitingNowMs = this.#line.reduce((sum, waiter) => sum + this.#waitedSinceLastStart(waiter), 0);
@@ -297,13 +298,8 @@ export class FunctionEnvironments {
    */
   #anotherWouldRun(): boolean {
     if (this.#all.size === 0 || !this.#spec.sparesBusyCores) return true;
-    return this.#waitsMostlyElsewhere() || this.#spec.startGate.coreIdle();
-  }
-
-  /** Whether this function's recent invocations spent most of their time off every core, waiting. */
-  #waitsMostlyElsewhere(): boolean {
     const waitingElsewhere = this.#recentRunMs > 0 ? this.#recentWaitingElsewhereMs / this.#recentRunMs : 0;
-    return waitingElsewhere >= WAITING_ELSEWHERE_TO_GROW;
+    return waitingElsewhere >= WAITING_ELSEWHERE_TO_GROW || this.#spec.startGate.coreIdle();
   }
 
   /**
