@@ -313,10 +313,11 @@ export class FunctionEnvironments {
   }
 
   /**
-   * Starts an environment when the line is worth a start (it outwaits a cold start, or has
-   * cost one in all), under the cap, as start slots allow; looks again later otherwise. One start of a function at a time: the line and the
-   * machine's idle cores are read again once it serves, so a short burst does not start
-   * several isolates that the first one would have sufficed for.
+   * Starts an environment when the line is worth a start (it outwaits a cold start or, at a
+   * deployed cap, has cost one in all), under the cap, as start slots allow; looks again
+   * later otherwise. One start of a function at a time: the line and the machine's idle cores
+   * are read again once it serves, so a short burst does not start several isolates that the
+   * first one would have sufficed for.
    */
   #scale(): void {
     clearTimeout(this.#scaleTimer);
